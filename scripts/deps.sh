@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what dsq needs when it is missing; a fast no-op otherwise.
+#   scripts/deps.sh build   system packages to build and run dsq
+#   scripts/deps.sh test    + what the tests and oracles need (bats, jq,
+#                           python3-torch/nltk from Debian, a venv with the
+#                           PyPI oracles in build/venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev libopenblas-dev zstd)
+test_pkgs=(bats bats-support bats-assert jq python3 python3-venv python3-numpy
+           python3-nltk python3-torch groff-base clang libclang-rt-14-dev)
+# Versions the committed fixtures were generated with.
+pypi_pkgs=(tokenizers==0.23.3 sacrebleu==2.6.0 rouge-score==0.1.2 safetensors==0.8.0)
+
+missing=()
+want=("${build_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ "${1:-build}" = test ]; then
+  venv=build/venv
+  stamp="$venv/.dsq-$(printf '%s ' "${pypi_pkgs[@]}" | md5sum | cut -c1-12)"
+  if [ ! -e "$stamp" ]; then
+    echo "deps: creating $venv with ${pypi_pkgs[*]}" >&2
+    rm -rf "$venv"
+    # Debian's python3 sees python3-torch/nltk/numpy through system site-packages.
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "${pypi_pkgs[@]}" >&2
+    touch "$stamp"
+  fi
+fi
