@@ -1,0 +1,85 @@
+/* Sentence- and corpus-level text metrics, bit-exact with the DiffuSeq
+ * evaluation script (spec/metrics.md): nltk 3.8 sentence BLEU (method4),
+ * torchmetrics ROUGE-L F, dist-1, numpy's pairwise mean; and sacreBLEU's
+ * corpus BLEU / chrF for quoting next to MT papers. */
+#ifndef DSQ_METRICS_H
+#define DSQ_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A token: a slice of a caller-owned UTF-8 string. */
+typedef struct {
+    const char *s;
+    uint32_t len;
+} dsq_span;
+
+typedef struct {
+    dsq_span *tok;
+    size_t n, cap;
+} dsq_tokens;
+
+void dsq_tokens_free(dsq_tokens *t);
+
+/* Python str.split(): runs of Unicode whitespace (spec §0), empty fields
+ * dropped. Replaces the contents of out. */
+void dsq_split_ws(const char *s, size_t n, dsq_tokens *out);
+
+/* Python `len(s.split(' '))`: single-space fields, empties counted. */
+size_t dsq_count_space_fields(const char *s, size_t n);
+
+/* A sentence prepared for repeated BLEU: its 1..4-gram multisets as sorted
+ * (hash, count) runs, so MBR's k×k matrix costs merges, not hashing. */
+typedef struct dsq_bleu_sent dsq_bleu_sent;
+dsq_bleu_sent *dsq_bleu_prepare(const dsq_tokens *toks);
+void dsq_bleu_sent_free(dsq_bleu_sent *p);
+
+/* nltk 3.8 sentence_bleu(ref, hyp, weights ¼×4, method4), exactly. */
+double dsq_sentence_bleu(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref);
+/* Convenience on raw strings (splits with dsq_split_ws). */
+double dsq_sentence_bleu_str(const char *hyp, size_t hn, const char *ref, size_t rn);
+
+/* torchmetrics ROUGEScore() rougeL_fmeasure, rounded to float32 and
+ * widened back (spec §2). */
+double dsq_rouge_l_str(const char *hyp, size_t hn, const char *ref, size_t rn);
+
+/* dist-1 of one sentence: unique tokens / tokens (0 when none). */
+double dsq_dist1(const dsq_tokens *toks);
+
+/* numpy.mean: pairwise summation (8 lanes, blocks of 128) then / n. */
+double dsq_np_mean(const double *x, size_t n);
+/* numpy's pairwise sum alone (used for MBR row sums). */
+double dsq_np_sum(const double *x, size_t n);
+
+/* Script cleaning (spec §0): strip, then remove markers by plain
+ * substring replacement. Returns a malloc'ed string. */
+typedef enum { DSQ_CLEAN_SOURCE, DSQ_CLEAN_REFERENCE, DSQ_CLEAN_RECOVER } dsq_clean_field;
+typedef struct {
+    const char *sos, *eos, *sep, *pad;  /* "[CLS]" "[SEP]" "[SEP]" "[PAD]" */
+} dsq_markers;
+extern const dsq_markers DSQ_MARKERS_DEFAULT;
+char *dsq_clean(const char *s, size_t n, dsq_clean_field field, const dsq_markers *m, size_t *out_len);
+/* Python str.strip() (Unicode whitespace). Returns the trimmed slice. */
+dsq_span dsq_py_strip(const char *s, size_t n);
+
+/* sacreBLEU 2.x corpus BLEU (tokenize 13a, smooth exp, one reference
+ * stream, lowercase off) and chrF (char order 6, word order 0, beta 2). */
+typedef struct {
+    double score;        /* 0..100 as sacrebleu prints */
+    double precisions[4];
+    double bp, ratio;
+    int64_t sys_len, ref_len;
+    char signature[128]; /* e.g. "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0" */
+} dsq_sacrebleu;
+void dsq_corpus_bleu_13a(const char *const *hyps, const size_t *hlens,
+                         const char *const *refs, const size_t *rlens,
+                         size_t n, dsq_sacrebleu *out);
+typedef struct {
+    double score;        /* 0..100 */
+    char signature[128];
+} dsq_chrf;
+void dsq_corpus_chrf(const char *const *hyps, const size_t *hlens,
+                     const char *const *refs, const size_t *rlens,
+                     size_t n, dsq_chrf *out);
+
+#endif
