@@ -1,0 +1,168 @@
+#include "jsonl.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct dsq_jsonl_reader {
+    FILE *f;
+    int owns_file;
+    char *name;
+    char *line;       /* getline buffer */
+    size_t line_cap;
+    long lineno;      /* 1-based line of the last item returned */
+};
+
+dsq_jsonl_reader *dsq_jsonl_from_file(FILE *f, const char *name) {
+    dsq_jsonl_reader *r = xcalloc(1, sizeof *r);
+    r->f = f;
+    r->name = xstrdup(name);
+    return r;
+}
+
+dsq_jsonl_reader *dsq_jsonl_open(const char *path, dsq_err *e) {
+    if (strcmp(path, "-") == 0) return dsq_jsonl_from_file(stdin, "<stdin>");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    dsq_jsonl_reader *r = dsq_jsonl_from_file(f, path);
+    r->owns_file = 1;
+    return r;
+}
+
+void dsq_jsonl_close(dsq_jsonl_reader *r) {
+    if (!r) return;
+    if (r->owns_file) fclose(r->f);
+    free(r->line);
+    free(r->name);
+    free(r);
+}
+
+const char *dsq_jsonl_name(const dsq_jsonl_reader *r) { return r->name; }
+long dsq_jsonl_lineno(const dsq_jsonl_reader *r) { return r->lineno; }
+
+long dsq_utf8_invalid_at(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) { i++; continue; }
+        size_t len;
+        unsigned cp, min;
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else return (long)i;
+        if (i + len > n) return (long)i;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return (long)i;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
+        i += len;
+    }
+    return -1;
+}
+
+/* Reads one physical line into r->line without its "\n" / "\r\n".
+ * Returns 1, 0 at EOF, -1 on a read error. */
+static int read_line(dsq_jsonl_reader *r, size_t *len, dsq_err *e) {
+    errno = 0;
+    ssize_t n = getline(&r->line, &r->line_cap, r->f);
+    if (n < 0) {
+        if (ferror(r->f))
+            return dsq_err_set(e, DSQ_EIO, "%s:%ld: read error: %s", r->name,
+                               r->lineno + 1, strerror(errno ? errno : EIO)), -1;
+        return 0;
+    }
+    r->lineno++;
+    if (n > 0 && r->line[n - 1] == '\n') n--;
+    if (n > 0 && r->line[n - 1] == '\r') n--;
+    r->line[n] = '\0';
+    *len = (size_t)n;
+    return 1;
+}
+
+int dsq_jsonl_next_line(dsq_jsonl_reader *r, const char **line, size_t *len, dsq_err *e) {
+    int got = read_line(r, len, e);
+    if (got <= 0) return got;
+    long bad = dsq_utf8_invalid_at(r->line, *len);
+    if (bad >= 0) {
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid UTF-8 at byte %ld", r->name, r->lineno, bad + 1);
+        return -1;
+    }
+    *line = r->line;
+    return 1;
+}
+
+int dsq_jsonl_next(dsq_jsonl_reader *r, json_t **obj, dsq_err *e) {
+    size_t len;
+    const char *line;
+    int got = dsq_jsonl_next_line(r, &line, &len, e);
+    if (got <= 0) return got;
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k == len) {
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: blank line (every line must hold one JSON object)",
+                    r->name, r->lineno);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    if (!v) {
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s", r->name, r->lineno,
+                    jerr.column, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", r->name, r->lineno);
+        return -1;
+    }
+    *obj = v;
+    return 1;
+}
+
+const char *dsq_jsonl_string(const dsq_jsonl_reader *r, json_t *obj, const char *field,
+                             size_t *len, dsq_err *e) {
+    json_t *v = json_object_get(obj, field);
+    if (!v) {
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': missing", r->name, r->lineno, field);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': not a string", r->name, r->lineno, field);
+        return NULL;
+    }
+    if (len) *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+void dsq_json_put_string(FILE *f, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    putc('"', f);
+    size_t run = 0;  /* start of the pending unescaped run */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        fwrite(s + run, 1, i - run, f);
+        run = i + 1;
+        putc('\\', f);
+        switch (c) {
+        case '"': putc('"', f); break;
+        case '\\': putc('\\', f); break;
+        case '\n': putc('n', f); break;
+        case '\t': putc('t', f); break;
+        case '\r': putc('r', f); break;
+        case '\b': putc('b', f); break;
+        case '\f': putc('f', f); break;
+        default:
+            fputs("u00", f);
+            putc(hex[c >> 4], f);
+            putc(hex[c & 15], f);
+        }
+    }
+    fwrite(s + run, 1, n - run, f);
+    putc('"', f);
+}
