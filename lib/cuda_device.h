@@ -1,0 +1,23 @@
+/* The C-callable face of the CUDA side (the .cu files in kernels/), present when the
+ * library was built with nvcc (DSQ_HAVE_CUDA). */
+#ifndef DSQ_CUDA_DEVICE_H
+#define DSQ_CUDA_DEVICE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of usable CUDA devices; 0 when there is no driver or no GPU (the
+ * reason is written to why[0..why_len) when why is non-NULL). */
+int dsq_cuda_device_count(char *why, size_t why_len);
+
+/* Name, memory and compute capability of device `dev`, one line. */
+int dsq_cuda_device_describe(int dev, char *out, size_t out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
