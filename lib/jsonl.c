@@ -96,47 +96,52 @@ int dsq_jsonl_next_line(dsq_jsonl_reader *r, const char **line, size_t *len, dsq
     return 1;
 }
 
+int dsq_jsonl_parse(const char *name, long lineno, const char *line, size_t len,
+                    json_t **obj, dsq_err *e) {
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k == len)
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: blank line (every line must hold one JSON object)",
+                           name, lineno);
+    json_error_t jerr;
+    json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    if (!v)
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s", name, lineno,
+                           jerr.column, jerr.text);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", name, lineno);
+    }
+    *obj = v;
+    return 0;
+}
+
 int dsq_jsonl_next(dsq_jsonl_reader *r, json_t **obj, dsq_err *e) {
     size_t len;
     const char *line;
     int got = dsq_jsonl_next_line(r, &line, &len, e);
     if (got <= 0) return got;
-    size_t k = 0;
-    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
-    if (k == len) {
-        dsq_err_set(e, DSQ_EDATA, "%s:%ld: blank line (every line must hold one JSON object)",
-                    r->name, r->lineno);
-        return -1;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
-    if (!v) {
-        dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s", r->name, r->lineno,
-                    jerr.column, jerr.text);
-        return -1;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", r->name, r->lineno);
-        return -1;
-    }
-    *obj = v;
-    return 1;
+    return dsq_jsonl_parse(r->name, r->lineno, line, len, obj, e) ? -1 : 1;
 }
 
-const char *dsq_jsonl_string(const dsq_jsonl_reader *r, json_t *obj, const char *field,
-                             size_t *len, dsq_err *e) {
+const char *dsq_json_string_field(const char *name, long lineno, json_t *obj, const char *field,
+                                  size_t *len, dsq_err *e) {
     json_t *v = json_object_get(obj, field);
     if (!v) {
-        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': missing", r->name, r->lineno, field);
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': missing", name, lineno, field);
         return NULL;
     }
     if (!json_is_string(v)) {
-        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': not a string", r->name, r->lineno, field);
+        dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': not a string", name, lineno, field);
         return NULL;
     }
     if (len) *len = json_string_length(v);
     return json_string_value(v);
+}
+
+const char *dsq_jsonl_string(const dsq_jsonl_reader *r, json_t *obj, const char *field,
+                             size_t *len, dsq_err *e) {
+    return dsq_json_string_field(r->name, r->lineno, obj, field, len, e);
 }
 
 void dsq_json_put_string(FILE *f, const char *s, size_t n) {

@@ -40,6 +40,13 @@ long dsq_jsonl_lineno(const dsq_jsonl_reader *r);       /* line of last item */
 const char *dsq_jsonl_string(const dsq_jsonl_reader *r, json_t *obj,
                              const char *field, size_t *len, dsq_err *e);
 
+/* The same rules on one line already read (for parallel parsing of lines
+ * read in order): 0 and *obj, or an error code with e filled. */
+int dsq_jsonl_parse(const char *name, long lineno, const char *line, size_t len,
+                    json_t **obj, dsq_err *e);
+const char *dsq_json_string_field(const char *name, long lineno, json_t *obj,
+                                  const char *field, size_t *len, dsq_err *e);
+
 /* Checks that s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). Returns the byte offset of the first bad
  * byte, or -1 when valid. */
