@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev libopenblas-dev zstd)
+build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev libopenblas-dev zstd jq)
 test_pkgs=(bats bats-support bats-assert jq python3 python3-venv python3-numpy
            python3-nltk python3-torch groff-base clang libclang-rt-14-dev)
 # Versions the committed fixtures were generated with.
