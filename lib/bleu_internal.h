@@ -1,0 +1,26 @@
+/* Private to the metrics code and its tests: the pieces of sentence BLEU
+ * that sacreBLEU's corpus BLEU and the exactness tests reuse. */
+#ifndef DSQ_BLEU_INTERNAL_H
+#define DSQ_BLEU_INTERNAL_H
+
+#include <stdint.h>
+
+#include "metrics.h"
+
+/* Clipped n-gram matches m[n-1] = Σ_g min(count_hyp(g), count_ref(g)),
+ * n = 1..4 (0 where the hypothesis is shorter than n). */
+void dsq_bleu_matches(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref, int64_t m[4]);
+
+/* nltk's score from the integer statistics (spec §1): matches m, hypothesis
+ * and reference lengths. */
+double dsq_bleu_from_counts(const int64_t m[4], int64_t hyp_len, int64_t ref_len);
+
+/* Python math.fsum: the correctly rounded sum of x[0..n). */
+double dsq_fsum(const double *x, int n);
+
+/* Hashes are and-ed with this before use (default all ones).  Tests set
+ * it to a few bits to force collisions and check that equal hashes of
+ * different n-grams never merge. */
+extern uint64_t dsq_bleu_hash_mask;
+
+#endif
