@@ -33,8 +33,16 @@ size_t dsq_count_space_fields(const char *s, size_t n);
 typedef struct dsq_bleu_sent dsq_bleu_sent;
 dsq_bleu_sent *dsq_bleu_prepare(const dsq_tokens *toks);
 void dsq_bleu_sent_free(dsq_bleu_sent *p);
+/* Token count of a prepared sentence.  A prepared sentence owns a copy of
+ * its tokens: the strings may be freed after dsq_bleu_prepare. */
+size_t dsq_bleu_sent_len(const dsq_bleu_sent *s);
 
-/* nltk 3.8 sentence_bleu(ref, hyp, weights ¼×4, method4), exactly. */
+/* nltk 3.8 sentence_bleu([ref], hyp, weights ¼×4, method4), exactly.
+ * NB the script's get_bleu(recover, reference) calls
+ * sentence_bleu([recover.split()], reference.split()): nltk's HYPOTHESIS is
+ * the script's `reference` argument.  So the script's score of a recover
+ * against its reference is dsq_sentence_bleu(hyp = reference, ref = recover),
+ * and MBR's M[a][b] = get_bleu(c_a, c_b) = dsq_sentence_bleu(c_b, c_a). */
 double dsq_sentence_bleu(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref);
 /* Convenience on raw strings (splits with dsq_split_ws). */
 double dsq_sentence_bleu_str(const char *hyp, size_t hn, const char *ref, size_t rn);
@@ -45,6 +53,10 @@ double dsq_rouge_l_str(const char *hyp, size_t hn, const char *ref, size_t rn);
 
 /* dist-1 of one sentence: unique tokens / tokens (0 when none). */
 double dsq_dist1(const dsq_tokens *toks);
+/* Distinct n-grams / all n-grams pooled over k tokenised sentences (n-grams
+ * never span two sentences); 0 when there are none.  div-4 of spec §4 is
+ * dsq_div_n(cands, k, 4); dsq_dist1(t) is dsq_div_n(t, 1, 1). */
+double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
 
 /* numpy.mean: pairwise summation (8 lanes, blocks of 128) then / n. */
 double dsq_np_mean(const double *x, size_t n);
