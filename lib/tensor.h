@@ -59,4 +59,8 @@ const char *dsq_record_meta(const dsq_record *r, const char *key);
 
 int64_t dsq_tensor_numel(const dsq_tensor *t);
 
+/* 1 when a and b hold the same tensors (name, dtype, shape, bytes) and the
+ * same metadata, in any order; 0 otherwise. */
+int dsq_record_equal(const dsq_record *a, const dsq_record *b);
+
 #endif
