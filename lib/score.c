@@ -1,0 +1,441 @@
+/* Per-file figures, diversity and the report of dsq-score (see score.h). */
+#include "score.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "jsonl.h"
+#include "mbr.h"
+#include "version.h"
+
+void dsq_fields_default(dsq_fields *f) {
+    f->hyp_field = "recover";
+    f->ref_field = "reference";
+    f->src_field = "source";
+    f->markers = DSQ_MARKERS_DEFAULT;
+    f->clean = 1;
+}
+
+char *dsq_fields_clean(const dsq_fields *f, dsq_clean_field which, const char *s, size_t n,
+                       size_t *out_len) {
+    if (f->clean) return dsq_clean(s, n, which, &f->markers, out_len);
+    char *c = xmalloc(n + 1);
+    memcpy(c, s, n);
+    c[n] = '\0';
+    *out_len = n;
+    return c;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void decodes_push(dsq_decodes *d, size_t *cap, char *hyp, size_t hl, char *ref, size_t rl,
+                         char *src, size_t sl) {
+    if (d->n == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        d->hyp = xrealloc(d->hyp, *cap * sizeof *d->hyp);
+        d->ref = xrealloc(d->ref, *cap * sizeof *d->ref);
+        d->src = xrealloc(d->src, *cap * sizeof *d->src);
+        d->hyp_len = xrealloc(d->hyp_len, *cap * sizeof *d->hyp_len);
+        d->ref_len = xrealloc(d->ref_len, *cap * sizeof *d->ref_len);
+        d->src_len = xrealloc(d->src_len, *cap * sizeof *d->src_len);
+    }
+    d->hyp[d->n] = hyp;
+    d->ref[d->n] = ref;
+    d->src[d->n] = src;
+    d->hyp_len[d->n] = hl;
+    d->ref_len[d->n] = rl;
+    d->src_len[d->n] = sl;
+    d->n++;
+}
+
+int dsq_decodes_read_jsonl(const char *path, const dsq_fields *f, dsq_decodes *out, dsq_err *e) {
+    memset(out, 0, sizeof *out);
+    dsq_jsonl_reader *r = dsq_jsonl_open(path, e);
+    if (!r) return e->code;
+    out->name = xstrdup(dsq_jsonl_name(r));
+    size_t cap = 0;
+    int rc = 0;
+    for (;;) {
+        json_t *o;
+        int got = dsq_jsonl_next(r, &o, e);
+        if (got < 0) { rc = e->code; break; }
+        if (got == 0) break;
+        size_t hl, rl, sl = 0;
+        const char *h = dsq_jsonl_string(r, o, f->hyp_field, &hl, e);
+        const char *rf = h ? dsq_jsonl_string(r, o, f->ref_field, &rl, e) : NULL;
+        const char *s = NULL;
+        if (rf && json_object_get(o, f->src_field))
+            s = dsq_jsonl_string(r, o, f->src_field, &sl, e);
+        if (!h || !rf || (json_object_get(o, f->src_field) && !s)) {
+            json_decref(o);
+            rc = e->code;
+            break;
+        }
+        size_t chl, crl, csl = 0;
+        char *ch = dsq_fields_clean(f, DSQ_CLEAN_RECOVER, h, hl, &chl);
+        char *cr = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, rf, rl, &crl);
+        char *cs = s ? dsq_fields_clean(f, DSQ_CLEAN_SOURCE, s, sl, &csl) : NULL;
+        decodes_push(out, &cap, ch, chl, cr, crl, cs, csl);
+        json_decref(o);
+    }
+    dsq_jsonl_close(r);
+    if (rc) dsq_decodes_free(out);
+    return rc;
+}
+
+int dsq_decodes_read_text(const char *hyp_path, const char *ref_path, const dsq_fields *f,
+                          dsq_decodes *out, dsq_err *e) {
+    memset(out, 0, sizeof *out);
+    if (strcmp(hyp_path, "-") == 0 && strcmp(ref_path, "-") == 0)
+        return dsq_err_set(e, DSQ_EUSAGE, "--hyp and --ref cannot both be standard input");
+    dsq_jsonl_reader *rh = dsq_jsonl_open(hyp_path, e);
+    if (!rh) return e->code;
+    dsq_jsonl_reader *rr = dsq_jsonl_open(ref_path, e);
+    if (!rr) {
+        dsq_jsonl_close(rh);
+        return e->code;
+    }
+    out->name = xstrdup(dsq_jsonl_name(rh));
+    out->ref_name = xstrdup(dsq_jsonl_name(rr));
+    size_t cap = 0;
+    int rc = 0;
+    for (;;) {
+        const char *h, *rf;
+        size_t hl, rl;
+        int gh = dsq_jsonl_next_line(rh, &h, &hl, e);
+        if (gh < 0) { rc = e->code; break; }
+        /* The hypothesis is cleaned before the next read reuses the buffer. */
+        size_t chl = 0;
+        char *ch = gh ? dsq_fields_clean(f, DSQ_CLEAN_RECOVER, h, hl, &chl) : NULL;
+        int gr = dsq_jsonl_next_line(rr, &rf, &rl, e);
+        if (gr < 0) { free(ch); rc = e->code; break; }
+        if (gh != gr) {
+            free(ch);
+            rc = dsq_err_set(e, DSQ_EDATA,
+                             "%s has %zu lines but %s has more (line i of the hypotheses "
+                             "pairs with line i of the references)",
+                             gh ? dsq_jsonl_name(rr) : dsq_jsonl_name(rh), out->n,
+                             gh ? dsq_jsonl_name(rh) : dsq_jsonl_name(rr));
+            break;
+        }
+        if (!gh) break;
+        size_t crl;
+        char *cr = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, rf, rl, &crl);
+        decodes_push(out, &cap, ch, chl, cr, crl, NULL, 0);
+    }
+    dsq_jsonl_close(rh);
+    dsq_jsonl_close(rr);
+    if (rc) dsq_decodes_free(out);
+    return rc;
+}
+
+void dsq_decodes_free(dsq_decodes *d) {
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->hyp[i]);
+        free(d->ref[i]);
+        free(d->src[i]);
+    }
+    free(d->hyp);
+    free(d->ref);
+    free(d->src);
+    free(d->hyp_len);
+    free(d->ref_len);
+    free(d->src_len);
+    free(d->name);
+    free(d->ref_name);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- figures ---------------------------------------------------------- */
+
+int dsq_score_file(const dsq_decodes *d, dsq_file_scores *out, dsq_err *e) {
+    memset(out, 0, sizeof *out);
+    size_t n = d->n;
+    if (n == 0) return dsq_err_set(e, DSQ_EDATA, "%s: no lines to score", d->name);
+    double *bleu = xmalloc(4 * n * sizeof *bleu);
+    double *rouge = bleu + n, *dist = bleu + 2 * n, *len = bleu + 3 * n;
+#pragma omp parallel
+    {
+        dsq_tokens t = {0};
+#pragma omp for schedule(dynamic, 64)
+        for (size_t i = 0; i < n; i++) {
+            /* get_bleu(recover, reference) = sentence_bleu([recover], reference):
+             * the reference text is nltk's hypothesis. */
+            bleu[i] = dsq_sentence_bleu_str(d->ref[i], d->ref_len[i], d->hyp[i], d->hyp_len[i]);
+            rouge[i] = dsq_rouge_l_str(d->hyp[i], d->hyp_len[i], d->ref[i], d->ref_len[i]);
+            dsq_split_ws(d->hyp[i], d->hyp_len[i], &t);
+            dist[i] = dsq_dist1(&t);
+            len[i] = (double)dsq_count_space_fields(d->hyp[i], d->hyp_len[i]);
+        }
+        dsq_tokens_free(&t);
+    }
+    out->n = n;
+    out->bleu = dsq_np_mean(bleu, n);
+    out->rouge_l = dsq_np_mean(rouge, n);
+    out->dist1 = dsq_np_mean(dist, n);
+    out->avg_len = dsq_np_mean(len, n);
+    free(bleu);
+    dsq_corpus_bleu_13a((const char *const *)d->hyp, d->hyp_len, (const char *const *)d->ref,
+                        d->ref_len, n, &out->sacrebleu);
+    dsq_corpus_chrf((const char *const *)d->hyp, d->hyp_len, (const char *const *)d->ref,
+                    d->ref_len, n, &out->chrf);
+    return 0;
+}
+
+static int same_text(const char *a, size_t an, const char *b, size_t bn) {
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+int dsq_decodes_same_inputs(dsq_decodes *const *d, size_t k, dsq_err *e) {
+    for (size_t f = 1; f < k; f++) {
+        if (d[f]->n != d[0]->n) {
+            size_t a = d[f]->n < d[0]->n ? f : 0, b = a ? 0 : f;
+            return dsq_err_set(e, DSQ_EDATA,
+                               "%s has %zu lines but %s has %zu (files of the same inputs "
+                               "have one line per example)",
+                               d[a]->name, d[a]->n, d[b]->name, d[b]->n);
+        }
+    }
+    for (size_t i = 0; i < d[0]->n; i++) {
+        for (size_t f = 1; f < k; f++) {
+            if (!same_text(d[f]->ref[i], d[f]->ref_len[i], d[0]->ref[i], d[0]->ref_len[i]))
+                return dsq_err_set(e, DSQ_EDATA,
+                                   "%s:%zu: reference differs from %s:%zu (line i must be "
+                                   "the same example in every file)",
+                                   d[f]->name, i + 1, d[0]->name, i + 1);
+            if (d[f]->src[i] && d[0]->src[i] &&
+                !same_text(d[f]->src[i], d[f]->src_len[i], d[0]->src[i], d[0]->src_len[i]))
+                return dsq_err_set(e, DSQ_EDATA,
+                                   "%s:%zu: source differs from %s:%zu (line i must be "
+                                   "the same example in every file)",
+                                   d[f]->name, i + 1, d[0]->name, i + 1);
+        }
+    }
+    return 0;
+}
+
+void dsq_score_diversity(dsq_decodes *const *d, size_t k, dsq_diversity *out) {
+    size_t n = d[0]->n;
+    double *sb = xmalloc((2 * n + 1) * sizeof *sb);
+    double *d4 = sb + n;
+#pragma omp parallel
+    {
+        dsq_tokens *t = xcalloc(k, sizeof *t);
+        dsq_bleu_sent **p = xcalloc(k, sizeof *p);
+        double *work = xmalloc((k * (k - 1) / 2 + 1) * sizeof *work);
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t a = 0; a < k; a++) {
+                dsq_split_ws(d[a]->hyp[i], d[a]->hyp_len[i], &t[a]);
+                p[a] = dsq_bleu_prepare(&t[a]);
+            }
+            sb[i] = dsq_self_bleu(p, k, work);
+            d4[i] = dsq_div_n(t, k, 4);
+            for (size_t a = 0; a < k; a++) dsq_bleu_sent_free(p[a]);
+        }
+        for (size_t a = 0; a < k; a++) dsq_tokens_free(&t[a]);
+        free(t);
+        free(p);
+        free(work);
+    }
+    out->k = k;
+    out->n = n;
+    out->self_bleu = dsq_np_mean(sb, n);
+    out->div4 = dsq_np_mean(d4, n);
+    free(sb);
+}
+
+/* ---- report ----------------------------------------------------------- */
+
+void dsq_put_double(FILE *f, double x) {
+    if (isfinite(x)) fprintf(f, "%.17g", x);
+    else fputs("null", f);
+}
+
+static void put_key(FILE *f, const char *k) {
+    dsq_json_put_string(f, k, strlen(k));
+    putc(':', f);
+}
+
+static void put_num_kv(FILE *f, const char *k, double x) {
+    put_key(f, k);
+    dsq_put_double(f, x);
+    putc(',', f);
+}
+
+/* The keys of one file, without braces, each followed by a comma. */
+static void put_file_keys(FILE *f, const dsq_decodes *d, const dsq_file_scores *s) {
+    put_key(f, "file");
+    dsq_json_put_string(f, d->name, strlen(d->name));
+    putc(',', f);
+    if (d->ref_name) {
+        put_key(f, "ref_file");
+        dsq_json_put_string(f, d->ref_name, strlen(d->ref_name));
+        putc(',', f);
+    }
+    put_key(f, "n");
+    fprintf(f, "%zu,", s->n);
+    put_num_kv(f, "bleu", s->bleu);
+    put_num_kv(f, "rougeL", s->rouge_l);
+    put_num_kv(f, "dist1", s->dist1);
+    put_num_kv(f, "avg_len", s->avg_len);
+    /* The BERTScore slot: these keys appear once a scorer fills them. */
+    if (s->has_bertscore) {
+        put_num_kv(f, "bertscore_p", s->bertscore_p);
+        put_num_kv(f, "bertscore_r", s->bertscore_r);
+        put_num_kv(f, "bertscore_f1", s->bertscore_f1);
+    }
+    put_num_kv(f, "sacrebleu", s->sacrebleu.score);
+    put_key(f, "sacrebleu_signature");
+    dsq_json_put_string(f, s->sacrebleu.signature, strlen(s->sacrebleu.signature));
+    putc(',', f);
+    put_key(f, "sacrebleu_precisions");
+    for (int i = 0; i < 4; i++) {
+        putc(i ? ',' : '[', f);
+        dsq_put_double(f, s->sacrebleu.precisions[i]);
+    }
+    fputs("],", f);
+    put_num_kv(f, "sacrebleu_bp", s->sacrebleu.bp);
+    put_num_kv(f, "sacrebleu_ratio", s->sacrebleu.ratio);
+    put_key(f, "sacrebleu_sys_len");
+    fprintf(f, "%lld,", (long long)s->sacrebleu.sys_len);
+    put_key(f, "sacrebleu_ref_len");
+    fprintf(f, "%lld,", (long long)s->sacrebleu.ref_len);
+    put_num_kv(f, "chrf", s->chrf.score);
+    put_key(f, "chrf_signature");
+    dsq_json_put_string(f, s->chrf.signature, strlen(s->chrf.signature));
+    putc(',', f);
+}
+
+/* The put_* helpers end every key with a comma; each object closes with
+ * a key written without one. */
+void dsq_score_write_json(FILE *f, const dsq_score_report *r) {
+    putc('{', f);
+    put_key(f, "version");
+    dsq_json_put_string(f, DSQ_VERSION, strlen(DSQ_VERSION));
+    putc(',', f);
+    if (r->nfiles == 1) put_file_keys(f, r->files[0], &r->scores[0]);
+    put_key(f, "files");
+    putc('[', f);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        if (i) putc(',', f);
+        putc('{', f);
+        put_file_keys(f, r->files[i], &r->scores[i]);
+        put_key(f, "index");
+        fprintf(f, "%zu}", i);
+    }
+    fputs("],", f);
+    put_key(f, "diversity");
+    if (r->div) {
+        putc('{', f);
+        put_key(f, "k");
+        fprintf(f, "%zu,", r->div->k);
+        put_key(f, "n");
+        fprintf(f, "%zu,", r->div->n);
+        put_num_kv(f, "self_bleu", r->div->self_bleu);
+        put_key(f, "div4");
+        dsq_put_double(f, r->div->div4);
+        putc('}', f);
+    } else {
+        fputs("null", f);
+    }
+    fputs("}\n", f);
+}
+
+void dsq_score_write_table(FILE *f, const dsq_score_report *r) {
+    int w = 4;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        int l = (int)strlen(r->files[i]->name);
+        if (l > w) w = l;
+    }
+    int bert = 0;
+    for (size_t i = 0; i < r->nfiles; i++) bert |= r->scores[i].has_bertscore;
+    fprintf(f, "%-*s %7s %7s %7s %7s %7s %9s %7s%s\n", w, "file", "n", "BLEU", "ROUGE-L",
+            "dist-1", "avg-len", "sacreBLEU", "chrF", bert ? "  BERTScore" : "");
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const dsq_file_scores *s = &r->scores[i];
+        fprintf(f, "%-*s %7zu %7.4f %7.4f %7.4f %7.2f %9.2f %7.2f", w, r->files[i]->name, s->n,
+                s->bleu, s->rouge_l, s->dist1, s->avg_len, s->sacrebleu.score, s->chrf.score);
+        if (s->has_bertscore) fprintf(f, "  %9.4f", s->bertscore_f1);
+        putc('\n', f);
+    }
+    if (r->div)
+        fprintf(f, "diversity over %zu files, %zu examples: self-BLEU %.4f  div-4 %.4f\n",
+                r->div->k, r->div->n, r->div->self_bleu, r->div->div4);
+    if (r->nfiles) {
+        fprintf(f, "sacreBLEU: %s\n", r->scores[0].sacrebleu.signature);
+        fprintf(f, "chrF: %s\n", r->scores[0].chrf.signature);
+    }
+}
+
+/* ---- input lists ------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_json_name(const char *s) {
+    size_t n = strlen(s);
+    return (n > 5 && strcmp(s + n - 5, ".json") == 0) || (n > 6 && strcmp(s + n - 6, ".jsonl") == 0);
+}
+
+int dsq_expand_inputs(char *const *args, size_t nargs, int sort, char ***out, size_t *nout,
+                      dsq_err *e) {
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+#define PUSH(s)                                                 \
+    do {                                                        \
+        if (n == cap) {                                         \
+            cap = cap ? 2 * cap : 16;                           \
+            v = xrealloc(v, cap * sizeof *v);                   \
+        }                                                       \
+        v[n++] = (s);                                           \
+    } while (0)
+    for (size_t i = 0; i < nargs; i++) {
+        struct stat st;
+        if (strcmp(args[i], "-") == 0 || stat(args[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            PUSH(xstrdup(args[i]));
+            continue;
+        }
+        DIR *dir = opendir(args[i]);
+        if (!dir) {
+            dsq_err_set(e, DSQ_EIO, "%s: cannot open directory: %s", args[i], strerror(errno));
+            dsq_free_inputs(v, n);
+            return DSQ_EIO;
+        }
+        size_t first = n;
+        size_t dl = strlen(args[i]);
+        while (dl > 1 && args[i][dl - 1] == '/') dl--;
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+            if (!is_json_name(de->d_name)) continue;
+            int root = dl == 1 && args[i][0] == '/';
+            size_t pre = root ? 1 : dl + 1;
+            char *p = xmalloc(pre + strlen(de->d_name) + 1);
+            memcpy(p, args[i], dl);
+            p[dl] = '/';
+            strcpy(p + pre, de->d_name);
+            PUSH(p);
+        }
+        closedir(dir);
+        if (n == first) {
+            dsq_err_set(e, DSQ_EDATA, "%s: no *.json or *.jsonl files in this directory", args[i]);
+            dsq_free_inputs(v, n);
+            return DSQ_EDATA;
+        }
+        qsort(v + first, n - first, sizeof *v, cmp_str);
+    }
+#undef PUSH
+    if (sort) qsort(v, n, sizeof *v, cmp_str);
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+void dsq_free_inputs(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
