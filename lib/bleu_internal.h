@@ -18,6 +18,10 @@ double dsq_bleu_from_counts(const int64_t m[4], int64_t hyp_len, int64_t ref_len
 /* Python math.fsum: the correctly rounded sum of x[0..n). */
 double dsq_fsum(const double *x, int n);
 
+/* sacreBLEU's 13a tokenisation of one line as BLEU applies it (rstrip,
+ * Tokenizer13a), returned as ' '.join(tokens) in a malloc'ed string. */
+char *dsq_tokenize_13a(const char *s, size_t n, size_t *out_len);
+
 /* Hashes are and-ed with this before use (default all ones).  Tests set
  * it to a few bits to force collisions and check that equal hashes of
  * different n-grams never merge. */

@@ -122,6 +122,27 @@ static void tok13a(const char *line, size_t len, sbuf *a, sbuf *b) {
     rule_pair(a, b, 4);
 }
 
+char *dsq_tokenize_13a(const char *s, size_t n, size_t *out_len) {
+    sbuf a = {0}, b = {0};
+    dsq_tokens t = {0};
+    tok13a(s, n, &a, &b);
+    dsq_split_ws(a.p, a.n, &t);
+    size_t len = 0;
+    for (size_t i = 0; i < t.n; i++) len += t.tok[i].len + (i > 0);
+    char *out = xmalloc(len + 1), *w = out;
+    for (size_t i = 0; i < t.n; i++) {
+        if (i) *w++ = ' ';
+        memcpy(w, t.tok[i].s, t.tok[i].len);
+        w += t.tok[i].len;
+    }
+    *w = '\0';
+    if (out_len) *out_len = len;
+    dsq_tokens_free(&t);
+    free(a.p);
+    free(b.p);
+    return out;
+}
+
 void dsq_corpus_bleu_13a(const char *const *hyps, const size_t *hlens,
                          const char *const *refs, const size_t *rlens,
                          size_t n, dsq_sacrebleu *out) {
