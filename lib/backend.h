@@ -1,0 +1,162 @@
+/* The backend interface: a table of operations on device buffers.
+ *
+ * Model code (layers.c, model.c, and later diffusion and the optimiser) is
+ * written once against this table; lib/backend_cpu.c implements it with
+ * OpenBLAS and OpenMP, the CUDA side (kernels/) with cuBLAS and kernels.
+ * Buffers are device pointers: model code passes them around and never
+ * dereferences them (on the CPU backend they happen to be host memory,
+ * which only tests exploit).  Host data crosses only through upload /
+ * download.  Operations are issued in order on one implicit stream; a
+ * download is synchronous with respect to everything issued before it.
+ *
+ * Conventions, as in llm.c: outputs first, then inputs, then weights, then
+ * sizes.  Every backward operation ACCUMULATES (+=) into all of its
+ * gradient outputs (parameters and activations alike), so callers zero
+ * gradient buffers once and residual branches simply add up.  A NULL
+ * gradient output means "not wanted".  Shapes are row-major; [N, C] means
+ * N rows of C contiguous floats.  Forward outputs are overwritten, and an
+ * output may alias its input only where a comment says so.
+ *
+ * Random numbers (dropout, Gaussian noise) come from Philox4x32-10 keyed by
+ * (seed, offset) with the element index as counter (lib/philox.h), so they
+ * do not depend on threads or launch shapes; the backward of a dropout
+ * regenerates its mask from the same (seed, offset). */
+#ifndef DSQ_BACKEND_H
+#define DSQ_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dsq_backend dsq_backend;
+
+struct dsq_backend {
+    const char *name;  /* "cpu", "cuda" */
+    void *impl;        /* backend-private state */
+
+    /* ---- memory ---------------------------------------------------- */
+    /* Zero-filled device buffer of `bytes` bytes (64-byte aligned); never
+     * returns NULL (allocation failure is fatal, like xmalloc). */
+    void *(*alloc)(dsq_backend *be, size_t bytes);
+    void (*free)(dsq_backend *be, void *p);
+    void (*upload)(dsq_backend *be, void *dst, const void *host_src, size_t bytes);
+    void (*download)(dsq_backend *be, void *host_dst, const void *src, size_t bytes);
+    void (*copy)(dsq_backend *be, void *dst, const void *src, size_t bytes);
+    void (*zero)(dsq_backend *be, void *p, size_t bytes);
+    void (*sync)(dsq_backend *be);
+    /* Releases the backend itself (after all buffers are freed). */
+    void (*destroy)(dsq_backend *be);
+
+    /* ---- GEMM -------------------------------------------------------- */
+    /* Row-major, strided batched: for i in 0..batch-1,
+     *   C_i[m,n] = alpha * op(A_i)[m,k] @ op(B_i)[k,n] + beta * C_i
+     * with X_i = X + i * stride_x and op(X) = X^T when trans_x is set
+     * (A is then stored [k, m], lda >= m).  beta = 0 ignores C's contents. */
+    void (*gemm)(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k,
+                 float alpha, const float *a, int lda, long long stride_a,
+                 const float *b, int ldb, long long stride_b,
+                 float beta, float *c, int ldc, long long stride_c, int batch);
+
+    /* ---- bias and sums -------------------------------------------------- */
+    /* out[N,C] += bias[C] (broadcast over rows). */
+    void (*bias_add)(dsq_backend *be, float *out, const float *bias, int N, int C);
+    /* dbias[C] += sum over rows of dout[N,C]. */
+    void (*bias_grad)(dsq_backend *be, float *dbias, const float *dout, int N, int C);
+    /* out[n] = a[n] + b[n] (out may alias a or b). */
+    void (*add)(dsq_backend *be, float *out, const float *a, const float *b, size_t n);
+    /* dst[n] += alpha * src[n]. */
+    void (*axpy)(dsq_backend *be, float *dst, float alpha, const float *src, size_t n);
+    /* x[n] *= s. */
+    void (*scale)(dsq_backend *be, float *x, float s, size_t n);
+    /* out[0] = sum of x[i]^2, accumulated in double, stored as float. */
+    void (*sumsq)(dsq_backend *be, float *out, const float *x, size_t n);
+
+    /* ---- normalisation and pointwise nonlinearities ------------------- */
+    /* PyTorch LayerNorm over the last dim: biased variance, eps inside the
+     * square root.  out[N,C], mean[N], rstd[N] (saved for backward),
+     * inp[N,C], weight[C], bias[C]. */
+    void (*layernorm_fwd)(dsq_backend *be, float *out, float *mean, float *rstd,
+                          const float *inp, const float *weight, const float *bias,
+                          int N, int C, float eps);
+    /* dinp[N,C] +=, dweight[C] +=, dbias[C] +=. */
+    void (*layernorm_bwd)(dsq_backend *be, float *dinp, float *dweight, float *dbias,
+                          const float *dout, const float *inp, const float *weight,
+                          const float *mean, const float *rstd, int N, int C);
+    /* Pointwise forwards below (GELU, tanh, SiLU) allow out == inp.
+     * Exact GELU, x/2 (1 + erf(x/sqrt 2)). */
+    void (*gelu_fwd)(dsq_backend *be, float *out, const float *inp, size_t n);
+    void (*gelu_bwd)(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
+    /* tanh; the backward uses the forward OUTPUT (1 - y^2). */
+    void (*tanh_fwd)(dsq_backend *be, float *out, const float *inp, size_t n);
+    void (*tanh_bwd)(dsq_backend *be, float *dinp, const float *out, const float *dout, size_t n);
+    /* SiLU x * sigmoid(x); the backward uses the forward INPUT. */
+    void (*silu_fwd)(dsq_backend *be, float *out, const float *inp, size_t n);
+    void (*silu_bwd)(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
+    /* Row softmax of scale * inp: out[rows,cols]. */
+    void (*softmax_fwd)(dsq_backend *be, float *out, const float *inp, int rows, int cols,
+                        float scale);
+    /* dinp[rows,cols] += d/d inp, from the forward output. */
+    void (*softmax_bwd)(dsq_backend *be, float *dinp, const float *out, const float *dout,
+                        int rows, int cols, float scale);
+
+    /* ---- attention ------------------------------------------------------ */
+    /* Multi-head self-attention without mask, BERT layout.  qkv[B,L,3H]
+     * holds q | k | v per position (head h uses columns h*hs..(h+1)*hs-1 of
+     * each, hs = H/nh).  att[B,nh,L,L] = softmax(q k^T / sqrt(hs)) is saved;
+     * when p > 0, attd[B,nh,L,L] = dropout(att) with Philox stream
+     * (seed, off) over the att elements in order (attd may be NULL when
+     * p == 0).  out[B,L,H] = attd v, heads concatenated. */
+    void (*attention_fwd)(dsq_backend *be, float *out, float *att, float *attd,
+                          const float *qkv, int B, int L, int nh, int H,
+                          float p, uint64_t seed, uint64_t off);
+    /* dqkv[B,L,3H] +=; datt[B,nh,L,L] is scratch (overwritten). */
+    void (*attention_bwd)(dsq_backend *be, float *dqkv, float *datt, const float *dout,
+                          const float *qkv, const float *att, const float *attd,
+                          int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
+
+    /* ---- embeddings and model inputs --------------------------------------- */
+    /* out[N,C] = table[ids[n], :]; ids[N] int32 in [0, V). */
+    void (*embedding_fwd)(dsq_backend *be, float *out, const int32_t *ids,
+                          const float *table, int N, int C, int V);
+    /* dtable[V,C] += scatter of dout[N,C] by ids, deterministic (each row
+     * sums its contributions in increasing n). */
+    void (*embedding_bwd)(dsq_backend *be, float *dtable, const int32_t *ids,
+                          const float *dout, int N, int C, int V);
+    /* Sinusoidal time embedding, the reference's timestep_embedding in
+     * float32: half = dim/2, f_j = exp(-ln(10000) * j / half),
+     * out[b] = [cos(t_b f), sin(t_b f)] (a zero column when dim is odd).
+     * t[B] are the (rescaled) timesteps as floats. */
+    void (*timestep_embedding)(dsq_backend *be, float *out, const float *t, int B, int dim);
+    /* out[B,L,C] = x[B,L,C] + tv[B,C] (broadcast over L) + pos[L,C]
+     * (broadcast over B).  out may alias x. */
+    void (*add_time_pos_fwd)(dsq_backend *be, float *out, const float *x, const float *tv,
+                             const float *pos, int B, int L, int C);
+    /* dx[B,L,C] +=, dtv[B,C] +=, dpos[L,C] += (each may be NULL). */
+    void (*add_time_pos_bwd)(dsq_backend *be, float *dx, float *dtv, float *dpos,
+                             const float *dout, int B, int L, int C);
+
+    /* ---- randomness ---------------------------------------------------- */
+    /* Inverted dropout: out[i] = inp[i] / (1-p) if u_i >= p else 0, with u_i
+     * element i of Philox stream (seed, off).  out may alias inp. */
+    void (*dropout_fwd)(dsq_backend *be, float *out, const float *inp, size_t n,
+                        float p, uint64_t seed, uint64_t off);
+    /* dinp[i] += dout[i] / (1-p) where kept. */
+    void (*dropout_bwd)(dsq_backend *be, float *dinp, const float *dout, size_t n,
+                        float p, uint64_t seed, uint64_t off);
+    /* out[i] = element i of the normal stream (seed, off) (philox.h). */
+    void (*randn)(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
+
+    /* ---- optimiser ------------------------------------------------------ */
+    /* One PyTorch AdamW step (torch.optim.AdamW, single-tensor path) on n
+     * parameters; step is the 1-based step count after increment:
+     *   p *= 1 - lr*wd;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+     *   p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). */
+    void (*adamw)(dsq_backend *be, float *param, const float *grad, float *m, float *v,
+                  size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
+    /* ema = rate * ema + (1 - rate) * param. */
+    void (*ema)(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
+};
+
+/* The CPU backend (OpenBLAS + OpenMP).  Free with be->destroy(be). */
+dsq_backend *dsq_backend_cpu(void);
+
+#endif

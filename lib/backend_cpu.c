@@ -1,0 +1,153 @@
+/* The CPU backend: memory, GEMM (OpenBLAS), bias and sum operations, and
+ * the table that gathers the operations of backend_cpu_*.c. */
+#include "backend_cpu.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "err.h"
+
+static void *cpu_alloc(dsq_backend *be, size_t bytes) {
+    (void)be;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) dsq_die(DSQ_EFAIL, "out of memory allocating %zu bytes", bytes);
+    memset(p, 0, rounded);
+    return p;
+}
+
+static void cpu_free(dsq_backend *be, void *p) { (void)be; free(p); }
+
+static void cpu_memcpy(dsq_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    if (bytes) memmove(dst, src, bytes);
+}
+
+static void cpu_zero(dsq_backend *be, void *p, size_t bytes) {
+    (void)be;
+    if (bytes) memset(p, 0, bytes);
+}
+
+static void cpu_sync(dsq_backend *be) { (void)be; }
+
+static void cpu_destroy(dsq_backend *be) { free(be); }
+
+static void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k,
+                     float alpha, const float *a, int lda, long long stride_a,
+                     const float *b, int ldb, long long stride_b,
+                     float beta, float *c, int ldc, long long stride_c, int batch) {
+    (void)be;
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+                    a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+                    c + i * stride_c, ldc);
+}
+
+static void cpu_bias_add(dsq_backend *be, float *out, const float *bias, int N, int C) {
+    (void)be;
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        float *o = out + (size_t)i * C;
+        for (int j = 0; j < C; j++) o[j] += bias[j];
+    }
+}
+
+/* Column blocks in parallel, rows in order within a block: deterministic. */
+static void cpu_bias_grad(dsq_backend *be, float *dbias, const float *dout, int N, int C) {
+    (void)be;
+    enum { BLK = 64 };
+    int nblk = (C + BLK - 1) / BLK;
+#pragma omp parallel for
+    for (int bi = 0; bi < nblk; bi++) {
+        int j0 = bi * BLK, j1 = j0 + BLK < C ? j0 + BLK : C;
+        float acc[BLK] = {0};
+        for (int i = 0; i < N; i++) {
+            const float *d = dout + (size_t)i * C;
+            for (int j = j0; j < j1; j++) acc[j - j0] += d[j];
+        }
+        for (int j = j0; j < j1; j++) dbias[j] += acc[j - j0];
+    }
+}
+
+static void cpu_add(dsq_backend *be, float *out, const float *a, const float *b, size_t n) {
+    (void)be;
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void cpu_axpy(dsq_backend *be, float *dst, float alpha, const float *src, size_t n) {
+    (void)be;
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) dst[i] += alpha * src[i];
+}
+
+static void cpu_scale(dsq_backend *be, float *x, float s, size_t n) {
+    (void)be;
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+/* Fixed chunks summed in order, so the result does not depend on the
+ * thread count. */
+static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
+    (void)be;
+    enum { CHUNK = 1 << 16 };
+    size_t nch = (n + CHUNK - 1) / CHUNK;
+    double *part = xcalloc(nch ? nch : 1, sizeof *part);
+#pragma omp parallel for
+    for (size_t c = 0; c < nch; c++) {
+        size_t i0 = c * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)x[i] * x[i];
+        part[c] = s;
+    }
+    double s = 0;
+    for (size_t c = 0; c < nch; c++) s += part[c];
+    free(part);
+    out[0] = (float)s;
+}
+
+dsq_backend *dsq_backend_cpu(void) {
+    dsq_backend *be = xcalloc(1, sizeof *be);
+    be->name = "cpu";
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_memcpy;
+    be->download = cpu_memcpy;
+    be->copy = cpu_memcpy;
+    be->zero = cpu_zero;
+    be->sync = cpu_sync;
+    be->destroy = cpu_destroy;
+    be->gemm = cpu_gemm;
+    be->bias_add = cpu_bias_add;
+    be->bias_grad = cpu_bias_grad;
+    be->add = cpu_add;
+    be->axpy = cpu_axpy;
+    be->scale = cpu_scale;
+    be->sumsq = cpu_sumsq;
+    be->layernorm_fwd = cpu_layernorm_fwd;
+    be->layernorm_bwd = cpu_layernorm_bwd;
+    be->gelu_fwd = cpu_gelu_fwd;
+    be->gelu_bwd = cpu_gelu_bwd;
+    be->tanh_fwd = cpu_tanh_fwd;
+    be->tanh_bwd = cpu_tanh_bwd;
+    be->silu_fwd = cpu_silu_fwd;
+    be->silu_bwd = cpu_silu_bwd;
+    be->softmax_fwd = cpu_softmax_fwd;
+    be->softmax_bwd = cpu_softmax_bwd;
+    be->attention_fwd = cpu_attention_fwd;
+    be->attention_bwd = cpu_attention_bwd;
+    be->embedding_fwd = cpu_embedding_fwd;
+    be->embedding_bwd = cpu_embedding_bwd;
+    be->timestep_embedding = cpu_timestep_embedding;
+    be->add_time_pos_fwd = cpu_add_time_pos_fwd;
+    be->add_time_pos_bwd = cpu_add_time_pos_bwd;
+    be->dropout_fwd = cpu_dropout_fwd;
+    be->dropout_bwd = cpu_dropout_bwd;
+    be->randn = cpu_randn;
+    be->adamw = cpu_adamw;
+    be->ema = cpu_ema;
+    return be;
+}

@@ -1,0 +1,51 @@
+/* Private to the CPU backend: the operations its files implement, gathered
+ * into the dsq_backend table by backend_cpu.c.  Model code uses backend.h. */
+#ifndef DSQ_BACKEND_CPU_H
+#define DSQ_BACKEND_CPU_H
+
+#include "backend.h"
+
+/* backend_cpu_nn.c: normalisation, nonlinearities, softmax, attention. */
+void cpu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd,
+                       const float *inp, const float *weight, const float *bias,
+                       int N, int C, float eps);
+void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbias,
+                       const float *dout, const float *inp, const float *weight,
+                       const float *mean, const float *rstd, int N, int C);
+void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
+void cpu_gelu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
+void cpu_tanh_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
+void cpu_tanh_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout, size_t n);
+void cpu_silu_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
+void cpu_silu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
+void cpu_softmax_fwd(dsq_backend *be, float *out, const float *inp, int rows, int cols,
+                     float scale);
+void cpu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout,
+                     int rows, int cols, float scale);
+void cpu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd,
+                       const float *qkv, int B, int L, int nh, int H,
+                       float p, uint64_t seed, uint64_t off);
+void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
+                       const float *qkv, const float *att, const float *attd,
+                       int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
+
+/* backend_cpu_misc.c: embeddings, model inputs, randomness, optimiser. */
+void cpu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids,
+                       const float *table, int N, int C, int V);
+void cpu_embedding_bwd(dsq_backend *be, float *dtable, const int32_t *ids,
+                       const float *dout, int N, int C, int V);
+void cpu_timestep_embedding(dsq_backend *be, float *out, const float *t, int B, int dim);
+void cpu_add_time_pos_fwd(dsq_backend *be, float *out, const float *x, const float *tv,
+                          const float *pos, int B, int L, int C);
+void cpu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
+                          const float *dout, int B, int L, int C);
+void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
+                     float p, uint64_t seed, uint64_t off);
+void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
+                     float p, uint64_t seed, uint64_t off);
+void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
+void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v,
+               size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
+void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
+
+#endif

@@ -1,0 +1,166 @@
+/* CPU backend: embeddings, model inputs, randomness, optimiser updates. */
+#include "backend_cpu.h"
+
+#include <math.h>
+
+#include "philox.h"
+
+void cpu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids,
+                       const float *table, int N, int C, int V) {
+    (void)be; (void)V;
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        const float *row = table + (size_t)ids[i] * C;
+        float *o = out + (size_t)i * C;
+        for (int j = 0; j < C; j++) o[j] = row[j];
+    }
+}
+
+/* Column blocks in parallel; each walks n in order: no races, and every
+ * row of dtable sums its contributions in increasing n. */
+void cpu_embedding_bwd(dsq_backend *be, float *dtable, const int32_t *ids,
+                       const float *dout, int N, int C, int V) {
+    (void)be; (void)V;
+    enum { BLK = 32 };
+    int nblk = (C + BLK - 1) / BLK;
+#pragma omp parallel for
+    for (int bi = 0; bi < nblk; bi++) {
+        int j0 = bi * BLK, j1 = j0 + BLK < C ? j0 + BLK : C;
+        for (int i = 0; i < N; i++) {
+            float *d = dtable + (size_t)ids[i] * C;
+            const float *g = dout + (size_t)i * C;
+            for (int j = j0; j < j1; j++) d[j] += g[j];
+        }
+    }
+}
+
+/* float32 throughout, in the reference's order of operations:
+ * (float)(-ln 10000) * j, divided by half, exp; then t * f, cos / sin. */
+void cpu_timestep_embedding(dsq_backend *be, float *out, const float *t, int B, int dim) {
+    (void)be;
+    int half = dim / 2;
+    const float neg_log = (float)(-log(10000.0));
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * dim;
+        for (int j = 0; j < half; j++) {
+            float f = expf(neg_log * (float)j / (float)half);
+            float a = t[b] * f;
+            o[j] = cosf(a);
+            o[half + j] = sinf(a);
+        }
+        if (dim % 2) o[dim - 1] = 0.0f;
+    }
+}
+
+void cpu_add_time_pos_fwd(dsq_backend *be, float *out, const float *x, const float *tv,
+                          const float *pos, int B, int L, int C) {
+    (void)be;
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++) {
+            size_t r = ((size_t)b * L + l) * C;
+            for (int j = 0; j < C; j++)
+                out[r + j] = pos[(size_t)l * C + j] + x[r + j] + tv[(size_t)b * C + j];
+        }
+}
+
+void cpu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
+                          const float *dout, int B, int L, int C) {
+    (void)be;
+    size_t n = (size_t)B * L * C;
+    if (dx) {
+#pragma omp parallel for
+        for (size_t i = 0; i < n; i++) dx[i] += dout[i];
+    }
+    if (dtv) {
+#pragma omp parallel for
+        for (int b = 0; b < B; b++)
+            for (int l = 0; l < L; l++)
+                for (int j = 0; j < C; j++)
+                    dtv[(size_t)b * C + j] += dout[((size_t)b * L + l) * C + j];
+    }
+    if (dpos) {
+#pragma omp parallel for
+        for (int l = 0; l < L; l++)
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < C; j++)
+                    dpos[(size_t)l * C + j] += dout[((size_t)b * L + l) * C + j];
+    }
+}
+
+void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
+                     float p, uint64_t seed, uint64_t off) {
+    (void)be;
+    float keep = 1.0f / (1.0f - p);
+    size_t ng = (n + 3) / 4;
+#pragma omp parallel for
+    for (size_t g = 0; g < ng; g++) {
+        uint32_t x[4];
+        dsq_philox_block(seed, off, g, x);
+        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) {
+            size_t i = g * 4 + l;
+            out[i] = dsq_philox_uniform(x[l]) >= p ? inp[i] * keep : 0.0f;
+        }
+    }
+}
+
+void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
+                     float p, uint64_t seed, uint64_t off) {
+    (void)be;
+    float keep = 1.0f / (1.0f - p);
+    size_t ng = (n + 3) / 4;
+#pragma omp parallel for
+    for (size_t g = 0; g < ng; g++) {
+        uint32_t x[4];
+        dsq_philox_block(seed, off, g, x);
+        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) {
+            size_t i = g * 4 + l;
+            if (dsq_philox_uniform(x[l]) >= p) dinp[i] += dout[i] * keep;
+        }
+    }
+}
+
+void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off) {
+    (void)be;
+    size_t ng = (n + 3) / 4;
+#pragma omp parallel for
+    for (size_t g = 0; g < ng; g++) {
+        uint32_t x[4];
+        float v[4];
+        dsq_philox_block(seed, off, g, x);
+        dsq_philox_box_muller(x[0], x[1], &v[0], &v[1]);
+        dsq_philox_box_muller(x[2], x[3], &v[2], &v[3]);
+        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) out[g * 4 + l] = v[l];
+    }
+}
+
+/* torch.optim.AdamW (1.13, single-tensor): the scalar factors are Python
+ * floats (double), applied as float32. */
+void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v,
+               size_t n, float lr, float beta1, float beta2, float eps, float wd, int step) {
+    (void)be;
+    double bc1 = 1.0 - pow((double)beta1, step);
+    double bc2 = 1.0 - pow((double)beta2, step);
+    float decay = (float)(1.0 - (double)lr * wd);
+    float step_size = (float)((double)lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    float a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i];
+        float p = param[i] * decay;
+        float mi = m[i] * beta1 + a1 * g;
+        float vi = v[i] * beta2 + a2 * g * g;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        param[i] = p - step_size * (mi / denom);
+        m[i] = mi;
+        v[i] = vi;
+    }
+}
+
+void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate) {
+    (void)be;
+    float a = (float)(1.0 - (double)rate);
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) ema[i] = ema[i] * rate + a * param[i];
+}
