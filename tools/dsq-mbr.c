@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     if (dsq_out_commit(&out, &e)) dsq_die_err(&e);
     if (!quiet)
         fprintf(stderr, "dsq-mbr: %zu examples, %zu candidates each, written to %s\n", n, k,
-                dsq_out_name(&out));
+                strcmp(outpath, "-") ? outpath : "<stdout>");
     dsq_free_inputs(paths, k);
     return 0;
 }
