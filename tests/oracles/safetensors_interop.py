@@ -249,6 +249,17 @@ def python_reads_dsq_stream():
     return why
 
 
+def first_record_as_in_man_page(path):
+    """The five lines of man 5 dsq-stream, verbatim but for the file name."""
+    import safetensors.numpy
+    raw = subprocess.run(["zstd", "-dc", path], capture_output=True).stdout
+    n = struct.unpack_from("<Q", raw)[0]
+    size = 8 + n + max([t["data_offsets"][1] for k, t in json.loads(raw[8:8 + n]).items()
+                        if k != "__metadata__"], default=0)
+    record = safetensors.numpy.load(raw[:size])  # {"input_ids": array, ...}
+    return record
+
+
 def python_reads_dsq_examples():
     n, L = 3, 5
     out = path("ex.dsq")
@@ -256,7 +267,10 @@ def python_reads_dsq_examples():
     blobs = list(records(zstd("-dc", out)))
     if len(blobs) != 1:
         return f"{len(blobs)} records"
+    record = first_record_as_in_man_page(out)
     t = np_load(blobs[0])
+    if same_arrays(record, t):
+        return "the man page's five lines: " + same_arrays(record, t)
     n_hdr = struct.unpack_from("<Q", blobs[0])[0]
     meta = json.loads(blobs[0][8:8 + n_hdr])["__metadata__"]
     ids = np.array([[i * 1000 + j for j in range(L)] for i in range(n)], dtype=np.int32)
