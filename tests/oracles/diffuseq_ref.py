@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""PyTorch re-statement of the DiffuSeq network f(x_t, t)
+(spec/model-and-training.md §2; the reference's TransformerNetModel over a
+HuggingFace BertEncoder, without the transformers package) and the writer
+of the model-parity fixtures that tests/unit/test_model.c reads.
+
+Module names reproduce the reference state-dict names exactly, so
+`model.state_dict()` keys are the checkpoint names dsq uses.
+
+A fixture is one safetensors file:
+  param.<name>   every parameter (lm_head.weight is tied to
+                 word_embedding.weight and not stored twice)
+  x [B,L,d] F32, t [B] I64 (integer steps), dout [B,L,d] F32
+  out [B,L,d]    f(x, t) with rescale_timesteps (t * 1000 / T)
+  grad.x         d(sum(out * dout))/dx
+  grad.<name>    d(sum(out * dout))/d<name> for every parameter f uses
+metadata: "config" (JSON: the model config, T, B, L).
+
+The expected values are computed in float64 from the float32 weights and
+inputs (the sinusoidal time embedding in float32 as the reference does), so
+they are the exact answer a float32 implementation is compared against.
+
+usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|bert-like]
+"""
+import argparse
+import json
+import math
+import sys
+
+import torch
+import torch.nn as nn
+from safetensors.torch import save_file
+
+CONFIGS = {
+    # Committed fixture: small enough to keep the file ~200 KB.
+    "small": dict(vocab=50, d=16, dt=16, H=32, nh=4, I=64, n_layers=2, max_pos=40,
+                  T=2000, B=4, L=32, seed=1),
+    # d == H: no up/down projections.
+    "proj-free": dict(vocab=20, d=32, dt=8, H=32, nh=2, I=48, n_layers=1, max_pos=16,
+                      T=100, B=3, L=16, seed=2),
+    # Larger, generated on the fly by tests/checks (not committed).
+    "medium": dict(vocab=1000, d=16, dt=128, H=64, nh=4, I=128, n_layers=2, max_pos=512,
+                   T=2000, B=4, L=32, seed=3),
+}
+
+
+def timestep_embedding(timesteps, dim, max_period=10000):
+    """The reference's sinusoid, in float32 as it computes it."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) *
+                      torch.arange(start=0, end=half, dtype=torch.float32) / half)
+    args = timesteps[:, None].float() * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
+    return emb
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, H, nh, p):
+        super().__init__()
+        self.nh, self.hs = nh, H // nh
+        self.query = nn.Linear(H, H)
+        self.key = nn.Linear(H, H)
+        self.value = nn.Linear(H, H)
+        self.dropout = nn.Dropout(p)
+
+    def heads(self, x):
+        B, L, _ = x.shape
+        return x.view(B, L, self.nh, self.hs).permute(0, 2, 1, 3)
+
+    def forward(self, h):
+        q, k, v = self.heads(self.query(h)), self.heads(self.key(h)), self.heads(self.value(h))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.hs)   # no attention mask
+        probs = self.dropout(torch.softmax(scores, dim=-1))
+        c = (probs @ v).permute(0, 2, 1, 3)
+        return c.reshape(c.shape[0], c.shape[1], -1)
+
+
+class DenseLN(nn.Module):
+    """BertSelfOutput / BertOutput: LN(residual + Dropout(dense(x)))."""
+    def __init__(self, n_in, H, p, eps):
+        super().__init__()
+        self.dense = nn.Linear(n_in, H)
+        self.LayerNorm = nn.LayerNorm(H, eps=eps)
+        self.dropout = nn.Dropout(p)
+
+    def forward(self, x, residual):
+        return self.LayerNorm(residual + self.dropout(self.dense(x)))
+
+
+class Attention(nn.Module):
+    def __init__(self, c, eps):
+        super().__init__()
+        setattr(self, "self", SelfAttention(c["H"], c["nh"], c.get("attn_dropout", 0.0)))
+        self.output = DenseLN(c["H"], c["H"], c.get("hidden_dropout", 0.0), eps)
+
+    def forward(self, h):
+        return self.output(getattr(self, "self")(h), h)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, H, I):
+        super().__init__()
+        self.dense = nn.Linear(H, I)
+
+    def forward(self, h):
+        return nn.functional.gelu(self.dense(h))   # exact erf GELU
+
+
+class Layer(nn.Module):
+    def __init__(self, c, eps):
+        super().__init__()
+        self.attention = Attention(c, eps)
+        self.intermediate = Intermediate(c["H"], c["I"])
+        self.output = DenseLN(c["I"], c["H"], c.get("hidden_dropout", 0.0), eps)
+
+    def forward(self, h):
+        a = self.attention(h)
+        return self.output(self.intermediate(a), a)
+
+
+class Encoder(nn.Module):
+    def __init__(self, c, eps):
+        super().__init__()
+        self.layer = nn.ModuleList([Layer(c, eps) for _ in range(c["n_layers"])])
+
+    def forward(self, h):
+        for layer in self.layer:
+            h = layer(h)
+        return h
+
+
+class TransformerNetModel(nn.Module):
+    def __init__(self, c, eps=1e-12):
+        super().__init__()
+        d, dt, H = c["d"], c["dt"], c["H"]
+        self.d, self.dt, self.H = d, dt, H
+        self.word_embedding = nn.Embedding(c["vocab"], d)
+        self.lm_head = nn.Linear(d, c["vocab"])
+        with torch.no_grad():
+            self.lm_head.weight = self.word_embedding.weight
+        self.time_embed = nn.Sequential(nn.Linear(dt, 4 * dt), nn.SiLU(), nn.Linear(4 * dt, H))
+        if d != H:
+            self.input_up_proj = nn.Sequential(nn.Linear(d, H), nn.Tanh(), nn.Linear(H, H))
+        self.input_transformers = Encoder(c, eps)
+        self.register_buffer("position_ids", torch.arange(c["max_pos"]).expand((1, -1)))
+        self.position_embeddings = nn.Embedding(c["max_pos"], H)
+        self.LayerNorm = nn.LayerNorm(H, eps=eps)
+        self.dropout = nn.Dropout(c.get("hidden_dropout", 0.0))
+        if d != H:
+            self.output_down_proj = nn.Sequential(nn.Linear(H, H), nn.Tanh(), nn.Linear(H, d))
+
+    def forward(self, x, timesteps_scaled):
+        emb_t = self.time_embed(timestep_embedding(timesteps_scaled, self.dt).to(x.dtype))
+        emb_x = self.input_up_proj(x) if self.d != self.H else x
+        L = x.size(1)
+        pos = self.position_embeddings(self.position_ids[:, :L])
+        h = self.dropout(self.LayerNorm(pos + emb_x + emb_t.unsqueeze(1).expand(-1, L, -1)))
+        h = self.input_transformers(h)
+        return self.output_down_proj(h) if self.d != self.H else h
+
+
+def scale_timesteps(t, T):
+    """_scale_timesteps with rescale_timesteps: float32 t * (1000 / T)."""
+    return t.float() * (1000.0 / T)
+
+
+def build(c):
+    torch.manual_seed(c["seed"])
+    m = TransformerNetModel(c)
+    # Non-trivial LayerNorm parameters, so their gradients and the affine
+    # part of the forward are exercised.
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "LayerNorm" in name:
+                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.2 * torch.randn_like(p))
+    return m
+
+
+def fixture(c):
+    m = build(c)
+    B, L, d, T = c["B"], c["L"], c["d"], c["T"]
+    g = torch.Generator().manual_seed(c["seed"] + 100)
+    x = torch.randn(B, L, d, generator=g)
+    t = torch.randint(0, T, (B,), generator=g)
+    t[0] = 0            # t = 0 and the last step are both in every fixture
+    t[-1] = T - 1
+    dout = torch.randn(B, L, d, generator=g)
+
+    md = build(c).double()   # same weights, float64 arithmetic
+    md.load_state_dict({k: v.double() if v.is_floating_point() else v
+                        for k, v in m.state_dict().items()})
+    xd = x.double().requires_grad_(True)
+    out = md(xd, scale_timesteps(t, T))
+    (out * dout.double()).sum().backward()
+
+    tensors = {"x": x, "t": t.to(torch.int64), "dout": dout, "out": out.detach().float(),
+               "grad.x": xd.grad.float()}
+    for name, p in m.named_parameters():   # lm_head.weight is tied: listed once
+        tensors["param." + name] = p.detach().clone()
+    for name, p in md.named_parameters():
+        if p.grad is not None:
+            tensors["grad." + name] = p.grad.float()
+    meta = {"config": json.dumps(c, sort_keys=True)}
+    return {k: v.contiguous() for k, v in tensors.items()}, meta
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    tensors, meta = fixture(dict(CONFIGS[a.config]))
+    save_file(tensors, a.out, metadata=meta)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
