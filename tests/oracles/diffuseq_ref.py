@@ -20,13 +20,20 @@ The expected values are computed in float64 from the float32 weights and
 inputs (the sinusoidal time embedding in float32 as the reference does), so
 they are the exact answer a float32 implementation is compared against.
 
-usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|bert-like]
+The schedules fixture (--schedules) holds, as F64, "<schedule>.<T>" betas
+for every schedule at T = 200 and T = 2000 (sqrt, linear only) and, for
+sqrt at T = 200, every derived array "sqrt.200.<name>" of
+GaussianDiffusion.__init__.
+
+usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|medium]
+       diffuseq_ref.py OUT.safetensors --schedules
 """
 import argparse
 import json
 import math
 import sys
 
+import numpy as np
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file
@@ -206,12 +213,85 @@ def fixture(c):
     return {k: v.contiguous() for k, v in tensors.items()}, meta
 
 
+def betas_for_alpha_bar(T, alpha_bar, max_beta=0.999):
+    return np.array([min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), max_beta)
+                     for i in range(T)])
+
+
+def betas_for_alpha_bar_left(T, alpha_bar, max_beta=0.999):
+    b = [min(1 - alpha_bar(0), max_beta)]
+    for i in range(T - 1):
+        b.append(min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), max_beta))
+    return np.array(b)
+
+
+def named_betas(name, T):
+    """get_named_beta_schedule, plus v2's warmup-decay as the spec states it."""
+    scale = 1000 / T
+    if name == "linear":
+        return np.linspace(scale * 0.0001, scale * 0.02, T, dtype=np.float64)
+    if name == "cosine":
+        return betas_for_alpha_bar(T, lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2)
+    if name == "sqrt":
+        return betas_for_alpha_bar(T, lambda t: 1 - np.sqrt(t + 0.0001))
+    if name == "trunc_cos":
+        return betas_for_alpha_bar_left(T, lambda t: np.cos((t + 0.1) / 1.1 * np.pi / 2) ** 2)
+    if name == "trunc_lin":
+        return np.linspace(scale * 0.0001 + 0.01, scale * 0.02 + 0.01, T, dtype=np.float64)
+    if name == "pw_lin":
+        return np.concatenate([
+            np.linspace(scale * 0.0001 + 0.01, scale * 0.0001, 10, dtype=np.float64),
+            np.linspace(scale * 0.0001, scale * 0.02, T - 10, dtype=np.float64)])
+    if name == "warmup-decay":
+        b = named_betas("sqrt", T)
+        w = max(1, int(0.1 * T))
+        b[T - w:] = np.linspace(b[T - w], 1e-4, w, dtype=np.float64)
+        return b
+    raise ValueError(name)
+
+
+def derived(betas):
+    """GaussianDiffusion.__init__'s float64 arrays."""
+    ac = np.cumprod(1.0 - betas, axis=0)
+    prev = np.append(1.0, ac[:-1])
+    d = {"alphas_cumprod": ac, "alphas_cumprod_prev": prev,
+         "alphas_cumprod_next": np.append(ac[1:], 0.0),
+         "sqrt_alphas_cumprod": np.sqrt(ac), "sqrt_one_minus_alphas_cumprod": np.sqrt(1.0 - ac),
+         "log_one_minus_alphas_cumprod": np.log(1.0 - ac),
+         "sqrt_recip_alphas_cumprod": np.sqrt(1.0 / ac),
+         "sqrt_recipm1_alphas_cumprod": np.sqrt(1.0 / ac - 1),
+         "posterior_variance": betas * (1.0 - prev) / (1.0 - ac),
+         "posterior_mean_coef1": betas * np.sqrt(prev) / (1.0 - ac),
+         "posterior_mean_coef2": (1.0 - prev) * np.sqrt(1.0 - betas) / (1.0 - ac)}
+    pv = d["posterior_variance"]
+    d["posterior_log_variance_clipped"] = np.log(np.append(pv[1], pv[1:]))
+    return d
+
+
+SCHEDULES = ["sqrt", "linear", "cosine", "trunc_cos", "trunc_lin", "pw_lin", "warmup-decay"]
+
+
+def schedules_fixture():
+    t = {}
+    for name in SCHEDULES:
+        t["%s.200" % name] = torch.from_numpy(named_betas(name, 200))
+    for name in ("sqrt", "linear"):
+        t["%s.2000" % name] = torch.from_numpy(named_betas(name, 2000))
+    for k, v in derived(named_betas("sqrt", 200)).items():
+        t["sqrt.200." + k] = torch.from_numpy(v)
+    return t
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    ap.add_argument("--schedules", action="store_true", help="write the schedules fixture")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.schedules:
+        save_file(schedules_fixture(), a.out)
+        return 0
     tensors, meta = fixture(dict(CONFIGS[a.config]))
     save_file(tensors, a.out, metadata=meta)
     return 0
