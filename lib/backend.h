@@ -134,6 +134,18 @@ struct dsq_backend {
     void (*add_time_pos_bwd)(dsq_backend *be, float *dx, float *dtv, float *dpos,
                              const float *dout, int B, int L, int C);
 
+    /* ---- vocabulary cross-entropy ------------------------------------------ */
+    /* Fused, chunked CE of logits = z[N,d] @ W[V,d]^T + bias[V] against
+     * ids[N] (PyTorch CrossEntropyLoss per row, reduction none): the [N, V]
+     * logits are never held, only [chunk, V] at a time (chunk rows; 0 = the
+     * backend's choice).  loss[N] is overwritten (may be NULL).  When gscale
+     * is non-NULL, the gradient of sum_n gscale[n] * loss[n] (gscale[N] on
+     * the device) is accumulated into dz[N,d], dW[V,d], dbias[V] (each may
+     * be NULL). */
+    void (*xent)(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
+                 const float *z, const float *W, const float *bias, const int32_t *ids,
+                 const float *gscale, int N, int d, int V, int chunk);
+
     /* ---- randomness ---------------------------------------------------- */
     /* Inverted dropout: out[i] = inp[i] / (1-p) if u_i >= p else 0, with u_i
      * element i of Philox stream (seed, off).  out may alias inp. */

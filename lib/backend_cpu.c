@@ -144,6 +144,7 @@ dsq_backend *dsq_backend_cpu(void) {
     be->timestep_embedding = cpu_timestep_embedding;
     be->add_time_pos_fwd = cpu_add_time_pos_fwd;
     be->add_time_pos_bwd = cpu_add_time_pos_bwd;
+    be->xent = cpu_xent;
     be->dropout_fwd = cpu_dropout_fwd;
     be->dropout_bwd = cpu_dropout_bwd;
     be->randn = cpu_randn;

@@ -29,6 +29,11 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                        const float *qkv, const float *att, const float *attd,
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 
+/* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
+void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
+              const float *z, const float *W, const float *bias, const int32_t *ids,
+              const float *gscale, int N, int d, int V, int chunk);
+
 /* backend_cpu_misc.c: embeddings, model inputs, randomness, optimiser. */
 void cpu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids,
                        const float *table, int N, int C, int V);

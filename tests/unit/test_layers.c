@@ -259,6 +259,49 @@ static void test_embedding_dropout(void) {
     free(X); free(OUT); free(DX);
 }
 
+/* Fused chunked CE: loss values against a direct log-softmax, gradients
+ * of sum gscale * loss by FD, chunked (3 rows of 7) and unchunked equal. */
+enum { XN = 7, XD = 5, XV = 13 };
+static int32_t xids[XN] = {0, 12, 5, 5, 7, 1, 12};
+static float *XW, *XB, *XG, *DXW, *DXB;
+static void xe_fwd(void) {
+    be->xent(be, OUT, NULL, NULL, NULL, X, XW, XB, xids, NULL, XN, XD, XV, 3);
+}
+static void xe_bwd(const float *g) {
+    be->xent(be, NULL, DX, DXW, DXB, X, XW, XB, xids, g, XN, XD, XV, 3);
+}
+static void test_xent(void) {
+    X = rnd(XN * XD, 30, 1.0f); XW = rnd(XV * XD, 31, 1.0f); XB = rnd(XV, 32, 0.5f);
+    OUT = xmalloc(XN * 4); DX = xmalloc(XN * XD * 4); DXW = xmalloc(XV * XD * 4);
+    DXB = xmalloc(XV * 4);
+    xe_fwd();
+    double maxe = 0;
+    for (int i = 0; i < XN; i++) {
+        double l[XV], mx = -1e30, s = 0;
+        for (int v = 0; v < XV; v++) {
+            l[v] = XB[v];
+            for (int k = 0; k < XD; k++) l[v] += (double)X[i * XD + k] * XW[v * XD + k];
+            mx = fmax(mx, l[v]);
+        }
+        for (int v = 0; v < XV; v++) s += exp(l[v] - mx);
+        maxe = fmax(maxe, fabs(mx + log(s) - l[xids[i]] - OUT[i]));
+    }
+    EXPECT(maxe < 1e-5, "cross-entropy values error %.3e", maxe);
+    fd_case c = {"xent", 3, {X, XW, XB}, {XN * XD, XV * XD, XV}, {DX, DXW, DXB}, OUT, XN,
+                 xe_fwd, xe_bwd, 1e-2f};
+    fd_run(&c);
+    /* chunk 3 vs one chunk: same gradients up to summation order */
+    XG = rnd(XN, 33, 1.0f);
+    float *a = xcalloc(XV * XD, 4), *b = xcalloc(XV * XD, 4), la[XN], lb[XN];
+    be->xent(be, la, NULL, a, NULL, X, XW, XB, xids, XG, XN, XD, XV, 3);
+    be->xent(be, lb, NULL, b, NULL, X, XW, XB, xids, XG, XN, XD, XV, 0);
+    double d = 0;
+    for (int i = 0; i < XV * XD; i++) d = fmax(d, fabs(a[i] - b[i]));
+    EXPECT(d < 1e-5 && !memcmp(la, lb, sizeof la), "chunking changes results: %.3e", d);
+    free(a); free(b); free(XG);
+    free(X); free(XW); free(XB); free(OUT); free(DX); free(DXW); free(DXB);
+}
+
 /* The sinusoid against the reference formula in double. */
 static void test_timestep_embedding(void) {
     float t[3] = {0.0f, 0.5f * 1000.0f / 2000.0f * 2.0f, 999.5f};
@@ -289,6 +332,7 @@ int main(void) {
     RUN_TEST(test_add_time_pos);
     RUN_TEST(test_embedding_dropout);
     RUN_TEST(test_timestep_embedding);
+    RUN_TEST(test_xent);
     be->destroy(be);
     TEST_MAIN_END();
 }
