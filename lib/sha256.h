@@ -1,0 +1,23 @@
+/* SHA-256 (FIPS 180-4), for vocabulary digests and fixture checks. */
+#ifndef DSQ_SHA256_H
+#define DSQ_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t len;        /* bytes hashed so far */
+    unsigned char buf[64];
+    size_t nbuf;
+} dsq_sha256;
+
+void dsq_sha256_init(dsq_sha256 *c);
+void dsq_sha256_update(dsq_sha256 *c, const void *data, size_t n);
+void dsq_sha256_final(dsq_sha256 *c, unsigned char out[32]);
+/* Lower-case hex of the digest (65 bytes with the NUL). */
+void dsq_sha256_hex(const unsigned char d[32], char out[65]);
+/* One-shot: hex digest of data. */
+void dsq_sha256_of(const void *data, size_t n, char out[65]);
+
+#endif
