@@ -17,19 +17,19 @@
 
 #define FIX_DIR "tests/fixtures/tokenizer/"
 
-static const char *fix_shared(void) {
+static inline const char *fix_shared(void) {
     const char *s = getenv("DSQ_SHARED");
     return s && *s ? s : "../shared";
 }
 
-static char *fix_path(char *buf, size_t n, const char *rel) {
+static inline char *fix_path(char *buf, size_t n, const char *rel) {
     snprintf(buf, n, "%s/%s", fix_shared(), rel);
     return buf;
 }
 
 /* Whole file (decompressed when the name ends in .zst), NUL-terminated;
  * NULL with a message on stderr when missing. */
-static char *fix_read(const char *path, size_t *len) {
+static inline char *fix_read(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "  cannot open %s\n", path); return NULL; }
     size_t cap = 1 << 16, n = 0, k;
@@ -66,7 +66,7 @@ static char *fix_read(const char *path, size_t *len) {
 }
 
 /* Next line of a NUL-terminated buffer (modified in place); NULL at end. */
-static char *fix_line(char **cursor) {
+static inline char *fix_line(char **cursor) {
     char *s = *cursor;
     if (!s || !*s) return NULL;
     char *nl = strchr(s, '\n');
@@ -75,19 +75,19 @@ static char *fix_line(char **cursor) {
 }
 
 /* A JSON array of integers as ids (caller frees v->ids). */
-static void fix_ids(json_t *arr, dsq_ids *v) {
+static inline void fix_ids(json_t *arr, dsq_ids *v) {
     v->n = 0;
     size_t i;
     json_t *x;
     json_array_foreach(arr, i, x) dsq_ids_push(v, (int32_t)json_integer_value(x));
 }
 
-static int ids_equal(const dsq_ids *a, const dsq_ids *b) {
+static inline int ids_equal(const dsq_ids *a, const dsq_ids *b) {
     return a->n == b->n && (a->n == 0 || memcmp(a->ids, b->ids, a->n * sizeof *a->ids) == 0);
 }
 
 /* "1 2 3" (first max ids, "..." after) for messages. */
-static const char *ids_str(const int32_t *ids, size_t n, char *buf, size_t cap) {
+static inline const char *ids_str(const int32_t *ids, size_t n, char *buf, size_t cap) {
     size_t k = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && k + 16 < cap; i++) k += (size_t)snprintf(buf + k, cap - k, i ? " %d" : "%d", ids[i]);
@@ -96,14 +96,14 @@ static const char *ids_str(const int32_t *ids, size_t n, char *buf, size_t cap) 
 }
 
 /* First 8 hex digits of sha256 of s[0..n). */
-static void h8(const char *s, size_t n, char out[9]) {
+static inline void h8(const char *s, size_t n, char out[9]) {
     char hex[65];
     dsq_sha256_of(s, n, hex);
     memcpy(out, hex, 8);
     out[8] = '\0';
 }
 
-static dsq_tokenizer *fix_bert(void) {
+static inline dsq_tokenizer *fix_bert(void) {
     char p[4096];
     dsq_err e = {0};
     dsq_tokenizer *t;
