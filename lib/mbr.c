@@ -112,53 +112,18 @@ static void put_choice(FILE *f, json_t *o, const char *index_field, size_t idx) 
     fputs("}\n", f);
 }
 
-typedef struct {
-    json_t *obj;
-    char *hyp, *ref, *src;  /* cleaned; ref/src NULL when absent */
-    size_t hyp_len, ref_len, src_len;
-} cand;
-
-static void cand_clear(cand *c) {
-    json_decref(c->obj);
-    free(c->hyp);
-    free(c->ref);
-    free(c->src);
-    memset(c, 0, sizeof *c);
-}
-
-/* Reads one line of file f into c. Returns 1, 0 at end, -1 on error. */
-static int read_cand(dsq_jsonl_reader *r, const dsq_fields *fl, cand *c, dsq_err *e) {
-    json_t *o;
-    int got = dsq_jsonl_next(r, &o, e);
-    if (got <= 0) return got;
-    c->obj = o;
-    size_t n;
-    const char *s = dsq_jsonl_string(r, o, fl->hyp_field, &n, e);
-    if (!s) return -1;
-    c->hyp = dsq_fields_clean(fl, DSQ_CLEAN_RECOVER, s, n, &c->hyp_len);
-    if (json_object_get(o, fl->ref_field)) {
-        if (!(s = dsq_jsonl_string(r, o, fl->ref_field, &n, e))) return -1;
-        c->ref = dsq_fields_clean(fl, DSQ_CLEAN_REFERENCE, s, n, &c->ref_len);
-    }
-    if (json_object_get(o, fl->src_field)) {
-        if (!(s = dsq_jsonl_string(r, o, fl->src_field, &n, e))) return -1;
-        c->src = dsq_fields_clean(fl, DSQ_CLEAN_SOURCE, s, n, &c->src_len);
-    }
-    return 1;
-}
-
 /* Line `line` of file f against file 0: the same example? */
-static int check_same(const char *field, const char *a, size_t an, const char *na, const char *b,
-                      size_t bn, const char *nb, size_t line, dsq_err *e) {
+static int check_same(const char *field, const char *a, size_t an, const char *na, long la,
+                      const char *b, size_t bn, const char *nb, long lb, dsq_err *e) {
     if (!a && !b) return 0;
     if (!a || !b)
-        return dsq_err_set(e, DSQ_EDATA, "%s:%zu: field '%s' is %s here but %s in %s:%zu", nb, line,
-                           field, b ? "present" : "missing", a ? "present" : "missing", na, line);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s' is %s here but %s in %s:%ld", nb, lb,
+                           field, b ? "present" : "missing", a ? "present" : "missing", na, la);
     if (an != bn || memcmp(a, b, an) != 0)
         return dsq_err_set(e, DSQ_EDATA,
-                           "%s:%zu: %s differs from %s:%zu (line i must be the same example "
+                           "%s:%ld: %s differs from %s:%ld (line i must be the same example "
                            "in every file)",
-                           nb, line, field, na, line);
+                           nb, lb, field, na, la);
     return 0;
 }
 
@@ -169,50 +134,31 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
     for (size_t f = 0; f < k; f++) nstdin += strcmp(paths[f], "-") == 0;
     if (nstdin > 1) return dsq_err_set(e, DSQ_EUSAGE, "standard input ('-') given more than once");
     dsq_jsonl_reader **r = xcalloc(k, sizeof *r);
-    cand *c = xcalloc(k * B, sizeof *c);  /* c[f * B + i] */
+    dsq_rawlines *raw = xcalloc(k, sizeof *raw);
+    dsq_example *ex = xcalloc(k * B, sizeof *ex);  /* ex[f * B + i] */
+    json_t **obj = xcalloc(k * B, sizeof *obj);
     size_t *pick = xmalloc(B * sizeof *pick);
     int rc = 0;
     size_t done = 0;
     for (size_t f = 0; f < k && !rc; f++)
         if (!(r[f] = dsq_jsonl_open(paths[f], e))) rc = e->code;
     while (!rc) {
-        size_t cnt0 = 0;
+        /* Lines are read in order, then parsed, checked and scored in
+         * parallel, one example per iteration. */
         for (size_t f = 0; f < k && !rc; f++) {
-            size_t cnt = 0;
-            while (cnt < B) {
-                int got = read_cand(r[f], &o->fields, &c[f * B + cnt], e);
-                if (got < 0) {
-                    rc = e->code;
-                    break;
-                }
-                if (got == 0) break;
-                cnt++;
-            }
-            if (rc) break;
-            if (f == 0) {
-                cnt0 = cnt;
-            } else if (cnt != cnt0) {
-                size_t a = cnt < cnt0 ? f : 0, b = a ? 0 : f;
+            dsq_rawlines_clear(&raw[f]);
+            rc = dsq_rawlines_read(r[f], B, &raw[f], e);
+            if (!rc && raw[f].n != raw[0].n) {
+                size_t a = raw[f].n < raw[0].n ? f : 0, b = a ? 0 : f;
                 rc = dsq_err_set(e, DSQ_EDATA,
                                  "%s has %zu lines but %s has more (files of the same inputs "
                                  "have one line per example)",
-                                 dsq_jsonl_name(r[a]), done + (cnt < cnt0 ? cnt : cnt0),
-                                 dsq_jsonl_name(r[b]));
+                                 dsq_jsonl_name(r[a]), done + raw[a].n, dsq_jsonl_name(r[b]));
             }
         }
-        if (rc || cnt0 == 0) break;
-        for (size_t i = 0; i < cnt0 && !rc; i++) {
-            const cand *c0 = &c[i];
-            for (size_t f = 1; f < k && !rc; f++) {
-                const cand *cf = &c[f * B + i];
-                rc = check_same("reference", c0->ref, c0->ref_len, dsq_jsonl_name(r[0]), cf->ref,
-                                cf->ref_len, dsq_jsonl_name(r[f]), done + i + 1, e);
-                if (!rc)
-                    rc = check_same("source", c0->src, c0->src_len, dsq_jsonl_name(r[0]), cf->src,
-                                    cf->src_len, dsq_jsonl_name(r[f]), done + i + 1, e);
-            }
-        }
-        if (rc) break;
+        size_t cnt = rc ? 0 : raw[0].n;
+        if (cnt == 0) break;
+        size_t first_bad = cnt;
 #pragma omp parallel
         {
             dsq_tokens *t = xcalloc(k, sizeof *t);
@@ -220,22 +166,56 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
             const char **s = xcalloc(k, sizeof *s);
             size_t *sl = xcalloc(k, sizeof *sl);
             double *work = xmalloc(k * k * sizeof *work);
+            dsq_err le = {0}, my_err = {0};
+            size_t my_bad = cnt;
 #pragma omp for schedule(dynamic, 8)
-            for (size_t i = 0; i < cnt0; i++) {
+            for (size_t i = 0; i < cnt; i++) {
+                int bad = 0;
+                for (size_t f = 0; f < k && !bad; f++) {
+                    size_t len;
+                    const char *line = dsq_rawline(&raw[f], i, &len);
+                    bad = dsq_example_parse(dsq_jsonl_name(r[f]), raw[f].lineno[i], line, len,
+                                            &o->fields, 0, &ex[f * B + i], &obj[f * B + i], &le);
+                }
+                const dsq_example *x0 = &ex[i];
+                for (size_t f = 1; f < k && !bad; f++) {
+                    const dsq_example *xf = &ex[f * B + i];
+                    bad = check_same("reference", x0->ref, x0->ref_len, dsq_jsonl_name(r[0]),
+                                     raw[0].lineno[i], xf->ref, xf->ref_len, dsq_jsonl_name(r[f]),
+                                     raw[f].lineno[i], &le);
+                    if (!bad)
+                        bad = check_same("source", x0->src, x0->src_len, dsq_jsonl_name(r[0]),
+                                         raw[0].lineno[i], xf->src, xf->src_len,
+                                         dsq_jsonl_name(r[f]), raw[f].lineno[i], &le);
+                }
+                if (bad) {
+                    /* Keep the first failing example: the message does not
+                     * depend on the thread count. */
+                    if (i < my_bad) {
+                        my_bad = i;
+                        my_err = le;
+                    }
+                    continue;
+                }
                 if (o->utility == DSQ_MBR_BLEU) {
                     for (size_t f = 0; f < k; f++) {
-                        dsq_split_ws(c[f * B + i].hyp, c[f * B + i].hyp_len, &t[f]);
+                        dsq_split_ws(ex[f * B + i].hyp, ex[f * B + i].hyp_len, &t[f]);
                         p[f] = dsq_bleu_prepare(&t[f]);
                     }
                     pick[i] = dsq_mbr_select_bleu(p, k, work);
                     for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(p[f]);
                 } else {
                     for (size_t f = 0; f < k; f++) {
-                        s[f] = c[f * B + i].hyp;
-                        sl[f] = c[f * B + i].hyp_len;
+                        s[f] = ex[f * B + i].hyp;
+                        sl[f] = ex[f * B + i].hyp_len;
                     }
                     pick[i] = dsq_mbr_select_rouge(s, sl, k, work);
                 }
+            }
+#pragma omp critical
+            if (my_bad < first_bad) {
+                first_bad = my_bad;
+                *e = my_err;
             }
             for (size_t f = 0; f < k; f++) dsq_tokens_free(&t[f]);
             free(t);
@@ -244,16 +224,24 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
             free(sl);
             free(work);
         }
-        for (size_t i = 0; i < cnt0; i++) put_choice(out, c[pick[i] * B + i].obj, o->index_field, pick[i]);
-        for (size_t f = 0; f < k; f++)
-            for (size_t i = 0; i < cnt0; i++) cand_clear(&c[f * B + i]);
-        done += cnt0;
-        if (ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
+        if (first_bad < cnt) rc = e->code;
+        for (size_t i = 0; i < cnt && !rc; i++) put_choice(out, obj[pick[i] * B + i], o->index_field, pick[i]);
+        for (size_t j = 0; j < k * B; j++) {
+            dsq_example_free(&ex[j]);
+            json_decref(obj[j]);
+            obj[j] = NULL;
+        }
+        done += cnt;
+        if (!rc && ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
     }
-    for (size_t j = 0; j < k * B; j++) cand_clear(&c[j]);
-    for (size_t f = 0; f < k; f++) dsq_jsonl_close(r[f]);
+    for (size_t f = 0; f < k; f++) {
+        dsq_jsonl_close(r[f]);
+        dsq_rawlines_free(&raw[f]);
+    }
     free(r);
-    free(c);
+    free(raw);
+    free(ex);
+    free(obj);
     free(pick);
     if (nlines) *nlines = done;
     return rc;

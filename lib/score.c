@@ -51,39 +51,168 @@ static void decodes_push(dsq_decodes *d, size_t *cap, char *hyp, size_t hl, char
     d->n++;
 }
 
-int dsq_decodes_read_jsonl(const char *path, const dsq_fields *f, dsq_decodes *out, dsq_err *e) {
-    memset(out, 0, sizeof *out);
-    dsq_jsonl_reader *r = dsq_jsonl_open(path, e);
-    if (!r) return e->code;
-    out->name = xstrdup(dsq_jsonl_name(r));
-    size_t cap = 0;
-    int rc = 0;
-    for (;;) {
-        json_t *o;
-        int got = dsq_jsonl_next(r, &o, e);
-        if (got < 0) { rc = e->code; break; }
+/* ---- raw lines and examples ------------------------------------------- */
+
+int dsq_rawlines_read(dsq_jsonl_reader *r, size_t max, dsq_rawlines *rl, dsq_err *e) {
+    if (!rl->off) {
+        rl->ncap = 256;
+        rl->off = xmalloc((rl->ncap + 1) * sizeof *rl->off);
+        rl->lineno = xmalloc(rl->ncap * sizeof *rl->lineno);
+        rl->off[0] = 0;
+    }
+    for (size_t got_here = 0; !max || got_here < max; got_here++) {
+        const char *line;
+        size_t len;
+        int got = dsq_jsonl_next_line(r, &line, &len, e);
+        if (got < 0) return e->code;
         if (got == 0) break;
-        size_t hl, rl, sl = 0;
-        const char *h = dsq_jsonl_string(r, o, f->hyp_field, &hl, e);
-        const char *rf = h ? dsq_jsonl_string(r, o, f->ref_field, &rl, e) : NULL;
-        const char *s = NULL;
-        if (rf && json_object_get(o, f->src_field))
-            s = dsq_jsonl_string(r, o, f->src_field, &sl, e);
-        if (!h || !rf || (json_object_get(o, f->src_field) && !s)) {
-            json_decref(o);
+        if (rl->n == rl->ncap) {
+            rl->ncap *= 2;
+            rl->off = xrealloc(rl->off, (rl->ncap + 1) * sizeof *rl->off);
+            rl->lineno = xrealloc(rl->lineno, rl->ncap * sizeof *rl->lineno);
+        }
+        if (rl->len + len + 1 > rl->cap) {
+            rl->cap = 2 * (rl->len + len + 1) + 4096;
+            rl->buf = xrealloc(rl->buf, rl->cap);
+        }
+        memcpy(rl->buf + rl->len, line, len);
+        rl->buf[rl->len + len] = '\0';
+        rl->len += len + 1;
+        rl->lineno[rl->n] = dsq_jsonl_lineno(r);
+        rl->off[++rl->n] = rl->len;
+    }
+    return 0;
+}
+
+void dsq_rawlines_clear(dsq_rawlines *rl) {
+    rl->n = 0;
+    rl->len = 0;
+}
+
+void dsq_rawlines_free(dsq_rawlines *rl) {
+    free(rl->buf);
+    free(rl->off);
+    free(rl->lineno);
+    memset(rl, 0, sizeof *rl);
+}
+
+void dsq_example_free(dsq_example *ex) {
+    free(ex->hyp);
+    free(ex->ref);
+    free(ex->src);
+    memset(ex, 0, sizeof *ex);
+}
+
+int dsq_example_parse(const char *name, long lineno, const char *line, size_t len,
+                      const dsq_fields *f, int need_ref, dsq_example *ex, json_t **obj,
+                      dsq_err *e) {
+    memset(ex, 0, sizeof *ex);
+    json_t *o;
+    int rc = dsq_jsonl_parse(name, lineno, line, len, &o, e);
+    if (rc) return rc;
+    size_t n;
+    const char *s = dsq_json_string_field(name, lineno, o, f->hyp_field, &n, e);
+    if (!s) goto fail;
+    ex->hyp = dsq_fields_clean(f, DSQ_CLEAN_RECOVER, s, n, &ex->hyp_len);
+    if (need_ref || json_object_get(o, f->ref_field)) {
+        if (!(s = dsq_json_string_field(name, lineno, o, f->ref_field, &n, e))) goto fail;
+        ex->ref = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, s, n, &ex->ref_len);
+    }
+    if (json_object_get(o, f->src_field)) {
+        if (!(s = dsq_json_string_field(name, lineno, o, f->src_field, &n, e))) goto fail;
+        ex->src = dsq_fields_clean(f, DSQ_CLEAN_SOURCE, s, n, &ex->src_len);
+    }
+    if (obj) *obj = o;
+    else json_decref(o);
+    return 0;
+fail:
+    json_decref(o);
+    dsq_example_free(ex);
+    return e->code;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void decodes_alloc(dsq_decodes *d, size_t n) {
+    d->n = n;
+    d->hyp = xcalloc(n, sizeof *d->hyp);
+    d->ref = xcalloc(n, sizeof *d->ref);
+    d->src = xcalloc(n, sizeof *d->src);
+    d->hyp_len = xcalloc(n, sizeof *d->hyp_len);
+    d->ref_len = xcalloc(n, sizeof *d->ref_len);
+    d->src_len = xcalloc(n, sizeof *d->src_len);
+}
+
+int dsq_decodes_read_jsonl_many(char *const *paths, size_t k, const dsq_fields *f,
+                                dsq_decodes *out, dsq_err *e) {
+    memset(out, 0, k * sizeof *out);
+    dsq_rawlines *raw = xcalloc(k, sizeof *raw);
+    size_t *first = xcalloc(k + 1, sizeof *first);  /* flattened index of file f's line 0 */
+    int rc = 0;
+    for (size_t f = 0; f < k && !rc; f++) {
+        dsq_jsonl_reader *r = dsq_jsonl_open(paths[f], e);
+        if (!r) {
             rc = e->code;
             break;
         }
-        size_t chl, crl, csl = 0;
-        char *ch = dsq_fields_clean(f, DSQ_CLEAN_RECOVER, h, hl, &chl);
-        char *cr = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, rf, rl, &crl);
-        char *cs = s ? dsq_fields_clean(f, DSQ_CLEAN_SOURCE, s, sl, &csl) : NULL;
-        decodes_push(out, &cap, ch, chl, cr, crl, cs, csl);
-        json_decref(o);
+        out[f].name = xstrdup(dsq_jsonl_name(r));
+        rc = dsq_rawlines_read(r, 0, &raw[f], e);
+        dsq_jsonl_close(r);
+        first[f + 1] = first[f] + raw[f].n;
     }
-    dsq_jsonl_close(r);
-    if (rc) dsq_decodes_free(out);
+    if (!rc) {
+        size_t total = first[k];
+        for (size_t f = 0; f < k; f++) decodes_alloc(&out[f], raw[f].n);
+        /* Errors are kept per line and the first in order is reported, so
+         * the message does not depend on the thread count. */
+        size_t first_bad = total;
+#pragma omp parallel
+        {
+            dsq_err le = {0};
+            size_t my_bad = total;
+            dsq_err my_err = {0};
+#pragma omp for schedule(dynamic, 64)
+            for (size_t g = 0; g < total; g++) {
+                size_t fi = 0;
+                while (first[fi + 1] <= g) fi++;
+                size_t i = g - first[fi], len;
+                const char *line = dsq_rawline(&raw[fi], i, &len);
+                dsq_example ex;
+                if (dsq_example_parse(out[fi].name, raw[fi].lineno[i], line, len, f, 1, &ex, NULL,
+                                      &le)) {
+                    if (g < my_bad) {
+                        my_bad = g;
+                        my_err = le;
+                    }
+                    continue;
+                }
+                dsq_decodes *d = &out[fi];
+                d->hyp[i] = ex.hyp;
+                d->ref[i] = ex.ref;
+                d->src[i] = ex.src;
+                d->hyp_len[i] = ex.hyp_len;
+                d->ref_len[i] = ex.ref_len;
+                d->src_len[i] = ex.src_len;
+            }
+#pragma omp critical
+            if (my_bad < first_bad) {
+                first_bad = my_bad;
+                *e = my_err;
+            }
+        }
+        if (first_bad < total) rc = e->code;
+    }
+    for (size_t f = 0; f < k; f++) dsq_rawlines_free(&raw[f]);
+    free(raw);
+    free(first);
+    if (rc)
+        for (size_t f = 0; f < k; f++) dsq_decodes_free(&out[f]);
     return rc;
+}
+
+int dsq_decodes_read_jsonl(const char *path, const dsq_fields *f, dsq_decodes *out, dsq_err *e) {
+    char *p = (char *)path;
+    return dsq_decodes_read_jsonl_many(&p, 1, f, out, e);
 }
 
 int dsq_decodes_read_text(const char *hyp_path, const char *ref_path, const dsq_fields *f,
@@ -151,40 +280,6 @@ void dsq_decodes_free(dsq_decodes *d) {
 
 /* ---- figures ---------------------------------------------------------- */
 
-int dsq_score_file(const dsq_decodes *d, dsq_file_scores *out, dsq_err *e) {
-    memset(out, 0, sizeof *out);
-    size_t n = d->n;
-    if (n == 0) return dsq_err_set(e, DSQ_EDATA, "%s: no lines to score", d->name);
-    double *bleu = xmalloc(4 * n * sizeof *bleu);
-    double *rouge = bleu + n, *dist = bleu + 2 * n, *len = bleu + 3 * n;
-#pragma omp parallel
-    {
-        dsq_tokens t = {0};
-#pragma omp for schedule(dynamic, 64)
-        for (size_t i = 0; i < n; i++) {
-            /* get_bleu(recover, reference) = sentence_bleu([recover], reference):
-             * the reference text is nltk's hypothesis. */
-            bleu[i] = dsq_sentence_bleu_str(d->ref[i], d->ref_len[i], d->hyp[i], d->hyp_len[i]);
-            rouge[i] = dsq_rouge_l_str(d->hyp[i], d->hyp_len[i], d->ref[i], d->ref_len[i]);
-            dsq_split_ws(d->hyp[i], d->hyp_len[i], &t);
-            dist[i] = dsq_dist1(&t);
-            len[i] = (double)dsq_count_space_fields(d->hyp[i], d->hyp_len[i]);
-        }
-        dsq_tokens_free(&t);
-    }
-    out->n = n;
-    out->bleu = dsq_np_mean(bleu, n);
-    out->rouge_l = dsq_np_mean(rouge, n);
-    out->dist1 = dsq_np_mean(dist, n);
-    out->avg_len = dsq_np_mean(len, n);
-    free(bleu);
-    dsq_corpus_bleu_13a((const char *const *)d->hyp, d->hyp_len, (const char *const *)d->ref,
-                        d->ref_len, n, &out->sacrebleu);
-    dsq_corpus_chrf((const char *const *)d->hyp, d->hyp_len, (const char *const *)d->ref,
-                    d->ref_len, n, &out->chrf);
-    return 0;
-}
-
 static int same_text(const char *a, size_t an, const char *b, size_t bn) {
     return an == bn && memcmp(a, b, an) == 0;
 }
@@ -217,35 +312,101 @@ int dsq_decodes_same_inputs(dsq_decodes *const *d, size_t k, dsq_err *e) {
     return 0;
 }
 
-void dsq_score_diversity(dsq_decodes *const *d, size_t k, dsq_diversity *out) {
-    size_t n = d[0]->n;
-    double *sb = xmalloc((2 * n + 1) * sizeof *sb);
-    double *d4 = sb + n;
+int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_file_scores *out,
+                  dsq_diversity *div, dsq_err *e) {
+    size_t nmax = 0;
+    memset(div, 0, sizeof *div);
+    for (size_t f = 0; f < k; f++) {
+        memset(&out[f], 0, sizeof out[f]);
+        if (d[f]->n == 0) return dsq_err_set(e, DSQ_EDATA, "%s: no lines to score", d[f]->name);
+        if (d[f]->n > nmax) nmax = d[f]->n;
+    }
+    int do_div = o->diversity && k >= 2;
+    if (do_div && dsq_decodes_same_inputs(d, k, e)) return e->code;
+    double *v = xmalloc((4 * k + 2) * nmax * sizeof *v);
+    double *bleu = v, *rouge = v + k * nmax, *dist = v + 2 * k * nmax, *len = v + 3 * k * nmax;
+    double *sb = v + 4 * k * nmax, *d4 = sb + nmax;
 #pragma omp parallel
     {
-        dsq_tokens *t = xcalloc(k, sizeof *t);
+        dsq_tokens *t = xcalloc(k, sizeof *t), rt = {0};
         dsq_bleu_sent **p = xcalloc(k, sizeof *p);
         double *work = xmalloc((k * (k - 1) / 2 + 1) * sizeof *work);
 #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < n; i++) {
-            for (size_t a = 0; a < k; a++) {
-                dsq_split_ws(d[a]->hyp[i], d[a]->hyp_len[i], &t[a]);
-                p[a] = dsq_bleu_prepare(&t[a]);
+        for (size_t i = 0; i < nmax; i++) {
+            dsq_bleu_sent *refp = NULL;
+            const char *refs = NULL;
+            size_t refl = 0;
+            for (size_t f = 0; f < k; f++) {
+                const dsq_decodes *x = d[f];
+                p[f] = NULL;
+                if (i >= x->n) continue;  /* only with diversity off */
+                dsq_split_ws(x->hyp[i], x->hyp_len[i], &t[f]);
+                p[f] = dsq_bleu_prepare(&t[f]);
+                /* Files of the same inputs share the reference: prepare it once. */
+                if (!refp || !same_text(x->ref[i], x->ref_len[i], refs, refl)) {
+                    dsq_bleu_sent_free(refp);
+                    dsq_split_ws(x->ref[i], x->ref_len[i], &rt);
+                    refp = dsq_bleu_prepare(&rt);
+                    refs = x->ref[i];
+                    refl = x->ref_len[i];
+                }
+                size_t g = f * nmax + i;
+                /* get_bleu(recover, reference) = sentence_bleu([recover], reference):
+                 * the reference text is nltk's hypothesis. */
+                bleu[g] = dsq_sentence_bleu(refp, p[f]);
+                rouge[g] = dsq_rouge_l_str(x->hyp[i], x->hyp_len[i], x->ref[i], x->ref_len[i]);
+                dist[g] = dsq_dist1(&t[f]);
+                len[g] = (double)dsq_count_space_fields(x->hyp[i], x->hyp_len[i]);
             }
-            sb[i] = dsq_self_bleu(p, k, work);
-            d4[i] = dsq_div_n(t, k, 4);
-            for (size_t a = 0; a < k; a++) dsq_bleu_sent_free(p[a]);
+            if (do_div) {
+                sb[i] = dsq_self_bleu(p, k, work);
+                d4[i] = dsq_div_n(t, k, 4);
+            }
+            for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(p[f]);
+            dsq_bleu_sent_free(refp);
         }
-        for (size_t a = 0; a < k; a++) dsq_tokens_free(&t[a]);
+        for (size_t f = 0; f < k; f++) dsq_tokens_free(&t[f]);
+        dsq_tokens_free(&rt);
         free(t);
         free(p);
         free(work);
+        /* Corpus metrics are serial per file: spread the files. */
+#pragma omp for schedule(dynamic, 1)
+        for (size_t j = 0; j < (o->sacrebleu ? 2 * k : 0); j++) {
+            const dsq_decodes *x = d[j / 2];
+            if (j % 2 == 0)
+                dsq_corpus_bleu_13a((const char *const *)x->hyp, x->hyp_len,
+                                    (const char *const *)x->ref, x->ref_len, x->n,
+                                    &out[j / 2].sacrebleu);
+            else
+                dsq_corpus_chrf((const char *const *)x->hyp, x->hyp_len,
+                                (const char *const *)x->ref, x->ref_len, x->n, &out[j / 2].chrf);
+        }
     }
-    out->k = k;
-    out->n = n;
-    out->self_bleu = dsq_np_mean(sb, n);
-    out->div4 = dsq_np_mean(d4, n);
-    free(sb);
+    for (size_t f = 0; f < k; f++) {
+        size_t n = d[f]->n, g = f * nmax;
+        out[f].n = n;
+        out[f].has_sacrebleu = o->sacrebleu;
+        out[f].bleu = dsq_np_mean(bleu + g, n);
+        out[f].rouge_l = dsq_np_mean(rouge + g, n);
+        out[f].dist1 = dsq_np_mean(dist + g, n);
+        out[f].avg_len = dsq_np_mean(len + g, n);
+    }
+    if (do_div) {
+        div->k = k;
+        div->n = nmax;
+        div->self_bleu = dsq_np_mean(sb, nmax);
+        div->div4 = dsq_np_mean(d4, nmax);
+    }
+    free(v);
+    return 0;
+}
+
+int dsq_score_file(const dsq_decodes *d, dsq_file_scores *out, dsq_err *e) {
+    dsq_decodes *p = (dsq_decodes *)d;
+    dsq_score_opts o = {1, 0};
+    dsq_diversity div;
+    return dsq_score_run(&p, 1, &o, out, &div, e);
 }
 
 /* ---- report ----------------------------------------------------------- */
@@ -288,6 +449,7 @@ static void put_file_keys(FILE *f, const dsq_decodes *d, const dsq_file_scores *
         put_num_kv(f, "bertscore_r", s->bertscore_r);
         put_num_kv(f, "bertscore_f1", s->bertscore_f1);
     }
+    if (!s->has_sacrebleu) return;
     put_num_kv(f, "sacrebleu", s->sacrebleu.score);
     put_key(f, "sacrebleu_signature");
     dsq_json_put_string(f, s->sacrebleu.signature, strlen(s->sacrebleu.signature));
@@ -357,15 +519,17 @@ void dsq_score_write_table(FILE *f, const dsq_score_report *r) {
             "dist-1", "avg-len", "sacreBLEU", "chrF", bert ? "  BERTScore" : "");
     for (size_t i = 0; i < r->nfiles; i++) {
         const dsq_file_scores *s = &r->scores[i];
-        fprintf(f, "%-*s %7zu %7.4f %7.4f %7.4f %7.2f %9.2f %7.2f", w, r->files[i]->name, s->n,
-                s->bleu, s->rouge_l, s->dist1, s->avg_len, s->sacrebleu.score, s->chrf.score);
+        fprintf(f, "%-*s %7zu %7.4f %7.4f %7.4f %7.2f", w, r->files[i]->name, s->n, s->bleu,
+                s->rouge_l, s->dist1, s->avg_len);
+        if (s->has_sacrebleu) fprintf(f, " %9.2f %7.2f", s->sacrebleu.score, s->chrf.score);
+        else fprintf(f, " %9s %7s", "-", "-");
         if (s->has_bertscore) fprintf(f, "  %9.4f", s->bertscore_f1);
         putc('\n', f);
     }
     if (r->div)
         fprintf(f, "diversity over %zu files, %zu examples: self-BLEU %.4f  div-4 %.4f\n",
                 r->div->k, r->div->n, r->div->self_bleu, r->div->div4);
-    if (r->nfiles) {
+    if (r->nfiles && r->scores[0].has_sacrebleu) {
         fprintf(f, "sacreBLEU: %s\n", r->scores[0].sacrebleu.signature);
         fprintf(f, "chrF: %s\n", r->scores[0].chrf.signature);
     }

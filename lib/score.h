@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "jsonl.h"
 #include "metrics.h"
 
 /* Which fields hold what, and how they are cleaned. */
@@ -45,11 +46,49 @@ typedef struct {
 
 /* JSONL: hyp and ref fields required, src optional. "-" = stdin. */
 int dsq_decodes_read_jsonl(const char *path, const dsq_fields *f, dsq_decodes *out, dsq_err *e);
+/* The same for k files at once: lines are read in order, then parsed and
+ * cleaned in parallel; an error is the first in (file, line) order. */
+int dsq_decodes_read_jsonl_many(char *const *paths, size_t k, const dsq_fields *f,
+                                dsq_decodes *out, dsq_err *e);
 /* Plain text: one sentence a line (an empty line is an empty sentence);
  * line i of hyp_path pairs with line i of ref_path. */
 int dsq_decodes_read_text(const char *hyp_path, const char *ref_path, const dsq_fields *f,
                           dsq_decodes *out, dsq_err *e);
 void dsq_decodes_free(dsq_decodes *d);
+
+/* Lines of a file read in order (UTF-8 checked, newline removed) into one
+ * buffer, so that they can be parsed in parallel. Line i is
+ * buf[off[i] .. off[i+1]-1), NUL-terminated; lineno[i] its line number. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t *off;
+    long *lineno;
+    size_t n, ncap;
+} dsq_rawlines;
+
+/* Appends up to max lines (0: all) of r. Returns 0 or an error code. */
+int dsq_rawlines_read(dsq_jsonl_reader *r, size_t max, dsq_rawlines *out, dsq_err *e);
+void dsq_rawlines_clear(dsq_rawlines *rl);
+void dsq_rawlines_free(dsq_rawlines *rl);
+static inline const char *dsq_rawline(const dsq_rawlines *rl, size_t i, size_t *len) {
+    *len = rl->off[i + 1] - rl->off[i] - 1;
+    return rl->buf + rl->off[i];
+}
+
+/* One line's cleaned fields (ref / src NULL when absent). */
+typedef struct {
+    char *hyp, *ref, *src;
+    size_t hyp_len, ref_len, src_len;
+} dsq_example;
+
+/* Parses one JSONL line and cleans its fields; the hyp field is required,
+ * the ref field too when need_ref. With obj, the parsed object is handed
+ * over (caller json_decref's it). On error nothing is left allocated. */
+int dsq_example_parse(const char *name, long lineno, const char *line, size_t len,
+                      const dsq_fields *f, int need_ref, dsq_example *ex, json_t **obj,
+                      dsq_err *e);
+void dsq_example_free(dsq_example *ex);
 
 /* The figures of one file. */
 typedef struct {
@@ -58,6 +97,7 @@ typedef struct {
     double rouge_l;   /* mean ROUGE-L F (float32 per sentence) */
     double dist1;     /* mean per-sentence distinct unigrams */
     double avg_len;   /* mean len(recover.split(' ')) */
+    int has_sacrebleu;        /* 0 when skipped (--no-sacrebleu) */
     dsq_sacrebleu sacrebleu;  /* corpus BLEU, hyp = recover, ref = reference */
     dsq_chrf chrf;
     /* BERTScore slot: a later --bertscore fills these and sets the flag;
@@ -67,9 +107,6 @@ typedef struct {
     double bertscore_p, bertscore_r, bertscore_f1;
 } dsq_file_scores;
 
-/* Fails (DSQ_EDATA) only on an empty file. */
-int dsq_score_file(const dsq_decodes *d, dsq_file_scores *out, dsq_err *e);
-
 /* Diversity over k >= 2 decodes of the same inputs, in the order given
  * (the script's: sorted file names). */
 typedef struct {
@@ -78,10 +115,23 @@ typedef struct {
     double div4;       /* mean over examples of distinct/all pooled 4-grams */
 } dsq_diversity;
 
+typedef struct {
+    int sacrebleu;  /* compute sacreBLEU's BLEU and chrF per file */
+    int diversity;  /* with k >= 2: check the files share their inputs, then diversity */
+} dsq_score_opts;
+
 /* Checks that the k files have the same number of lines and, line by line,
  * the same (cleaned) reference and, where both have one, source. */
 int dsq_decodes_same_inputs(dsq_decodes *const *d, size_t k, dsq_err *e);
-void dsq_score_diversity(dsq_decodes *const *d, size_t k, dsq_diversity *out);
+
+/* Scores k files in one pass over the lines (in parallel): each text is
+ * tokenised and prepared for BLEU once, for its file's figures and for the
+ * diversity of its line. div->k is 0 when diversity was not computed.
+ * Errors (DSQ_EDATA): an empty file; files that do not share their inputs. */
+int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_file_scores *out,
+                  dsq_diversity *div, dsq_err *e);
+/* One file, with sacreBLEU. */
+int dsq_score_file(const dsq_decodes *d, dsq_file_scores *out, dsq_err *e);
 
 /* The report. One input: its keys are also copied to the top level, so
  * `jq .bleu` works on a single file. div may be NULL. */

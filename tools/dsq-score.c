@@ -35,13 +35,14 @@ static const char usage[] =
     "Output:\n"
     "  -f, --format FMT      json (default) or table\n"
     "      --no-diversity    skip self-BLEU / div-4 (and the same-inputs check)\n"
+    "      --no-sacrebleu    skip sacreBLEU's BLEU and chrF (only the script's figures)\n"
     "  -o, --output FILE     write to FILE (renamed into place when complete)\n"
     "  -j, --threads N       worker threads (default: OpenMP's); same output for any N\n"
     "  -h, --help            this help\n"
     "  -V, --version         version and build\n";
 
 enum { O_HYPF = 256, O_REFF, O_SRCF, O_HYP, O_REF, O_KEEP, O_SOS, O_EOS, O_SEP, O_PAD, O_NOCLEAN,
-       O_NODIV };
+       O_NODIV, O_NOSACRE };
 
 static _Noreturn void bad_usage(const char *msg) {
     fprintf(stderr, "dsq-score: %s\nTry 'dsq-score --help'.\n", msg);
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
         {"sep", required_argument, 0, O_SEP},        {"pad", required_argument, 0, O_PAD},
         {"no-clean", no_argument, 0, O_NOCLEAN},     {"format", required_argument, 0, 'f'},
         {"no-diversity", no_argument, 0, O_NODIV},   {"output", required_argument, 0, 'o'},
+        {"no-sacrebleu", no_argument, 0, O_NOSACRE},
         {"threads", required_argument, 0, 'j'},      {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},            {0, 0, 0, 0}};
     dsq_fields fl;
@@ -69,7 +71,7 @@ int main(int argc, char **argv) {
     const char *ref_text = NULL, *outpath = "-";
     char **hyp_text = NULL;
     size_t nhyp_text = 0;
-    int keep_order = 0, table = 0, no_div = 0, c;
+    int keep_order = 0, table = 0, no_div = 0, no_sacre = 0, c;
     while ((c = getopt_long(argc, argv, "f:o:j:hV", longopts, NULL)) != -1) {
         switch (c) {
         case O_HYPF: fl.hyp_field = optarg; break;
@@ -88,6 +90,7 @@ int main(int argc, char **argv) {
         case O_PAD: fl.markers.pad = optarg; break;
         case O_NOCLEAN: fl.clean = 0; break;
         case O_NODIV: no_div = 1; break;
+        case O_NOSACRE: no_sacre = 1; break;
         case 'f':
             if (strcmp(optarg, "json") == 0) table = 0;
             else if (strcmp(optarg, "table") == 0) table = 1;
@@ -127,22 +130,17 @@ int main(int argc, char **argv) {
                               &paths, &k, &e))
             dsq_die_err(&e);
         dec = xcalloc(k, sizeof *dec);
-        for (size_t i = 0; i < k; i++)
-            if (dsq_decodes_read_jsonl(paths[i], &fl, &dec[i], &e)) dsq_die_err(&e);
+        if (dsq_decodes_read_jsonl_many(paths, k, &fl, dec, &e)) dsq_die_err(&e);
         dsq_free_inputs(paths, k);
     }
     dsq_decodes **dp = xcalloc(k, sizeof *dp);
     for (size_t i = 0; i < k; i++) dp[i] = &dec[i];
 
     dsq_file_scores *sc = xcalloc(k, sizeof *sc);
-    for (size_t i = 0; i < k; i++)
-        if (dsq_score_file(&dec[i], &sc[i], &e)) dsq_die_err(&e);
-    dsq_diversity div, *divp = NULL;
-    if (k >= 2 && !no_div) {
-        if (dsq_decodes_same_inputs(dp, k, &e)) dsq_die_err(&e);
-        dsq_score_diversity(dp, k, &div);
-        divp = &div;
-    }
+    dsq_score_opts so = {!no_sacre, !no_div};
+    dsq_diversity div;
+    if (dsq_score_run(dp, k, &so, sc, &div, &e)) dsq_die_err(&e);
+    const dsq_diversity *divp = div.k ? &div : NULL;
 
     dsq_out out;
     if (dsq_out_open(&out, outpath, &e)) dsq_die_err(&e);

@@ -197,7 +197,7 @@ expected_choices() { jq -r ".$1.mbr.choices | map(tostring) | join(\" \")" "$E";
 }
 
 @test "malformed JSON, a missing or non-string field exit 65 with file and line" {
-  run dsq-mbr -q "$F/bad_json.jsonl" "$F/b.jsonl"
+  run dsq-mbr -q "$F/bad_json.jsonl"
   assert_failure 65
   assert_output --partial "bad_json.jsonl:3: invalid JSON"
   run dsq-mbr -q "$F/missing_field.jsonl"
@@ -206,6 +206,19 @@ expected_choices() { jq -r ".$1.mbr.choices | map(tostring) | join(\" \")" "$E";
   run dsq-mbr -q "$F/nonstring_field.jsonl"
   assert_failure 65
   assert_output --partial "nonstring_field.jsonl:3: field 'reference': not a string"
+}
+
+@test "errors name the same line for any thread count, in any chunk" {
+  for f in a b; do for i in $(seq 1 300); do cat "$F/$f.jsonl"; done > "$T/$f.jsonl"; done
+  # line 1498 is b.jsonl's line 4, whose reference is "[CLS] why ? [SEP]"
+  sed -i '1498s/"reference": "\[CLS\] why/"reference": "[CLS] why not/' "$T/b.jsonl"
+  sed -n 1498p "$T/b.jsonl" | grep -q '"reference": "\[CLS\] why not'
+  sed -i '1700s/.*/{"recover": "x", "reference": }/' "$T/b.jsonl"
+  for j in 1 2; do
+    run dsq-mbr -q -j $j "$T/a.jsonl" "$T/b.jsonl"
+    assert_failure 65
+    assert_output --partial "b.jsonl:1498: reference differs from"
+  done
 }
 
 @test "an unreadable file exits 74" {

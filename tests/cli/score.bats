@@ -177,6 +177,27 @@ check() { jq -e --slurpfile e "$E" "$1" "$2" >/dev/null; }
   echo "$output" | jq -e '.diversity == null and (.files|length) == 2'
 }
 
+@test "--no-sacrebleu leaves out sacreBLEU and chrF, the script's figures unchanged" {
+  dsq-score --no-sacrebleu "$F/a.jsonl" "$F/b.jsonl" > "$T/n.json"
+  check '[.files[] | has("sacrebleu") or has("chrf") or has("chrf_signature")] == [false, false]' "$T/n.json"
+  check '.files[1].bleu == $e[0].ab.files[1].bleu and .diversity.div4 == $e[0].ab.diversity.div4' "$T/n.json"
+  run dsq-score --no-sacrebleu -f table "$F/a.jsonl"
+  assert_success
+  assert_output --regexp "a.jsonl +6 +0\.[0-9]{4} .* +- +-$"
+  refute_output --partial "signature"
+  refute_output --partial "sacreBLEU:"
+}
+
+@test "errors name the same line for any thread count" {
+  for i in $(seq 1 300); do cat "$F/b.jsonl"; done > "$T/big.jsonl"
+  sed -i '1500s/.*/{"recover": "x", "reference": }/' "$T/big.jsonl"
+  for j in 1 2; do
+    run dsq-score -j $j "$T/big.jsonl"
+    assert_failure 65
+    assert_output --partial "big.jsonl:1500: invalid JSON"
+  done
+}
+
 @test "-o writes the report to a file; a failed run leaves none" {
   dsq-score -o "$T/out.json" "$F/a.jsonl"
   check '.bleu == $e[0].a.files[0].bleu' "$T/out.json"
