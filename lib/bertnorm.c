@@ -1,6 +1,7 @@
 /* BERT normaliser rules matching HF tokenizers; see bertnorm.h. */
 #include "bertnorm.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -35,6 +36,9 @@ void dsq_bn_buf_reserve(dsq_bn_buf *b, size_t extra) {
     }
     b->cap = cap;
 }
+
+const char *dsq_bn_tables_unicode(void) { return DSQ_BN_TABLES_UNICODE; }
+const char *dsq_bn_utf8proc_unicode(void) { return utf8proc_unicode_version(); }
 
 int dsq_bn_is_cjk(uint32_t cp) {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
@@ -130,7 +134,7 @@ static int lower(uint32_t cp, uint32_t *out) {
 
 /* ASCII: 0 dropped, 1 space, else the lowercased byte itself. */
 static unsigned char ascii_norm[128];
-static int ascii_ready;
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
 
 static void ascii_init(void) {
     for (int c = 0; c < 128; c++) {
@@ -140,7 +144,6 @@ static void ascii_init(void) {
         else if (dsq_bn_is_ws((uint32_t)c)) v = 1;
         ascii_norm[c] = v;
     }
-    __atomic_store_n(&ascii_ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Combining marks waiting for canonical ordering: only the kept (non-Mn)
@@ -212,7 +215,7 @@ static void put_space(pending *pd, dsq_bn_buf *out) {
 }
 
 void dsq_bn_normalize(const char *s, size_t n, dsq_bn_buf *out) {
-    if (!__atomic_load_n(&ascii_ready, __ATOMIC_ACQUIRE)) ascii_init();
+    pthread_once(&ascii_once, ascii_init);
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     pending pd = {.n = 0, .cap = 16};
     dsq_bn_buf_reserve(out, n);

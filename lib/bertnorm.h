@@ -27,6 +27,12 @@ void dsq_bn_buf_init(dsq_bn_buf *b, char *stack, size_t stack_cap);
 void dsq_bn_buf_free(dsq_bn_buf *b);
 void dsq_bn_buf_reserve(dsq_bn_buf *b, size_t extra);  /* room for n + extra bytes */
 
+/* Unicode version of the utf8proc the override table was generated
+ * against, and of the utf8proc linked now; when they differ the table may
+ * need regenerating (tests/oracles/gen_bertnorm_tables.py). */
+const char *dsq_bn_tables_unicode(void);
+const char *dsq_bn_utf8proc_unicode(void);
+
 /* Per-character rules (cp must be a Unicode scalar value). */
 int dsq_bn_is_dropped(uint32_t cp);   /* clean_text removes it: NUL, U+FFFD, HF "other" (Cc Cf Co ...) except \t \n \r */
 int dsq_bn_is_ws(uint32_t cp);        /* Rust char::is_whitespace, plus \t \n \r */
