@@ -3,6 +3,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+bats_require_minimum_version 1.5.0
 
 setup() {
   VOCAB="$DSQ_SHARED/data/vocab/bert-base-uncased.txt"
@@ -91,8 +92,8 @@ setup() {
 @test "source-only inputs: missing trg, null trg, --src-only text" {
   printf '{"src":"How do I learn C?"}\n{"src":"Why?","trg":null}\n' > "$T/s.jsonl"
   dsq-tokenize -q -v "$VOCAB" < "$T/s.jsonl" | dsq-tokenize -q -d -v "$VOCAB" > "$T/o.jsonl"
-  run jq -r .reference "$T/o.jsonl"
-  assert_output $'\n'
+  run sh -c "jq -c .reference '$T/o.jsonl' | paste -sd ' '"
+  assert_output '"" ""'
   run jq -r .source "$T/o.jsonl"
   assert_line --index 0 "[CLS] how do i learn c? [SEP] [SEP]"
   printf 'How do I learn C?\nWhy?\n' | dsq-tokenize -q -v "$VOCAB" --src-only | dsq-tokenize -q -d -v "$VOCAB" > "$T/p.jsonl"
