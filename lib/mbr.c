@@ -138,6 +138,8 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
     dsq_example *ex = xcalloc(k * B, sizeof *ex);  /* ex[f * B + i] */
     json_t **obj = xcalloc(k * B, sizeof *obj);
     size_t *pick = xmalloc(B * sizeof *pick);
+    char **line_out = xcalloc(B, sizeof *line_out);  /* each chosen line, serialised */
+    size_t *line_len = xcalloc(B, sizeof *line_len);
     int rc = 0;
     size_t done = 0;
     for (size_t f = 0; f < k && !rc; f++)
@@ -211,6 +213,16 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
                     }
                     pick[i] = dsq_mbr_select_rouge(s, sl, k, work);
                 }
+                /* Serialised here, written in order below. */
+                FILE *m = open_memstream(&line_out[i], &line_len[i]);
+                DSQ_CHECK(m != NULL);
+                put_choice(m, obj[pick[i] * B + i], o->index_field, pick[i]);
+                DSQ_CHECK(fclose(m) == 0);
+                for (size_t f = 0; f < k; f++) {
+                    dsq_example_free(&ex[f * B + i]);
+                    json_decref(obj[f * B + i]);
+                    obj[f * B + i] = NULL;
+                }
             }
 #pragma omp critical
             if (my_bad < first_bad) {
@@ -225,12 +237,18 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
             free(work);
         }
         if (first_bad < cnt) rc = e->code;
-        for (size_t i = 0; i < cnt && !rc; i++) put_choice(out, obj[pick[i] * B + i], o->index_field, pick[i]);
-        for (size_t j = 0; j < k * B; j++) {
-            dsq_example_free(&ex[j]);
-            json_decref(obj[j]);
-            obj[j] = NULL;
+        for (size_t i = 0; i < cnt; i++) {
+            if (!rc && line_out[i]) fwrite(line_out[i], 1, line_len[i], out);
+            free(line_out[i]);
+            line_out[i] = NULL;
         }
+        /* What a failed example left behind. */
+        if (rc)
+            for (size_t j = 0; j < k * B; j++) {
+                dsq_example_free(&ex[j]);
+                json_decref(obj[j]);
+                obj[j] = NULL;
+            }
         done += cnt;
         if (!rc && ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
     }
@@ -243,6 +261,8 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
     free(ex);
     free(obj);
     free(pick);
+    free(line_out);
+    free(line_len);
     if (nlines) *nlines = done;
     return rc;
 }
