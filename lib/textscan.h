@@ -1,6 +1,6 @@
-/* Private helpers of the metrics code: UTF-8 stepping, Python's notion of
- * whitespace, and a fast 64-bit byte hash.  Header-only (static inline)
- * because they sit in the inner loops of tokenisers. */
+/* Text helpers shared by the metrics and the word tokenizer: UTF-8
+ * stepping, Python's notion of whitespace, and a fast 64-bit byte hash.
+ * Header-only (static inline) because they sit in the inner loops of tokenisers. */
 #ifndef DSQ_TEXTSCAN_H
 #define DSQ_TEXTSCAN_H
 

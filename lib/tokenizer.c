@@ -7,6 +7,7 @@
 
 #include "bertnorm.h"
 #include "jsonl.h"
+#include "metrics.h"
 #include "sha256.h"
 #include "tokenizer_impl.h"
 #include "wordvocab.h"
@@ -133,7 +134,9 @@ static int split_tokens(dsq_tokenizer *t, const char *data, size_t n, const char
             b = i;
             if (i < n && data[i] == '\r' && i + 1 < n && data[i + 1] == '\n') i++;
             if (i < n) i++;
-            dsq_py_strip(data, &a, &b);
+            dsq_span st = dsq_py_strip(data + a, b - a);
+            a = (size_t)(st.s - data);
+            b = a + st.len;
             for (size_t p = a; p < b; p++)
                 if (data[p] == ' ') { b = p; break; }
         }

@@ -8,36 +8,8 @@
 #include "bertnorm.h"
 #include "jsonl.h"
 #include "strmap.h"
+#include "textscan.h"
 #include "tokenizer_impl.h"
-
-int dsq_py_isspace(uint32_t cp) {
-    if (cp < 0x80) return (cp >= 9 && cp <= 13) || (cp >= 0x1C && cp <= 0x20);
-    switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
-        return 1;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
-    }
-}
-
-void dsq_py_strip(const char *s, size_t *a, size_t *b) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = *a, keep_from = *b, keep_to = *a;
-    int seen = 0;
-    while (i < *b) {
-        uint32_t cp;
-        size_t k = (size_t)dsq_utf8_decode(p + i, &cp);
-        if (!dsq_py_isspace(cp)) {
-            if (!seen) { keep_from = i; seen = 1; }
-            keep_to = i + k;
-        }
-        i += k;
-    }
-    if (!seen) { *b = *a; return; }
-    *a = keep_from;
-    *b = keep_to;
-}
 
 /* The next word of Python's text.split() at or after *pos: 1 and [*a, *b),
  * or 0 at the end. */
@@ -48,7 +20,7 @@ static int next_word(const char *text, size_t n, size_t *pos, size_t *a, size_t 
     while (i < n) {
         uint32_t cp = p[i];
         size_t k = cp < 0x80 ? 1 : (size_t)dsq_utf8_decode(p + i, &cp);
-        if (dsq_py_isspace(cp)) {
+        if (dsq_is_py_space(cp)) {
             if (in) break;
         } else if (!in) {
             in = 1;

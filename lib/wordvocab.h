@@ -13,10 +13,6 @@
 
 #include "err.h"
 
-/* Python str.isspace() of one code point. */
-int dsq_py_isspace(uint32_t cp);
-/* Python str.strip(): narrows [*a, *b) of valid UTF-8 s. */
-void dsq_py_strip(const char *s, size_t *a, size_t *b);
 
 /* Word list building.  Counts every word of text.split() over the strings
  * given; the list is written by descending count, ties in order of first

@@ -5,6 +5,7 @@
  * A failure names the code points. */
 #include "bertnorm.h"
 #include "check.h"
+#include "textscan.h"
 #include "tokfix.h"
 #include "wordvocab.h"
 
@@ -133,7 +134,7 @@ static void test_pyspace(void) {
     }
     EXPECT(n == 29, "%d space code points", n);
     for (uint32_t cp = 0; cp < 0x110000; cp++)
-        EXPECT(dsq_py_isspace(cp) == want[cp], "U+%04X: isspace %d, Python %d", cp, dsq_py_isspace(cp), want[cp]);
+        EXPECT(dsq_is_py_space(cp) == want[cp], "U+%04X: isspace %d, Python %d", cp, dsq_is_py_space(cp), want[cp]);
     free(buf);
 }
 
