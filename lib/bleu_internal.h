@@ -22,9 +22,9 @@ double dsq_fsum(const double *x, int n);
  * Tokenizer13a), returned as ' '.join(tokens) in a malloc'ed string. */
 char *dsq_tokenize_13a(const char *s, size_t n, size_t *out_len);
 
-/* Hashes are and-ed with this before use (default all ones).  Tests set
- * it to a few bits to force collisions and check that equal hashes of
- * different n-grams never merge. */
+/* Token hashes are and-ed with this before use (default all ones).  Tests
+ * set it to a few bits to force collisions and check that equal hashes of
+ * different tokens never merge. */
 extern uint64_t dsq_bleu_hash_mask;
 
 #endif

@@ -103,6 +103,12 @@ int dsq_jsonl_parse(const char *name, long lineno, const char *line, size_t len,
     if (k == len)
         return dsq_err_set(e, DSQ_EDATA, "%s:%ld: blank line (every line must hold one JSON object)",
                            name, lineno);
+    /* jansson stops at a raw NUL byte and may accept what came before it;
+     * a raw NUL is never valid JSON (escaped \u0000 in strings is). */
+    const char *nul = memchr(line, '\0', len);
+    if (nul)
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %ld: raw NUL byte", name,
+                           lineno, (long)(nul - line) + 1);
     json_error_t jerr;
     json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
     if (!v)

@@ -7,9 +7,12 @@
 #include "jsonl.h"
 
 size_t dsq_mbr_select_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
-    for (size_t a = 0; a < k; a++)
-        for (size_t b = 0; b < k; b++)
-            work[a * k + b] = a == b ? 0.0 : dsq_sentence_bleu(c[b], c[a]);
+    /* M[a][b] = BLEU(hyp c_b, ref c_a); one merge gives M[a][b] and M[b][a]. */
+    for (size_t a = 0; a < k; a++) {
+        work[a * k + a] = 0.0;
+        for (size_t b = a + 1; b < k; b++)
+            dsq_bleu_pair(c[b], c[a], &work[a * k + b], &work[b * k + a]);
+    }
     size_t best = 0;
     double best_sum = -INFINITY;
     for (size_t a = 0; a < k; a++) {
@@ -48,68 +51,31 @@ double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
 
 /* ---- dsq-mbr driver --------------------------------------------------- */
 
-/* Writes v as JSON; strings through dsq_json_put_string (UTF-8 kept). */
-static void put_value(FILE *f, json_t *v) {
-    const char *key;
-    json_t *x;
-    size_t i;
-    int first = 1;
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        dsq_json_put_string(f, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_OBJECT:
-        putc('{', f);
-        json_object_foreach(v, key, x) {
-            if (!first) putc(',', f);
-            first = 0;
-            dsq_json_put_string(f, key, strlen(key));
-            putc(':', f);
-            put_value(f, x);
-        }
-        putc('}', f);
-        break;
-    case JSON_ARRAY:
-        putc('[', f);
-        json_array_foreach(v, i, x) {
-            if (i) putc(',', f);
-            put_value(f, x);
-        }
-        putc(']', f);
-        break;
-    default: {
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        DSQ_CHECK(s != NULL);
-        fputs(s, f);
-        free(s);
-    }
-    }
-}
-
-/* The chosen object with index_field set (in place when it exists). */
-static void put_choice(FILE *f, json_t *o, const char *index_field, size_t idx) {
-    const char *key;
-    json_t *x;
-    int first = 1, done = 0;
-    putc('{', f);
-    json_object_foreach(o, key, x) {
-        if (!first) putc(',', f);
-        first = 0;
-        dsq_json_put_string(f, key, strlen(key));
-        putc(':', f);
-        if (strcmp(key, index_field) == 0) {
-            fprintf(f, "%zu", idx);
-            done = 1;
-        } else {
-            put_value(f, x);
-        }
-    }
-    if (!done) {
-        if (!first) putc(',', f);
+/* The chosen line as it was read, with index_field set to idx: its value
+ * replaced in place when the line has the key, else appended as the last
+ * member. Field order and spelling of the input are kept. */
+static void put_choice(FILE *f, const char *line, size_t len, const dsq_example *ex,
+                       const char *index_field, size_t idx) {
+    if (ex->extra_present) {
+        fwrite(line, 1, ex->extra_start, f);
+        fprintf(f, "%zu", idx);
+        fwrite(line + ex->extra_end, 1, len - ex->extra_end, f);
+    } else {
+        /* The closing brace: the last non-blank byte of a valid object. */
+        size_t close = len;
+        while (close > 0 && line[close - 1] != '}') close--;
+        size_t before = close - 1;  /* skip blanks back to '{' or a value */
+        while (before > 0 && (line[before - 1] == ' ' || line[before - 1] == '\t' ||
+                              line[before - 1] == '\r' || line[before - 1] == '\n'))
+            before--;
+        int empty = before > 0 && line[before - 1] == '{';
+        fwrite(line, 1, before, f);
+        fputs(empty ? "" : ", ", f);
         dsq_json_put_string(f, index_field, strlen(index_field));
-        fprintf(f, ":%zu", idx);
+        fprintf(f, ": %zu", idx);
+        fwrite(line + close - 1, 1, len - (close - 1), f);
     }
-    fputs("}\n", f);
+    putc('\n', f);
 }
 
 /* Line `line` of file f against file 0: the same example? */
@@ -136,7 +102,6 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
     dsq_jsonl_reader **r = xcalloc(k, sizeof *r);
     dsq_rawlines *raw = xcalloc(k, sizeof *raw);
     dsq_example *ex = xcalloc(k * B, sizeof *ex);  /* ex[f * B + i] */
-    json_t **obj = xcalloc(k * B, sizeof *obj);
     size_t *pick = xmalloc(B * sizeof *pick);
     char **line_out = xcalloc(B, sizeof *line_out);  /* each chosen line, serialised */
     size_t *line_len = xcalloc(B, sizeof *line_len);
@@ -168,6 +133,7 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
             const char **s = xcalloc(k, sizeof *s);
             size_t *sl = xcalloc(k, sizeof *sl);
             double *work = xmalloc(k * k * sizeof *work);
+            dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
             dsq_err le = {0}, my_err = {0};
             size_t my_bad = cnt;
 #pragma omp for schedule(dynamic, 8)
@@ -177,7 +143,7 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
                     size_t len;
                     const char *line = dsq_rawline(&raw[f], i, &len);
                     bad = dsq_example_parse(dsq_jsonl_name(r[f]), raw[f].lineno[i], line, len,
-                                            &o->fields, 0, &ex[f * B + i], &obj[f * B + i], &le);
+                                            &o->fields, 0, &ex[f * B + i], o->index_field, &le);
                 }
                 const dsq_example *x0 = &ex[i];
                 for (size_t f = 1; f < k && !bad; f++) {
@@ -200,9 +166,10 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
                     continue;
                 }
                 if (o->utility == DSQ_MBR_BLEU) {
+                    dsq_ngram_ctx_reset(ctx);
                     for (size_t f = 0; f < k; f++) {
                         dsq_split_ws(ex[f * B + i].hyp, ex[f * B + i].hyp_len, &t[f]);
-                        p[f] = dsq_bleu_prepare(&t[f]);
+                        p[f] = dsq_bleu_prepare(ctx, &t[f]);
                     }
                     pick[i] = dsq_mbr_select_bleu(p, k, work);
                     for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(p[f]);
@@ -216,13 +183,11 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
                 /* Serialised here, written in order below. */
                 FILE *m = open_memstream(&line_out[i], &line_len[i]);
                 DSQ_CHECK(m != NULL);
-                put_choice(m, obj[pick[i] * B + i], o->index_field, pick[i]);
+                size_t chosen_len;
+                const char *chosen = dsq_rawline(&raw[pick[i]], i, &chosen_len);
+                put_choice(m, chosen, chosen_len, &ex[pick[i] * B + i], o->index_field, pick[i]);
                 DSQ_CHECK(fclose(m) == 0);
-                for (size_t f = 0; f < k; f++) {
-                    dsq_example_free(&ex[f * B + i]);
-                    json_decref(obj[f * B + i]);
-                    obj[f * B + i] = NULL;
-                }
+                for (size_t f = 0; f < k; f++) dsq_example_free(&ex[f * B + i]);
             }
 #pragma omp critical
             if (my_bad < first_bad) {
@@ -235,6 +200,7 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
             free(s);
             free(sl);
             free(work);
+            dsq_ngram_ctx_free(ctx);
         }
         if (first_bad < cnt) rc = e->code;
         for (size_t i = 0; i < cnt; i++) {
@@ -244,11 +210,7 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
         }
         /* What a failed example left behind. */
         if (rc)
-            for (size_t j = 0; j < k * B; j++) {
-                dsq_example_free(&ex[j]);
-                json_decref(obj[j]);
-                obj[j] = NULL;
-            }
+            for (size_t j = 0; j < k * B; j++) dsq_example_free(&ex[j]);
         done += cnt;
         if (!rc && ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
     }
@@ -259,7 +221,6 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
     free(r);
     free(raw);
     free(ex);
-    free(obj);
     free(pick);
     free(line_out);
     free(line_len);

@@ -28,13 +28,24 @@ void dsq_split_ws(const char *s, size_t n, dsq_tokens *out);
 /* Python `len(s.split(' '))`: single-space fields, empties counted. */
 size_t dsq_count_space_fields(const char *s, size_t n);
 
-/* A sentence prepared for repeated BLEU: its 1..4-gram multisets as sorted
- * (hash, count) runs, so MBR's k×k matrix costs merges, not hashing. */
+/* An n-gram context interns tokens and n-grams to exact integer ids.
+ * Sentences prepared in the same context (since its last reset) can be
+ * compared; BLEU between them is then a merge of sorted integer arrays.
+ * Typical use: one context per thread, reset per example (its reference
+ * and k candidates). Not thread-safe. */
+typedef struct dsq_ngram_ctx dsq_ngram_ctx;
+dsq_ngram_ctx *dsq_ngram_ctx_new(void);
+void dsq_ngram_ctx_reset(dsq_ngram_ctx *c);  /* invalidates its sentences */
+void dsq_ngram_ctx_free(dsq_ngram_ctx *c);
+
+/* A sentence prepared for repeated BLEU: its 1..4-gram multisets as
+ * (id, count) runs sorted by id. Comparing sentences of different contexts
+ * (or generations) is a fatal internal error. The token strings may be
+ * freed after dsq_bleu_prepare. */
 typedef struct dsq_bleu_sent dsq_bleu_sent;
-dsq_bleu_sent *dsq_bleu_prepare(const dsq_tokens *toks);
+dsq_bleu_sent *dsq_bleu_prepare(dsq_ngram_ctx *c, const dsq_tokens *toks);
 void dsq_bleu_sent_free(dsq_bleu_sent *p);
-/* Token count of a prepared sentence.  A prepared sentence owns a copy of
- * its tokens: the strings may be freed after dsq_bleu_prepare. */
+/* Token count of a prepared sentence. */
 size_t dsq_bleu_sent_len(const dsq_bleu_sent *s);
 
 /* nltk 3.8 sentence_bleu([ref], hyp, weights ¼×4, method4), exactly.
@@ -44,6 +55,10 @@ size_t dsq_bleu_sent_len(const dsq_bleu_sent *s);
  * against its reference is dsq_sentence_bleu(hyp = reference, ref = recover),
  * and MBR's M[a][b] = get_bleu(c_a, c_b) = dsq_sentence_bleu(c_b, c_a). */
 double dsq_sentence_bleu(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref);
+/* Both directions from one set of clipped matches (they are symmetric):
+ * *bleu_ab = dsq_sentence_bleu(a, b), *bleu_ba = dsq_sentence_bleu(b, a). */
+void dsq_bleu_pair(const dsq_bleu_sent *a, const dsq_bleu_sent *b, double *bleu_ab,
+                   double *bleu_ba);
 /* Convenience on raw strings (splits with dsq_split_ws). */
 double dsq_sentence_bleu_str(const char *hyp, size_t hn, const char *ref, size_t rn);
 
@@ -57,6 +72,9 @@ double dsq_dist1(const dsq_tokens *toks);
  * never span two sentences); 0 when there are none.  div-4 of spec §4 is
  * dsq_div_n(cands, k, 4); dsq_dist1(t) is dsq_div_n(t, 1, 1). */
 double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
+/* div-4 from k sentences prepared in one context: the same value as
+ * dsq_div_n(tokens, k, 4), from ids instead of strings. */
+double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k);
 
 /* numpy.mean: pairwise summation (8 lanes, blocks of 128) then / n. */
 double dsq_np_mean(const double *x, size_t n);

@@ -149,12 +149,14 @@ void dsq_corpus_bleu_13a(const char *const *hyps, const size_t *hlens,
     int64_t correct[4] = {0}, total[4] = {0}, sys_len = 0, ref_len = 0;
     sbuf a = {0}, b = {0}, c = {0};
     dsq_tokens th = {0}, tr = {0};
+    dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
     for (size_t i = 0; i < n; i++) {
         tok13a(hyps[i], hlens[i], &a, &b);
         dsq_split_ws(a.p, a.n, &th);
         tok13a(refs[i], rlens[i], &c, &b);
         dsq_split_ws(c.p, c.n, &tr);
-        dsq_bleu_sent *hs = dsq_bleu_prepare(&th), *rs = dsq_bleu_prepare(&tr);
+        dsq_ngram_ctx_reset(ctx);
+        dsq_bleu_sent *hs = dsq_bleu_prepare(ctx, &th), *rs = dsq_bleu_prepare(ctx, &tr);
         int64_t m[4];
         dsq_bleu_matches(hs, rs, m);
         for (int k = 0; k < 4; k++) {
@@ -168,6 +170,7 @@ void dsq_corpus_bleu_13a(const char *const *hyps, const size_t *hlens,
     }
     free(a.p); free(b.p); free(c.p);
     dsq_tokens_free(&th);
+    dsq_ngram_ctx_free(ctx);
     dsq_tokens_free(&tr);
 
     /* BLEU.compute_bleu with smooth_method='exp', effective_order off. */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "jsonl.h"
+#include "jsonscan.h"
 #include "mbr.h"
 #include "version.h"
 
@@ -103,32 +104,40 @@ void dsq_example_free(dsq_example *ex) {
     memset(ex, 0, sizeof *ex);
 }
 
+/* "field 'X': missing" / "not a string" as dsq_json_string_field words it. */
+static int need_string(const char *name, long lineno, const dsq_jfield *fd, dsq_err *e) {
+    if (!fd->present)
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': missing", name, lineno, fd->key);
+    if (!fd->is_string)
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': not a string", name, lineno, fd->key);
+    return 0;
+}
+
 int dsq_example_parse(const char *name, long lineno, const char *line, size_t len,
-                      const dsq_fields *f, int need_ref, dsq_example *ex, json_t **obj,
+                      const dsq_fields *f, int need_ref, dsq_example *ex, const char *extra_key,
                       dsq_err *e) {
     memset(ex, 0, sizeof *ex);
-    json_t *o;
-    int rc = dsq_jsonl_parse(name, lineno, line, len, &o, e);
+    dsq_jfield fd[4] = {{.key = f->hyp_field}, {.key = f->ref_field}, {.key = f->src_field},
+                        {.key = extra_key}};
+    int nf = extra_key ? 4 : 3;
+    int rc = dsq_json_scan(name, lineno, line, len, fd, nf, e);
     if (rc) return rc;
-    size_t n;
-    const char *s = dsq_json_string_field(name, lineno, o, f->hyp_field, &n, e);
-    if (!s) goto fail;
-    ex->hyp = dsq_fields_clean(f, DSQ_CLEAN_RECOVER, s, n, &ex->hyp_len);
-    if (need_ref || json_object_get(o, f->ref_field)) {
-        if (!(s = dsq_json_string_field(name, lineno, o, f->ref_field, &n, e))) goto fail;
-        ex->ref = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, s, n, &ex->ref_len);
+    if ((rc = need_string(name, lineno, &fd[0], e))) goto done;
+    if ((need_ref || fd[1].present) && (rc = need_string(name, lineno, &fd[1], e))) goto done;
+    if (fd[2].present && (rc = need_string(name, lineno, &fd[2], e))) goto done;
+    ex->hyp = dsq_fields_clean(f, DSQ_CLEAN_RECOVER, fd[0].val, fd[0].val_len, &ex->hyp_len);
+    if (fd[1].present)
+        ex->ref = dsq_fields_clean(f, DSQ_CLEAN_REFERENCE, fd[1].val, fd[1].val_len, &ex->ref_len);
+    if (fd[2].present)
+        ex->src = dsq_fields_clean(f, DSQ_CLEAN_SOURCE, fd[2].val, fd[2].val_len, &ex->src_len);
+    if (extra_key && fd[3].present) {
+        ex->extra_present = 1;
+        ex->extra_start = fd[3].raw_start;
+        ex->extra_end = fd[3].raw_end;
     }
-    if (json_object_get(o, f->src_field)) {
-        if (!(s = dsq_json_string_field(name, lineno, o, f->src_field, &n, e))) goto fail;
-        ex->src = dsq_fields_clean(f, DSQ_CLEAN_SOURCE, s, n, &ex->src_len);
-    }
-    if (obj) *obj = o;
-    else json_decref(o);
-    return 0;
-fail:
-    json_decref(o);
-    dsq_example_free(ex);
-    return e->code;
+done:
+    dsq_jfields_free(fd, nf);
+    return rc;
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -331,22 +340,24 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
         dsq_tokens *t = xcalloc(k, sizeof *t), rt = {0};
         dsq_bleu_sent **p = xcalloc(k, sizeof *p);
         double *work = xmalloc((k * (k - 1) / 2 + 1) * sizeof *work);
+        dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < nmax; i++) {
             dsq_bleu_sent *refp = NULL;
             const char *refs = NULL;
+            dsq_ngram_ctx_reset(ctx);  /* one context per example */
             size_t refl = 0;
             for (size_t f = 0; f < k; f++) {
                 const dsq_decodes *x = d[f];
                 p[f] = NULL;
                 if (i >= x->n) continue;  /* only with diversity off */
                 dsq_split_ws(x->hyp[i], x->hyp_len[i], &t[f]);
-                p[f] = dsq_bleu_prepare(&t[f]);
+                p[f] = dsq_bleu_prepare(ctx, &t[f]);
                 /* Files of the same inputs share the reference: prepare it once. */
                 if (!refp || !same_text(x->ref[i], x->ref_len[i], refs, refl)) {
                     dsq_bleu_sent_free(refp);
                     dsq_split_ws(x->ref[i], x->ref_len[i], &rt);
-                    refp = dsq_bleu_prepare(&rt);
+                    refp = dsq_bleu_prepare(ctx, &rt);
                     refs = x->ref[i];
                     refl = x->ref_len[i];
                 }
@@ -360,7 +371,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
             }
             if (do_div) {
                 sb[i] = dsq_self_bleu(p, k, work);
-                d4[i] = dsq_div_n(t, k, 4);
+                d4[i] = dsq_div4_prepared(p, k);
             }
             for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(p[f]);
             dsq_bleu_sent_free(refp);
@@ -370,6 +381,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
         free(t);
         free(p);
         free(work);
+        dsq_ngram_ctx_free(ctx);
         /* Corpus metrics are serial per file: spread the files. */
 #pragma omp for schedule(dynamic, 1)
         for (size_t j = 0; j < (o->sacrebleu ? 2 * k : 0); j++) {

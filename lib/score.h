@@ -80,13 +80,18 @@ static inline const char *dsq_rawline(const dsq_rawlines *rl, size_t i, size_t *
 typedef struct {
     char *hyp, *ref, *src;
     size_t hyp_len, ref_len, src_len;
+    /* With an extra key asked for: whether the line has it, and where its
+     * value's bytes are in the line (dsq-mbr rewrites it in place). */
+    int extra_present;
+    size_t extra_start, extra_end;
 } dsq_example;
 
-/* Parses one JSONL line and cleans its fields; the hyp field is required,
- * the ref field too when need_ref. With obj, the parsed object is handed
- * over (caller json_decref's it). On error nothing is left allocated. */
+/* Parses one JSONL line (lib/jsonscan.h: no tree is built) and cleans its
+ * fields; the hyp field is required, the ref field too when need_ref.
+ * extra_key (may be NULL): a further key to locate. On error nothing is
+ * left allocated. */
 int dsq_example_parse(const char *name, long lineno, const char *line, size_t len,
-                      const dsq_fields *f, int need_ref, dsq_example *ex, json_t **obj,
+                      const dsq_fields *f, int need_ref, dsq_example *ex, const char *extra_key,
                       dsq_err *e);
 void dsq_example_free(dsq_example *ex);
 

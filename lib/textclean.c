@@ -61,12 +61,15 @@ static void remove_all(char *buf, size_t *len, const char *pat) {
     size_t pl = pat ? strlen(pat) : 0;
     if (pl == 0 || *len < pl) return;
     size_t r = 0, w = 0, n = *len;
+    /* Leftmost non-overlapping matches, as str.replace; text between them
+     * moves down in chunks. */
     while (r < n) {
-        if (r + pl <= n && buf[r] == pat[0] && memcmp(buf + r, pat, pl) == 0) {
-            r += pl;
-        } else {
-            buf[w++] = buf[r++];
-        }
+        const char *hit = memmem(buf + r, n - r, pat, pl);
+        size_t end = hit ? (size_t)(hit - buf) : n;
+        if (w != r) memmove(buf + w, buf + r, end - r);
+        w += end - r;
+        if (!hit) break;
+        r = end + pl;
     }
     *len = w;
     buf[w] = '\0';

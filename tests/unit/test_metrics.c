@@ -98,10 +98,11 @@ static void test_bleu_prepared_matrix(void) {
     enum { K = 7 };
     dsq_tokens t[K];
     dsq_bleu_sent *p[K];
+    dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
     for (int i = 0; i < K; i++) {
         memset(&t[i], 0, sizeof t[i]);
         dsq_split_ws(c[i], strlen(c[i]), &t[i]);
-        p[i] = dsq_bleu_prepare(&t[i]);
+        p[i] = dsq_bleu_prepare(ctx, &t[i]);
         EXPECT(dsq_bleu_sent_len(p[i]) == t[i].n, "len");
     }
     for (int a = 0; a < K; a++)
@@ -109,8 +110,16 @@ static void test_bleu_prepared_matrix(void) {
             double m = dsq_sentence_bleu(p[a], p[b]);
             double s = dsq_sentence_bleu_str(c[a], strlen(c[a]), c[b], strlen(c[b]));
             EXPECT(same_bits(m, s), "pair %d,%d: %a vs %a", a, b, m, s);
+            double ab, ba;
+            dsq_bleu_pair(p[a], p[b], &ab, &ba);
+            EXPECT(same_bits(ab, m) && same_bits(ba, dsq_sentence_bleu(p[b], p[a])),
+                   "dsq_bleu_pair %d,%d: %a %a", a, b, ab, ba);
         }
+    for (int k = 1; k <= K; k++)
+        EXPECT(same_bits(dsq_div4_prepared(p, k), dsq_div_n(t, k, 4)), "div-4 of %d: %a vs %a", k,
+               dsq_div4_prepared(p, k), dsq_div_n(t, k, 4));
     for (int i = 0; i < K; i++) { dsq_bleu_sent_free(p[i]); dsq_tokens_free(&t[i]); }
+    dsq_ngram_ctx_free(ctx);
 }
 
 static void test_rouge_fixture(void) {
@@ -263,34 +272,42 @@ static void test_bleu_speed(void) {
     fixture fx;
     if (!fixture_open(&fx, "bleu_rouge.jsonl")) { EXPECT(0, "no fixture"); return; }
     enum { K = 10, N = 2500 };
-    dsq_bleu_sent **p = malloc(sizeof *p * K * N);
-    dsq_tokens t = {0};
+    json_t **line = malloc(sizeof *line * N * K);
+    size_t nlines = 0;
     json_t *v;
-    size_t got = 0;
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (got < K * N && (v = fixture_next(&fx))) {
-        for (int side = 0; side < 2 && got < K * N; side++) {
-            size_t l;
-            const char *s = jstr(json_array_get(v, side), &l);
-            dsq_split_ws(s, l, &t);
-            p[got++] = dsq_bleu_prepare(&t);
-        }
-        json_decref(v);
-    }
+    while (nlines < N * K / 2 && (v = fixture_next(&fx))) line[nlines++] = v;
     fixture_close(&fx);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double acc = 0;
-    for (size_t e = 0; e + K <= got; e += K)
+    /* Per example: reset the context, prepare K sentences, K x K BLEU. */
+    dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
+    dsq_bleu_sent *p[K];
+    dsq_tokens t = {0};
+    double acc = 0, t_prep = 0, t_bleu = 0;
+    size_t got = 0;
+    for (size_t e = 0; e + K / 2 <= nlines; e += K / 2) {
+        struct timespec t0, t1, t2;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        dsq_ngram_ctx_reset(ctx);
+        for (int i = 0; i < K; i++) {
+            size_t l;
+            const char *s = jstr(json_array_get(line[e + i / 2], i % 2), &l);
+            dsq_split_ws(s, l, &t);
+            p[i] = dsq_bleu_prepare(ctx, &t);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         for (int a = 0; a < K; a++)
-            for (int b = 0; b < K; b++) acc += dsq_sentence_bleu(p[e + b], p[e + a]);
-    clock_gettime(CLOCK_MONOTONIC, &t2);
-    double dt = (t2.tv_sec - t1.tv_sec) + 1e-9 * (t2.tv_nsec - t1.tv_nsec);
-    fprintf(stderr, "  info: %zu BLEU pairs in %.3f s (%.0f pairs/s); reading+prepare %.3f s; checksum %.6f\n",
-            got * K, dt, got * K / dt, (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), acc);
-    for (size_t i = 0; i < got; i++) dsq_bleu_sent_free(p[i]);
-    free(p);
+            for (int b = 0; b < K; b++) acc += dsq_sentence_bleu(p[b], p[a]);
+        clock_gettime(CLOCK_MONOTONIC, &t2);
+        t_prep += (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+        t_bleu += (t2.tv_sec - t1.tv_sec) + 1e-9 * (t2.tv_nsec - t1.tv_nsec);
+        for (int i = 0; i < K; i++) dsq_bleu_sent_free(p[i]);
+        got += K;
+    }
+    fprintf(stderr, "  info: %zu BLEU pairs in %.3f s (%.0f pairs/s); prepare %.3f s; checksum %.6f\n",
+            got * K, t_bleu, got * K / t_bleu, t_prep, acc);
+    for (size_t i = 0; i < nlines; i++) json_decref(line[i]);
+    free(line);
     dsq_tokens_free(&t);
+    dsq_ngram_ctx_free(ctx);
     EXPECT(got == K * N, "fixture too small");
 }
 

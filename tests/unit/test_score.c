@@ -12,10 +12,14 @@
 #include "mbr.h"
 #include "score.h"
 
+/* One n-gram context for every sentence of these tests (never reset). */
+static dsq_ngram_ctx *ctx;
+
 static dsq_bleu_sent *prep(const char *s) {
     dsq_tokens t = {0};
+    if (!ctx) ctx = dsq_ngram_ctx_new();
     dsq_split_ws(s, strlen(s), &t);
-    dsq_bleu_sent *p = dsq_bleu_prepare(&t);
+    dsq_bleu_sent *p = dsq_bleu_prepare(ctx, &t);
     dsq_tokens_free(&t);
     return p;
 }
