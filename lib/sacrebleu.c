@@ -213,49 +213,73 @@ static size_t chars_no_ws(const char *s, size_t n, uint32_t *cp) {
     return k;
 }
 
-/* A character n-gram (n <= 6) packed exactly: 21 bits per code point. */
+/* Character n-grams of one segment, interned to exact ids: an n-gram of
+ * order n > 1 is the pair (id of its first n-1 characters, last code
+ * point), order 1 the pair (NO_PREFIX, code point).  Counts per id for the
+ * hypothesis and the reference then give the clipped matches in one pass,
+ * without sorting. */
+#define NO_PREFIX 0xFFFFFFFFu
 typedef struct {
-    uint64_t hi, lo;
-} ckey;
+    uint64_t key;
+    uint32_t id, gen;
+} cslot;
 
-static int ckey_cmp(const void *x, const void *y) {
-    const ckey *a = x, *b = y;
-    if (a->hi != b->hi) return a->hi < b->hi ? -1 : 1;
-    return a->lo < b->lo ? -1 : a->lo > b->lo;
+typedef struct {
+    cslot *slot;
+    size_t cap, used;
+    uint32_t gen, next_id;
+    uint32_t *cnt_h, *cnt_r;  /* [ids] */
+    uint8_t *order;           /* [ids] 1..6 */
+    size_t id_cap;
+} cgrams;
+
+static void cg_reset(cgrams *g, size_t need_ids) {
+    g->gen++;
+    g->used = 0;
+    g->next_id = 0;
+    size_t want = 64;
+    while (want < 2 * need_ids + 2) want *= 2;
+    if (want > g->cap) {
+        free(g->slot);
+        g->slot = xcalloc(want, sizeof *g->slot);
+        g->cap = want;
+        g->gen = 1;
+    }
+    if (need_ids > g->id_cap) {
+        g->id_cap = need_ids;
+        g->cnt_h = xrealloc(g->cnt_h, need_ids * sizeof *g->cnt_h);
+        g->cnt_r = xrealloc(g->cnt_r, need_ids * sizeof *g->cnt_r);
+        g->order = xrealloc(g->order, need_ids);
+    }
 }
 
-static size_t char_ngrams(const uint32_t *cp, size_t len, int n, ckey *out) {
-    if (len < (size_t)n) return 0;
-    size_t m = len - n + 1;
-    for (size_t i = 0; i < m; i++) {
-        uint64_t lo = 0, hi = 0;
-        for (int k = 0; k < n; k++) {
-            if (k < 3) lo |= (uint64_t)cp[i + k] << (21 * k);
-            else hi |= (uint64_t)cp[i + k] << (21 * (k - 3));
+static uint32_t cg_intern(cgrams *g, uint32_t prefix, uint32_t cp, int order) {
+    uint64_t key = (uint64_t)prefix << 32 | cp;
+    size_t j = (size_t)dsq_mix64(key) & (g->cap - 1);
+    for (;; j = (j + 1) & (g->cap - 1)) {
+        cslot *x = &g->slot[j];
+        if (x->gen != g->gen) break;
+        if (x->key == key) return x->id;
+    }
+    uint32_t id = g->next_id++;
+    g->slot[j] = (cslot){key, id, g->gen};
+    g->cnt_h[id] = g->cnt_r[id] = 0;
+    g->order[id] = (uint8_t)order;
+    return id;
+}
+
+/* Counts every n-gram (orders 1..6) of cp[0..len) into cnt; prev is
+ * scratch of len ids. */
+static void cg_count(cgrams *g, const uint32_t *cp, size_t len, uint32_t *cnt, uint32_t *prev) {
+    for (int n = 1; n <= 6; n++) {
+        if (len < (size_t)n) break;
+        size_t m = len - n + 1;
+        for (size_t i = 0; i < m; i++) {
+            uint32_t id = cg_intern(g, n == 1 ? NO_PREFIX : prev[i], cp[i + n - 1], n);
+            prev[i] = id;
+            cnt[id]++;
         }
-        out[i].hi = hi;
-        out[i].lo = lo;
     }
-    qsort(out, m, sizeof *out, ckey_cmp);
-    return m;
-}
-
-/* Σ over distinct n-grams of min(count in a, count in b); a, b sorted. */
-static int64_t ckey_matches(const ckey *a, size_t na, const ckey *b, size_t nb) {
-    size_t i = 0, j = 0;
-    int64_t m = 0;
-    while (i < na && j < nb) {
-        int c = ckey_cmp(&a[i], &b[j]);
-        if (c < 0) { i++; continue; }
-        if (c > 0) { j++; continue; }
-        size_t i2 = i + 1, j2 = j + 1;
-        while (i2 < na && ckey_cmp(&a[i2], &a[i]) == 0) i2++;
-        while (j2 < nb && ckey_cmp(&b[j2], &b[j]) == 0) j2++;
-        m += (int64_t)((i2 - i) < (j2 - j) ? (i2 - i) : (j2 - j));
-        i = i2;
-        j = j2;
-    }
-    return m;
 }
 
 #define CHRF_ORDER 6
@@ -266,25 +290,36 @@ void dsq_corpus_chrf(const char *const *hyps, const size_t *hlens,
                      size_t n, dsq_chrf *out) {
     /* stats[k] = {hyp, ref, match} summed over segments, as sum_of_lists. */
     int64_t st[CHRF_ORDER][3] = {{0}};
+    cgrams g = {0};
     for (size_t i = 0; i < n; i++) {
-        uint32_t *hc = xmalloc((hlens[i] + rlens[i] + 2) * sizeof *hc);
+        uint32_t *hc = xmalloc((2 * (hlens[i] + rlens[i]) + 2) * sizeof *hc);
         uint32_t *rc = hc + hlens[i] + 1;
+        uint32_t *prev = rc + rlens[i] + 1;
         size_t hl = chars_no_ws(hyps[i], hlens[i], hc);
         size_t rl = chars_no_ws(refs[i], rlens[i], rc);
-        ckey *hk = xmalloc((hl + rl + 2) * sizeof *hk);
-        ckey *rk = hk + hl + 1;
-        for (int k = 1; k <= CHRF_ORDER; k++) {
-            size_t nh = char_ngrams(hc, hl, k, hk);
-            size_t nr = char_ngrams(rc, rl, k, rk);
+        cg_reset(&g, CHRF_ORDER * (hl + rl) + 1);
+        cg_count(&g, hc, hl, g.cnt_h, prev);
+        cg_count(&g, rc, rl, g.cnt_r, prev);
+        int64_t nh[CHRF_ORDER] = {0}, nr[CHRF_ORDER] = {0}, nm[CHRF_ORDER] = {0};
+        for (uint32_t id = 0; id < g.next_id; id++) {
+            int k = g.order[id] - 1;
+            nh[k] += g.cnt_h[id];
+            nr[k] += g.cnt_r[id];
+            nm[k] += g.cnt_h[id] < g.cnt_r[id] ? g.cnt_h[id] : g.cnt_r[id];
+        }
+        for (int k = 0; k < CHRF_ORDER; k++) {
             /* _get_match_statistics: the hypothesis count is 0 when the
              * reference has no n-gram of this order. */
-            st[k - 1][0] += nr ? (int64_t)nh : 0;
-            st[k - 1][1] += (int64_t)nr;
-            st[k - 1][2] += ckey_matches(hk, nh, rk, nr);
+            st[k][0] += nr[k] ? nh[k] : 0;
+            st[k][1] += nr[k];
+            st[k][2] += nm[k];
         }
-        free(hk);
         free(hc);
     }
+    free(g.slot);
+    free(g.cnt_h);
+    free(g.cnt_r);
+    free(g.order);
     /* CHRF._compute_f_score with eps_smoothing off. */
     const double factor = CHRF_BETA * CHRF_BETA;
     double avg_prec = 0.0, avg_rec = 0.0;
