@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "jsonl.h"
+#include "jsonscan.h"
 
 static dsq_jsonl_reader *reader_on(const char *text, size_t n) {
     FILE *f = fmemopen((void *)text, n, "rb");
@@ -50,6 +51,10 @@ static void test_blank_and_malformed(void) {
     EXPECT(read_all(d, strlen(d), &e) == -1, "two objects on one line rejected");
     const char *w = "   \t \n";
     EXPECT(read_all(w, strlen(w), &e) == -1, "whitespace-only line rejected");
+    /* jansson alone would stop at the NUL and accept the line. */
+    const char nul[] = "{\"src\":\"a\"}\0 junk\n";
+    EXPECT(read_all(nul, sizeof nul - 1, &e) == -1, "raw NUL byte rejected");
+    EXPECT(strstr(e.msg, "t.jsonl:1: invalid JSON at column 12: raw NUL byte"), "msg: %s", e.msg);
 }
 
 static void test_utf8(void) {
@@ -134,6 +139,82 @@ static void test_open_errors(void) {
     EXPECT(!r && e.code == DSQ_EIO && strstr(e.msg, "/nonexistent/x.jsonl"), "msg: %s", e.msg);
 }
 
+/* Scans one line for "src"/"trg"; returns 0 or the error code. */
+static int scan(const char *line, dsq_jfield f[2], dsq_err *e) {
+    f[0] = (dsq_jfield){.key = "src"};
+    f[1] = (dsq_jfield){.key = "trg"};
+    return dsq_json_scan("t.jsonl", 7, line, strlen(line), f, 2, e);
+}
+
+static void test_scan_fields(void) {
+    dsq_jfield f[2];
+    dsq_err e = {0};
+    EXPECT(scan("{\"src\": \"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\", \"x\": [1, {\"y\": null}]}", f, &e) == 0,
+           "escapes: %s", e.msg);
+    EXPECT(f[0].present && f[0].is_string && f[0].val_len == 14 &&
+               memcmp(f[0].val, "a\"b\\c/d\n\xc3\xa9\xf0\x9f\x98\x80", 14) == 0,
+           "unescaped value (%zu bytes)", f[0].val_len);
+    EXPECT(!f[1].present, "trg absent");
+    dsq_jfields_free(f, 2);
+    EXPECT(scan("{\"src\": 1, \"src\": \"last\", \"trg\": 3}", f, &e) == 0, "dup: %s", e.msg);
+    EXPECT(f[0].is_string && strcmp(f[0].val, "last") == 0, "the last duplicate wins");
+    EXPECT(f[1].present && !f[1].is_string, "number is present, not a string");
+    EXPECT(f[1].raw_end - f[1].raw_start == 1, "raw span of 3");
+    dsq_jfields_free(f, 2);
+    EXPECT(scan("{\"\\u0073rc\": \"esc key\", \"trg\": \"a\\u0000b\"}", f, &e) == 0, "%s", e.msg);
+    EXPECT(f[0].is_string && strcmp(f[0].val, "esc key") == 0, "escaped key matches");
+    EXPECT(f[1].val_len == 3 && f[1].val[1] == '\0', "escaped NUL kept in a value");
+    dsq_jfields_free(f, 2);
+    EXPECT(scan("{\"src\": 123456789012345678901234567890, \"trg\": -1.5e+300}", f, &e) == 0,
+           "big numbers are fine: %s", e.msg);
+    dsq_jfields_free(f, 2);
+    EXPECT(scan(" {} ", f, &e) == 0 && !f[0].present, "empty object");
+}
+
+static void test_scan_errors(void) {
+    const char *bad[] = {
+        "{\"src\": \"a\"", "{\"src\" \"a\"}", "{\"src\": \"a\",}", "{src: 1}",
+        "{\"src\": 01}", "{\"src\": 1.}", "{\"src\": -}", "{\"src\": tru}",
+        "{\"src\": \"\\x\"}", "{\"src\": \"\\ud800\"}", "{\"src\": \"\\udc00\"}",
+        "{\"src\": \"a\tb\"}", "{\"src\": \"a\"} x", "{\"\\u0000\": 1}", "{\"a\": [1,]}",
+        "{\"a\": NaN}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        dsq_jfield f[2];
+        dsq_err e = {0};
+        EXPECT(scan(bad[i], f, &e) == DSQ_EDATA && strstr(e.msg, "t.jsonl:7: invalid JSON at column"),
+               "%s -> %s", bad[i], e.msg);
+        /* jansson (the other reader) refuses it too. */
+        json_error_t jerr;
+        json_t *v = json_loads(bad[i], JSON_ALLOW_NUL, &jerr);
+        EXPECT(!v, "jansson accepted %s", bad[i]);
+        json_decref(v);
+    }
+    dsq_jfield f[2];
+    dsq_err e = {0};
+    EXPECT(scan("[1, 2]", f, &e) == DSQ_EDATA && strstr(e.msg, "expected a JSON object"), "%s", e.msg);
+    EXPECT(scan("  ", f, &e) == DSQ_EDATA && strstr(e.msg, "blank line"), "%s", e.msg);
+    /* Depth: 2048 levels are fine, 2049 are not (jansson's limit). */
+    for (int depth = 2048; depth <= 2049; depth++) {
+        char *line = malloc(2 * depth + 16);
+        size_t n = 0;
+        line[n++] = '{';
+        n += (size_t)sprintf(line + n, "\"a\":");
+        for (int d = 1; d < depth; d++) line[n++] = '[';
+        for (int d = 1; d < depth; d++) line[n++] = ']';
+        line[n++] = '}';
+        line[n] = '\0';
+        int rc = scan(line, f, &e);
+        json_error_t jerr;
+        json_t *v = json_loads(line, 0, &jerr);
+        EXPECT((rc == 0) == (v != NULL), "depth %d: scanner %d, jansson %s", depth, rc, v ? "ok" : jerr.text);
+        EXPECT((rc == 0) == (depth == 2048), "depth %d: rc %d", depth, rc);
+        json_decref(v);
+        dsq_jfields_free(f, 2);
+        free(line);
+    }
+}
+
 int main(void) {
     RUN_TEST(test_line_endings);
     RUN_TEST(test_blank_and_malformed);
@@ -142,5 +223,7 @@ int main(void) {
     RUN_TEST(test_fields);
     RUN_TEST(test_put_string);
     RUN_TEST(test_open_errors);
+    RUN_TEST(test_scan_fields);
+    RUN_TEST(test_scan_errors);
     TEST_MAIN_END();
 }
