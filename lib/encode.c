@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "examples.h"
+#include "jsonscan.h"
 #include "pack.h"
 
 /* One record's worth of input lines, copied out of the reader. */
@@ -41,15 +42,27 @@ static int encode_row(const line_batch *b, int i, const dsq_tokenizer *tok, cons
     long lineno = b->lineno[i];
     const char *s = line, *t = NULL;
     size_t sn = len, tn = 0;
-    json_t *obj = NULL;
+    dsq_jfield fd[2] = {{.key = o->src_field}, {.key = o->trg_field}};
     if (!o->plain_text) {
-        if (dsq_jsonl_parse(name, lineno, line, len, &obj, e)) return e->code;
-        s = dsq_json_string_field(name, lineno, obj, o->src_field, &sn, e);
-        if (!s) goto fail;
-        json_t *tv = json_object_get(obj, o->trg_field);
-        if (tv && !json_is_null(tv)) {
-            t = dsq_json_string_field(name, lineno, obj, o->trg_field, &tn, e);
-            if (!t) goto fail;
+        if (dsq_json_scan(name, lineno, line, len, fd, 2, e)) return e->code;
+        if (!fd[0].present || !fd[0].is_string) {
+            dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': %s", name, lineno, o->src_field,
+                        fd[0].present ? "not a string" : "missing");
+            goto fail;
+        }
+        s = fd[0].val;
+        sn = fd[0].val_len;
+        /* A missing or null target makes a source-only example. */
+        int is_null = fd[1].present && fd[1].raw_end - fd[1].raw_start == 4 &&
+                      memcmp(line + fd[1].raw_start, "null", 4) == 0;
+        if (fd[1].present && !is_null) {
+            if (!fd[1].is_string) {
+                dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': not a string", name, lineno,
+                            o->trg_field);
+                goto fail;
+            }
+            t = fd[1].val;
+            tn = fd[1].val_len;
         }
     }
     src->n = 0;
@@ -68,10 +81,10 @@ static int encode_row(const line_batch *b, int i, const dsq_tokenizer *tok, cons
         goto fail;
     }
     *has_target = t != NULL;
-    json_decref(obj);
+    dsq_jfields_free(fd, 2);
     return 0;
 fail:
-    json_decref(obj);
+    dsq_jfields_free(fd, 2);
     return e->code;
 }
 
@@ -91,7 +104,6 @@ int dsq_encode_examples(dsq_jsonl_reader *in, dsq_stream_writer *out, const dsq_
     int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     dsq_err *row_err = xcalloc(threads, sizeof *row_err);      /* first error per thread */
     int *err_row = xmalloc(threads * sizeof *err_row);
-    json_object_seed(0);  /* seed jansson's hash once, before threads parse */
     long total = 0;
     int rc = 0;
     for (;;) {
@@ -172,20 +184,24 @@ int dsq_count_words(dsq_jsonl_reader *in, dsq_wordcount *w, const dsq_encode_opt
             if (dsq_wordcount_add(w, line, len, e)) return e->code;
             continue;
         }
-        json_t *obj;
-        if (dsq_jsonl_parse(name, lineno, line, len, &obj, e)) return e->code;
-        const char *fields[2] = {o->src_field, o->trg_field};
+        dsq_jfield fd[2] = {{.key = o->src_field}, {.key = o->trg_field}};
+        if (dsq_json_scan(name, lineno, line, len, fd, 2, e)) return e->code;
         for (int k = 0; k < 2; k++) {
-            json_t *v = json_object_get(obj, fields[k]);
-            if (k == 1 && (!v || json_is_null(v))) continue;  /* source-only line */
-            size_t n;
-            const char *s = dsq_json_string_field(name, lineno, obj, fields[k], &n, e);
-            if (!s || dsq_wordcount_add(w, s, n, e)) {
-                json_decref(obj);
-                return e->code;
+            int is_null = fd[k].present && fd[k].raw_end - fd[k].raw_start == 4 &&
+                          memcmp(line + fd[k].raw_start, "null", 4) == 0;
+            if (k == 1 && (!fd[k].present || is_null)) continue;  /* source-only line */
+            int rc = 0;
+            if (!fd[k].present || !fd[k].is_string)
+                rc = dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s': %s", name, lineno, fd[k].key,
+                                 fd[k].present ? "not a string" : "missing");
+            else
+                rc = dsq_wordcount_add(w, fd[k].val, fd[k].val_len, e);
+            if (rc) {
+                dsq_jfields_free(fd, 2);
+                return rc;
             }
         }
-        json_decref(obj);
+        dsq_jfields_free(fd, 2);
     }
     return got < 0 ? e->code : 0;
 }
