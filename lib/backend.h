@@ -146,6 +146,31 @@ struct dsq_backend {
                  const float *z, const float *W, const float *bias, const int32_t *ids,
                  const float *gscale, int N, int d, int V, int chunk);
 
+    /* ---- diffusion losses ------------------------------------------------ */
+    /* Partial noising of B sequences of L positions of width d
+     * (spec/model-and-training.md §3, steps 4-5).  Per position (b, l):
+     *   v = ca[b] * x0 + cb[b] * eps                       (mean == NULL)
+     *   v = ca[b] * (x0 - mean) + cb[b] * eps + mean        (v2 mean embedding)
+     *   v = mean where dmask[b,l] != 0                      (v2 --denoise)
+     *   xt = x0 where mask[b,l] == 0 (source), else v.
+     * ca[B], cb[B] per-sequence coefficients, mask[B,L] and dmask[B,L]
+     * (may be NULL) floats, mean[d]; all on the device. */
+    void (*q_sample_fwd)(dsq_backend *be, float *xt, const float *x0, const float *eps,
+                         const float *mean, const float *ca, const float *cb,
+                         const float *mask, const float *dmask, int B, int L, int d);
+    /* dx0[B,L,d] +=, dmean[d] += (may be NULL), from dxt[B,L,d]. */
+    void (*q_sample_bwd)(dsq_backend *be, float *dx0, float *dmean, const float *dxt,
+                         const float *ca, const float *mask, const float *dmask,
+                         int B, int L, int d);
+    /* Per-sequence mean squared error: loss[b] = mean over the n entries of
+     * row b of (sx * x - y)^2, y == NULL meaning 0; x, y [B, n]. */
+    void (*sqerr_fwd)(dsq_backend *be, float *loss, const float *x, const float *y,
+                      float sx, int B, int n);
+    /* Gradient of sum_b gscale[b] * loss[b]: dx[B,n] +=, dy[B,n] += (either
+     * may be NULL). */
+    void (*sqerr_bwd)(dsq_backend *be, float *dx, float *dy, const float *gscale,
+                      const float *x, const float *y, float sx, int B, int n);
+
     /* ---- randomness ---------------------------------------------------- */
     /* Inverted dropout: out[i] = inp[i] / (1-p) if u_i >= p else 0, with u_i
      * element i of Philox stream (seed, off).  out may alias inp. */

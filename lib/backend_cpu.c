@@ -145,6 +145,10 @@ dsq_backend *dsq_backend_cpu(void) {
     be->add_time_pos_fwd = cpu_add_time_pos_fwd;
     be->add_time_pos_bwd = cpu_add_time_pos_bwd;
     be->xent = cpu_xent;
+    be->q_sample_fwd = cpu_q_sample_fwd;
+    be->q_sample_bwd = cpu_q_sample_bwd;
+    be->sqerr_fwd = cpu_sqerr_fwd;
+    be->sqerr_bwd = cpu_sqerr_bwd;
     be->dropout_fwd = cpu_dropout_fwd;
     be->dropout_bwd = cpu_dropout_bwd;
     be->randn = cpu_randn;

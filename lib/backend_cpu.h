@@ -53,4 +53,16 @@ void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float
                size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
 void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
 
+/* backend_cpu_diff.c: partial noising and per-sequence squared errors. */
+void cpu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *eps,
+                      const float *mean, const float *ca, const float *cb,
+                      const float *mask, const float *dmask, int B, int L, int d);
+void cpu_q_sample_bwd(dsq_backend *be, float *dx0, float *dmean, const float *dxt,
+                      const float *ca, const float *mask, const float *dmask,
+                      int B, int L, int d);
+void cpu_sqerr_fwd(dsq_backend *be, float *loss, const float *x, const float *y,
+                   float sx, int B, int n);
+void cpu_sqerr_bwd(dsq_backend *be, float *dx, float *dy, const float *gscale,
+                   const float *x, const float *y, float sx, int B, int n);
+
 #endif

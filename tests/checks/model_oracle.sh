@@ -32,3 +32,30 @@ bad = [k for k in b if k not in a or not (a[k] == b[k]).all()]
 print("PASS model_oracle_reproduces_fixture" if not bad and a.keys() == b.keys()
       else "FAIL model_oracle_reproduces_fixture: differs in %s" % (bad[:5] or "the tensor list"))
 PY
+
+# The training loss and step (tests/unit/test_diffusion.c): the 1,000-word
+# vocabulary and the full 30,522-entry BERT vocabulary, generated here;
+# and the committed loss fixtures must still be what the oracle writes.
+dbin="${DSQ_TESTBIN:-$PWD/build/tests}/test_diffusion"
+for cfg in loss-medium loss-bertvocab; do
+  if ! "$py" tests/oracles/diffuseq_ref.py "$tmp/$cfg.safetensors" --config $cfg 2>"$tmp/err"; then
+    echo "FAIL model_oracle_$cfg: oracle failed: $(tail -n 3 "$tmp/err")"; continue
+  fi
+  if "$dbin" "$tmp/$cfg.safetensors" >"$tmp/out" 2>&1 && grep -q '^PASS test_oracle_parity' "$tmp/out"; then
+    echo "PASS model_oracle_$cfg"
+  else
+    echo "FAIL model_oracle_$cfg:"; sed 's/^/    /' "$tmp/out"
+  fi
+  grep 'rel error' "$tmp/out" | sed 's/^ */  /' >&2
+done
+for cfg in loss loss-v2; do
+  "$py" tests/oracles/diffuseq_ref.py "$tmp/$cfg.safetensors" --config $cfg
+  "$py" - "$tmp/$cfg.safetensors" tests/fixtures/model/$cfg.safetensors $cfg <<'PY'
+import sys
+from safetensors.torch import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+bad = [k for k in b if k not in a or not (a[k] == b[k]).all()]
+print("PASS model_oracle_reproduces_%s" % sys.argv[3] if not bad and a.keys() == b.keys()
+      else "FAIL model_oracle_reproduces_%s: differs in %s" % (sys.argv[3], bad[:5] or "the tensor list"))
+PY
+done

@@ -157,6 +157,10 @@ class TransformerNetModel(nn.Module):
         self.dropout = nn.Dropout(c.get("hidden_dropout", 0.0))
         if d != H:
             self.output_down_proj = nn.Sequential(nn.Linear(H, H), nn.Tanh(), nn.Linear(H, d))
+        if c.get("mean_embed"):   # v2 --learned_mean_embed
+            self.mean_embed = nn.Parameter(torch.randn(d) * d ** -0.5)
+        else:
+            self.mean_embed = None
 
     def forward(self, x, timesteps_scaled):
         emb_t = self.time_embed(timestep_embedding(timesteps_scaled, self.dt).to(x.dtype))
@@ -268,6 +272,159 @@ def derived(betas):
     return d
 
 
+# ---- training loss and optimiser steps (spec §3-§6) -------------------------
+
+LOSS_CONFIGS = {
+    # Committed: every parameter gradient, one and three optimiser steps.
+    "loss": dict(vocab=40, d=8, dt=8, H=32, nh=4, I=48, n_layers=2, max_pos=16,
+                 T=100, B=4, L=16, microbatch=2, seed=11, schedule="sqrt",
+                 lr=1e-3, learning_steps=4, weight_decay=0.01, clip=0.5,
+                 ema=[0.9, 0.5], steps=3),
+    # Committed: v2 mean embedding, denoising and its regulariser; one step.
+    "loss-v2": dict(vocab=40, d=8, dt=8, H=32, nh=4, I=48, n_layers=1, max_pos=16,
+                    T=100, B=4, L=16, microbatch=4, seed=12, schedule="sqrt",
+                    mean_embed=True, denoise=True, denoise_rate=0.5, reg_rate=0.3,
+                    lr=1e-3, learning_steps=10, weight_decay=0.0, clip=0.0,
+                    ema=[0.9], steps=1),
+    # Generated at test time: the 1,000-word vocabulary of the issue.
+    "loss-medium": dict(vocab=1000, d=16, dt=128, H=64, nh=4, I=128, n_layers=2,
+                        max_pos=512, T=2000, B=4, L=32, microbatch=2, seed=13,
+                        schedule="sqrt", lr=1e-4, learning_steps=100, weight_decay=0.0,
+                        clip=0.0, ema=[0.9999], steps=1),
+    # Generated at test time: the full BERT vocabulary (forward, loss and
+    # the embedding / lm_head gradients are what it is for).
+    "loss-bertvocab": dict(vocab=30522, d=16, dt=16, H=32, nh=2, I=64, n_layers=1,
+                           max_pos=64, T=2000, B=2, L=16, microbatch=2, seed=14,
+                           schedule="sqrt", lr=1e-4, learning_steps=100, weight_decay=0.0,
+                           clip=0.0, ema=[0.9999], steps=1),
+}
+
+
+def seq_losses(md, c, sch, ids, mask, t, eps0, eps, dmask, want_nll=True):
+    """training_losses_seq2seq in float64 on md; coefficients float32 as
+    _extract_into_tensor makes them.  Returns the per-sequence terms."""
+    f32 = lambda a: torch.from_numpy(a).float().double()
+    sa, s1 = f32(sch["sqrt_alphas_cumprod"]), f32(sch["sqrt_one_minus_alphas_cumprod"])
+    E = md.word_embedding.weight
+    x0mean = E[ids]
+    x0 = x0mean + s1[0] * eps0.double()
+    ca, cb = sa[t][:, None, None], s1[t][:, None, None]
+    mk = mask.double()[..., None]
+    m = md.mean_embed
+    if m is None:
+        xt = ca * x0 + cb * eps.double()
+    else:
+        xt = ca * (x0 - m[None, None]) + cb * eps.double() + m[None, None] * mk
+    if c.get("denoise"):
+        xt = torch.where(dmask[..., None].expand_as(xt) == 0, xt, m[None, None].expand_as(xt))
+    xt = torch.where(mk.expand_as(xt) == 0, x0, xt)
+    out = md(xt, scale_timesteps(t, c["T"]))
+    mse = ((x0 - out) ** 2).mean(dim=(1, 2))
+    t0 = ((x0mean - out) ** 2).mean(dim=(1, 2))
+    mse = torch.where(t == 0, t0, mse)
+    tT = ((sa[c["T"] - 1] * x0) ** 2).mean(dim=(1, 2))
+    ce = nn.CrossEntropyLoss(reduction="none")
+    V = c["vocab"]
+    dec = ce(md.lm_head(x0).view(-1, V), ids.view(-1)).view(ids.shape).mean(-1)
+    loss = mse + dec + tT
+    if m is not None:
+        loss = loss + c.get("reg_rate", 0.0) * m.norm(p=2)
+    nll = None
+    if want_nll:
+        with torch.no_grad():
+            n = ce(md.lm_head(out).view(-1, V), ids.view(-1)).view(ids.shape) * mask.double()
+            nll = n.sum(-1) / mask.double().sum(-1)
+    return dict(loss=loss, mse=mse, decoder_nll=dec, tT=tT, nll=nll)
+
+
+def update_ema(ema, params, rate):
+    for e, p in zip(ema, params):
+        e.mul_(rate).add_(p, alpha=1 - rate)
+
+
+def loss_fixture(c):
+    """Inputs, per-sequence terms, gradients and optimiser results of
+    `steps` training steps on one batch (same t, noises each step), as
+    TrainLoop does them: microbatch gradients summed, clipping, lr
+    annealing, torch.optim.AdamW, the EMA list."""
+    torch.manual_seed(c["seed"])
+    m32 = TransformerNetModel(c)
+    with torch.no_grad():
+        for name, p in m32.named_parameters():
+            if "LayerNorm" in name:
+                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.2 * torch.randn_like(p))
+    B, L, d, T = c["B"], c["L"], c["d"], c["T"]
+    g = torch.Generator().manual_seed(c["seed"] + 100)
+    ids = torch.randint(0, c["vocab"], (B, L), generator=g)
+    src = torch.randint(1, L // 2, (B,), generator=g)
+    mask = (torch.arange(L)[None] >= src[:, None]).to(torch.uint8)
+    t = torch.randint(0, T, (B,), generator=g)
+    t[0] = 0
+    t[-1] = T - 1
+    w = (0.5 + 1.5 * torch.rand(B, generator=g)).float()
+    eps0 = torch.randn(B, L, d, generator=g)
+    eps = torch.randn(B, L, d, generator=g)
+    sch = derived(named_betas(c["schedule"], T))
+    dmask = torch.zeros(B, L)
+    if c.get("denoise"):
+        s1 = torch.from_numpy(sch["sqrt_one_minus_alphas_cumprod"]).float()
+        dmask = torch.bernoulli((s1[t] * c["denoise_rate"])[:, None].expand(B, L), generator=g)
+
+    tensors = {"ids": ids.to(torch.int32), "mask": mask, "t": t.to(torch.int64), "w": w,
+               "eps0": eps0, "eps": eps, "dmask": dmask.float()}
+    for name, p in m32.named_parameters():
+        tensors["param." + name] = p.detach().clone()
+    params = list(m32.parameters())
+    opt = torch.optim.AdamW(params, lr=c["lr"], betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=c["weight_decay"])
+    emas = [[p.detach().clone() for p in params] for _ in c["ema"]]
+    norms = []
+    for k in range(c["steps"]):
+        md = TransformerNetModel(c).double()
+        md.load_state_dict({n: v.double() if v.is_floating_point() else v
+                            for n, v in m32.state_dict().items()})
+        assert md.lm_head.weight is md.word_embedding.weight
+        mb = c["microbatch"]
+        terms = []
+        for i in range(0, B, mb):
+            sl = slice(i, i + mb)
+            tr = seq_losses(md, c, sch, ids[sl], mask[sl], t[sl], eps0[sl], eps[sl],
+                            dmask[sl], want_nll=(k == 0))
+            (tr["loss"] * w[sl].double()).mean().backward()
+            terms.append(tr)
+        grads = {n: p.grad.float() for n, p in md.named_parameters() if p.grad is not None}
+        if k == 0:
+            for key in ("loss", "mse", "decoder_nll", "tT", "nll"):
+                tensors["terms." + key] = torch.cat([tr[key].detach() for tr in terms]).float()
+            for n, v in grads.items():
+                tensors["grad." + n] = v
+        for n, p in m32.named_parameters():
+            p.grad = grads[n].clone() if n in grads else torch.zeros_like(p)
+        norms.append(float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params))))
+        if c["clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, c["clip"])
+        for pg in opt.param_groups:
+            pg["lr"] = c["lr"] * (1 - k / c["learning_steps"])
+        opt.step()
+        with torch.no_grad():
+            for e, rate in zip(emas, c["ema"]):
+                update_ema(e, params, rate)
+        if k == 0 or k == c["steps"] - 1:
+            tag = "step%d." % (k + 1)
+            for (n, p), j in zip(m32.named_parameters(), range(len(params))):
+                tensors[tag + "param." + n] = p.detach().clone()
+                if k != c["steps"] - 1:
+                    continue   # step 1: the parameters; the last: everything
+                st = opt.state[p]
+                tensors[tag + "exp_avg." + n] = st["exp_avg"].clone()
+                tensors[tag + "exp_avg_sq." + n] = st["exp_avg_sq"].clone()
+                for e, rate in zip(emas, c["ema"]):
+                    tensors[tag + "ema_%g." % rate + n] = e[j].clone()
+    cfg = dict(c, grad_norms=norms)
+    meta = {"config": json.dumps(cfg, sort_keys=True)}
+    return {k: v.contiguous() for k, v in tensors.items()}, meta
+
+
 SCHEDULES = ["sqrt", "linear", "cosine", "trunc_cos", "trunc_lin", "pw_lin", "warmup-decay"]
 
 
@@ -285,14 +442,17 @@ def schedules_fixture():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
-    ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    ap.add_argument("--config", default="small", choices=sorted(CONFIGS) + sorted(LOSS_CONFIGS))
     ap.add_argument("--schedules", action="store_true", help="write the schedules fixture")
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.schedules:
         save_file(schedules_fixture(), a.out)
         return 0
-    tensors, meta = fixture(dict(CONFIGS[a.config]))
+    if a.config in LOSS_CONFIGS:
+        tensors, meta = loss_fixture(dict(LOSS_CONFIGS[a.config]))
+    else:
+        tensors, meta = fixture(dict(CONFIGS[a.config]))
     save_file(tensors, a.out, metadata=meta)
     return 0
 

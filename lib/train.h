@@ -1,0 +1,82 @@
+/* One DiffuSeq training step (spec/model-and-training.md §5-6): schedule
+ * sampling, microbatch losses with gradients ADDED over the microbatches
+ * (not divided), global-norm clipping, linear learning-rate annealing,
+ * PyTorch AdamW and the EMA list.  The trainer owns the optimiser moments
+ * and EMA copies (device buffers shaped like the parameters). */
+#ifndef DSQ_TRAIN_H
+#define DSQ_TRAIN_H
+
+#include <stdint.h>
+
+#include "diffusion.h"
+#include "model.h"
+#include "schedule_sampler.h"
+
+#define DSQ_MAX_EMA 8
+
+typedef struct {
+    float lr;              /* --lr */
+    int64_t learning_steps;/* --learning_steps (0: no annealing) */
+    float weight_decay;    /* --weight_decay */
+    float grad_clip;       /* --gradient_clipping (<= 0: off) */
+    int microbatch;        /* --microbatch */
+    int n_ema;
+    float ema[DSQ_MAX_EMA];/* --ema_rate, comma-separated in the reference */
+    uint64_t seed;         /* RNG key of t draws, noises and dropout */
+} dsq_train_opts;
+
+/* Sums over the sequences of a step (or a log interval) of the
+ * importance-weighted terms, as the reference's log_loss_dict logs them
+ * (value * weight), and per quarter of t. */
+typedef struct {
+    double n;               /* sequences */
+    double loss, mse, decoder_nll, tT;
+    double nll, n_nll;      /* nll is summed over sequences where it was computed */
+    double q_loss[4], q_n[4];
+    double grad_norm, n_steps;
+    double tokens;
+} dsq_train_stats;
+
+typedef struct {
+    dsq_model *m;
+    dsq_diffusion *df;
+    dsq_sampler *smp;
+    dsq_train_opts o;
+    float *adam_m, *adam_v;     /* device [n_params] */
+    float *ema[DSQ_MAX_EMA];    /* device [n_params] each */
+    float *scratch;             /* device, 1 float */
+    int64_t step;               /* updates done */
+    float last_lr;
+} dsq_trainer;
+
+/* EMA copies start from the current parameters. */
+int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_sampler *smp,
+                     const dsq_train_opts *o, dsq_err *e);
+void dsq_trainer_free(dsq_trainer *tr);
+
+/* Learning rate of update number `step` (0-based): lr (1 - step / steps). */
+float dsq_trainer_lr(const dsq_trainer *tr, int64_t step);
+
+/* Philox stream offsets of microbatch `micro` of update `step`. */
+uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro);
+
+/* The parts of a step, for tests that supply their own t and noises:
+ * zero the gradients; one microbatch (noises already in df, t/w given);
+ * the update (clip, anneal, AdamW, EMA; step += 1). */
+void dsq_trainer_begin(dsq_trainer *tr);
+void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, const int *t,
+                       const float *w, int B, int L, int want_nll, dsq_train_stats *st);
+void dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
+
+/* A whole step on a batch of B sequences (B a multiple of the
+ * microbatch): draws t, noises and dropout from (seed, step, microbatch).
+ * Stats are added to st.  Returns the mean weighted loss of the batch. */
+double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
+                        int L, int want_nll, dsq_train_stats *st);
+
+/* Forward-only losses of a batch (validation): no gradients, no sampler
+ * update, dropout off; t drawn from stream `off` of `seed`. */
+void dsq_trainer_eval(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B, int L,
+                      uint64_t off, dsq_train_stats *st);
+
+#endif
