@@ -68,6 +68,8 @@ void dsq_ngram_ctx_reset(dsq_ngram_ctx *c) {
     c->arena_len = 0;
 }
 
+uint32_t dsq_ngram_ctx_ids(const dsq_ngram_ctx *c) { return c->next_id; }
+
 void dsq_ngram_ctx_free(dsq_ngram_ctx *c) {
     if (!c) return;
     free(c->tok);
@@ -113,7 +115,7 @@ static uint32_t intern_token(dsq_ngram_ctx *c, const char *s, uint32_t len) {
     return x->id;
 }
 
-static uint32_t intern_pair(dsq_ngram_ctx *c, uint32_t prefix, uint32_t last) {
+uint32_t dsq_ngram_intern_pair(dsq_ngram_ctx *c, uint32_t prefix, uint32_t last) {
     if (2 * (c->gram_used + 1) > c->gram_cap) grow(c, &c->gram, &c->gram_cap);
     uint64_t key = (uint64_t)prefix << 32 | last;
     size_t j = (size_t)dsq_mix64(key) & (c->gram_cap - 1);
@@ -163,7 +165,7 @@ dsq_bleu_sent *dsq_bleu_prepare(dsq_ngram_ctx *c, const dsq_tokens *toks) {
     for (int n = 1; n <= 4; n++) {
         size_t m = H >= (size_t)n ? H - n + 1 : 0;
         if (n > 1)
-            for (size_t i = 0; i < m; i++) gid[i] = intern_pair(c, gid[i], tid[i + n - 1]);
+            for (size_t i = 0; i < m; i++) gid[i] = dsq_ngram_intern_pair(c, gid[i], tid[i + n - 1]);
         memcpy(sorted, gid, m * sizeof *sorted);
         sort_ids(sorted, m);
         size_t w = 0;

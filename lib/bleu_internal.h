@@ -15,6 +15,14 @@ void dsq_bleu_matches(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref, int64_
  * and reference lengths. */
 double dsq_bleu_from_counts(const int64_t m[4], int64_t hyp_len, int64_t ref_len);
 
+/* The exact id of the pair (prefix id, last id) in the context: how
+ * n-grams of order n > 1 are interned. chrF uses it for character n-grams
+ * (prefix DSQ_NGRAM_NO_PREFIX for single characters). */
+#define DSQ_NGRAM_NO_PREFIX 0xFFFFFFFFu
+uint32_t dsq_ngram_intern_pair(dsq_ngram_ctx *c, uint32_t prefix, uint32_t last);
+/* Ids handed out since the last reset (all ids are below this). */
+uint32_t dsq_ngram_ctx_ids(const dsq_ngram_ctx *c);
+
 /* Python math.fsum: the correctly rounded sum of x[0..n). */
 double dsq_fsum(const double *x, int n);
 

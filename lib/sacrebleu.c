@@ -213,59 +213,26 @@ static size_t chars_no_ws(const char *s, size_t n, uint32_t *cp) {
     return k;
 }
 
-/* Character n-grams of one segment, interned to exact ids: an n-gram of
- * order n > 1 is the pair (id of its first n-1 characters, last code
- * point), order 1 the pair (NO_PREFIX, code point).  Counts per id for the
- * hypothesis and the reference then give the clipped matches in one pass,
- * without sorting. */
-#define NO_PREFIX 0xFFFFFFFFu
+/* Character n-grams of one segment, interned to exact ids in an n-gram
+ * context: order 1 as (DSQ_NGRAM_NO_PREFIX, code point), order n > 1 as
+ * (id of the first n-1 characters, last code point).  Counts per id for
+ * the hypothesis and the reference then give the clipped matches in one
+ * pass, without sorting. */
 typedef struct {
-    uint64_t key;
-    uint32_t id, gen;
-} cslot;
-
-typedef struct {
-    cslot *slot;
-    size_t cap, used;
-    uint32_t gen, next_id;
+    dsq_ngram_ctx *ctx;
     uint32_t *cnt_h, *cnt_r;  /* [ids] */
     uint8_t *order;           /* [ids] 1..6 */
     size_t id_cap;
 } cgrams;
 
 static void cg_reset(cgrams *g, size_t need_ids) {
-    g->gen++;
-    g->used = 0;
-    g->next_id = 0;
-    size_t want = 64;
-    while (want < 2 * need_ids + 2) want *= 2;
-    if (want > g->cap) {
-        free(g->slot);
-        g->slot = xcalloc(want, sizeof *g->slot);
-        g->cap = want;
-        g->gen = 1;
-    }
+    dsq_ngram_ctx_reset(g->ctx);
     if (need_ids > g->id_cap) {
         g->id_cap = need_ids;
         g->cnt_h = xrealloc(g->cnt_h, need_ids * sizeof *g->cnt_h);
         g->cnt_r = xrealloc(g->cnt_r, need_ids * sizeof *g->cnt_r);
         g->order = xrealloc(g->order, need_ids);
     }
-}
-
-static uint32_t cg_intern(cgrams *g, uint32_t prefix, uint32_t cp, int order) {
-    uint64_t key = (uint64_t)prefix << 32 | cp;
-    size_t j = (size_t)dsq_mix64(key) & (g->cap - 1);
-    for (;; j = (j + 1) & (g->cap - 1)) {
-        cslot *x = &g->slot[j];
-        if (x->gen != g->gen) break;
-        if (x->key == key) return x->id;
-    }
-    uint32_t id = g->next_id++;
-    g->slot[j] = (cslot){key, id, g->gen};
-    g->cnt_h[id] = g->cnt_r[id] = 0;
-    g->order[id] = (uint8_t)order;
-    return id;
 }
 
 /* Counts every n-gram (orders 1..6) of cp[0..len) into cnt; prev is
@@ -275,7 +242,13 @@ static void cg_count(cgrams *g, const uint32_t *cp, size_t len, uint32_t *cnt, u
         if (len < (size_t)n) break;
         size_t m = len - n + 1;
         for (size_t i = 0; i < m; i++) {
-            uint32_t id = cg_intern(g, n == 1 ? NO_PREFIX : prev[i], cp[i + n - 1], n);
+            uint32_t before = dsq_ngram_ctx_ids(g->ctx);
+            uint32_t id = dsq_ngram_intern_pair(g->ctx, n == 1 ? DSQ_NGRAM_NO_PREFIX : prev[i],
+                                                cp[i + n - 1]);
+            if (id == before) {  /* new: start its counts */
+                g->cnt_h[id] = g->cnt_r[id] = 0;
+                g->order[id] = (uint8_t)n;
+            }
             prev[i] = id;
             cnt[id]++;
         }
@@ -290,7 +263,7 @@ void dsq_corpus_chrf(const char *const *hyps, const size_t *hlens,
                      size_t n, dsq_chrf *out) {
     /* stats[k] = {hyp, ref, match} summed over segments, as sum_of_lists. */
     int64_t st[CHRF_ORDER][3] = {{0}};
-    cgrams g = {0};
+    cgrams g = {.ctx = dsq_ngram_ctx_new()};
     for (size_t i = 0; i < n; i++) {
         uint32_t *hc = xmalloc((2 * (hlens[i] + rlens[i]) + 2) * sizeof *hc);
         uint32_t *rc = hc + hlens[i] + 1;
@@ -301,7 +274,7 @@ void dsq_corpus_chrf(const char *const *hyps, const size_t *hlens,
         cg_count(&g, hc, hl, g.cnt_h, prev);
         cg_count(&g, rc, rl, g.cnt_r, prev);
         int64_t nh[CHRF_ORDER] = {0}, nr[CHRF_ORDER] = {0}, nm[CHRF_ORDER] = {0};
-        for (uint32_t id = 0; id < g.next_id; id++) {
+        for (uint32_t id = 0; id < dsq_ngram_ctx_ids(g.ctx); id++) {
             int k = g.order[id] - 1;
             nh[k] += g.cnt_h[id];
             nr[k] += g.cnt_r[id];
@@ -316,7 +289,7 @@ void dsq_corpus_chrf(const char *const *hyps, const size_t *hlens,
         }
         free(hc);
     }
-    free(g.slot);
+    dsq_ngram_ctx_free(g.ctx);
     free(g.cnt_h);
     free(g.cnt_r);
     free(g.order);

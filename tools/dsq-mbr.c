@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buildinfo.h"
+#include "cli.h"
 #include "err.h"
 #include "mbr.h"
 #include "outfile.h"
@@ -38,11 +39,6 @@ static const char usage[] =
 
 enum { O_HYPF = 256, O_REFF, O_SRCF, O_IDXF, O_KEEP, O_SOS, O_EOS, O_SEP, O_PAD, O_NOCLEAN };
 
-static _Noreturn void bad_usage(const char *msg) {
-    fprintf(stderr, "dsq-mbr: %s\nTry 'dsq-mbr --help'.\n", msg);
-    exit(DSQ_EUSAGE);
-}
-
 int main(int argc, char **argv) {
     dsq_progname = "dsq-mbr";
     static const struct option longopts[] = {
@@ -66,13 +62,13 @@ int main(int argc, char **argv) {
         case 'u':
             if (strcmp(optarg, "bleu") == 0) o.utility = DSQ_MBR_BLEU;
             else if (strcmp(optarg, "rougeL") == 0) o.utility = DSQ_MBR_ROUGE_L;
-            else bad_usage("--utility must be bleu or rougeL");
+            else dsq_usage_error("--utility must be bleu or rougeL");
             break;
         case O_HYPF: o.fields.hyp_field = optarg; break;
         case O_REFF: o.fields.ref_field = optarg; break;
         case O_SRCF: o.fields.src_field = optarg; break;
         case O_IDXF:
-            if (!*optarg) bad_usage("--index-field needs a name");
+            if (!*optarg) dsq_usage_error("--index-field needs a name");
             o.index_field = optarg;
             break;
         case O_KEEP: keep_order = 1; break;
@@ -82,20 +78,14 @@ int main(int argc, char **argv) {
         case O_PAD: o.fields.markers.pad = optarg; break;
         case O_NOCLEAN: o.fields.clean = 0; break;
         case 'o': outpath = optarg; break;
-        case 'j': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || n < 1 || n > 4096) bad_usage("--threads needs a number 1..4096");
-            omp_set_num_threads((int)n);
-            break;
-        }
+        case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': dsq_print_version(stdout, "dsq-mbr"); return 0;
         default: fputs("Try 'dsq-mbr --help'.\n", stderr); return DSQ_EUSAGE;
         }
     }
-    if (optind == argc) bad_usage("give the decode files (or a directory of them)");
+    if (optind == argc) dsq_usage_error("give the decode files (or a directory of them)");
 
     dsq_err e = {0};
     char **paths;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buildinfo.h"
+#include "cli.h"
 #include "err.h"
 #include "outfile.h"
 #include "score.h"
@@ -43,11 +44,6 @@ static const char usage[] =
 
 enum { O_HYPF = 256, O_REFF, O_SRCF, O_HYP, O_REF, O_KEEP, O_SOS, O_EOS, O_SEP, O_PAD, O_NOCLEAN,
        O_NODIV, O_NOSACRE };
-
-static _Noreturn void bad_usage(const char *msg) {
-    fprintf(stderr, "dsq-score: %s\nTry 'dsq-score --help'.\n", msg);
-    exit(DSQ_EUSAGE);
-}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -94,24 +90,18 @@ int main(int argc, char **argv) {
         case 'f':
             if (strcmp(optarg, "json") == 0) table = 0;
             else if (strcmp(optarg, "table") == 0) table = 1;
-            else bad_usage("--format must be json or table");
+            else dsq_usage_error("--format must be json or table");
             break;
         case 'o': outpath = optarg; break;
-        case 'j': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || n < 1 || n > 4096) bad_usage("--threads needs a number 1..4096");
-            omp_set_num_threads((int)n);
-            break;
-        }
+        case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': dsq_print_version(stdout, "dsq-score"); return 0;
         default: fputs("Try 'dsq-score --help'.\n", stderr); return DSQ_EUSAGE;
         }
     }
     int text_mode = nhyp_text || ref_text;
-    if (text_mode && (!nhyp_text || !ref_text)) bad_usage("--hyp and --ref go together");
-    if (text_mode && optind < argc) bad_usage("plain-text mode (--hyp/--ref) takes no FILE arguments");
+    if (text_mode && (!nhyp_text || !ref_text)) dsq_usage_error("--hyp and --ref go together");
+    if (text_mode && optind < argc) dsq_usage_error("plain-text mode (--hyp/--ref) takes no FILE arguments");
 
     dsq_err e = {0};
     size_t k;

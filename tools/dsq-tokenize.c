@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "buildinfo.h"
+#include "cli.h"
 #include "decode.h"
 #include "encode.h"
 #include "outfile.h"
@@ -78,24 +79,6 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static _Noreturn void bad_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "dsq-tokenize: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'dsq-tokenize --help'.\n");
-    exit(DSQ_EUSAGE);
-}
-
-static long parse_int(const char *s, const char *opt, long lo, long hi) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "dsq-tokenize: %s: '%s' is not an integer in [%ld, %ld]\n", opt, s, lo, hi);
-        fprintf(stderr, "Try 'dsq-tokenize --help'.\n");
-        exit(DSQ_EUSAGE);
-    }
-    return v;
-}
-
 typedef enum { MODE_ENCODE, MODE_DECODE, MODE_BUILD_VOCAB } mode_t_;
 
 int main(int argc, char **argv) {
@@ -115,23 +98,23 @@ int main(int argc, char **argv) {
         case 'k':
             if (!strcmp(optarg, "wordpiece")) kind = DSQ_TOK_WORDPIECE;
             else if (!strcmp(optarg, "word")) kind = DSQ_TOK_WORD;
-            else bad_usage("--vocab-kind: '%s' is not wordpiece or word", optarg);
+            else dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
             break;
-        case 'L': eo.seq_len = (int)parse_int(optarg, "--seq-len", 4, 1 << 20); break;
+        case 'L': eo.seq_len = (int)dsq_opt_long(optarg, "--seq-len", 4, 1 << 20); break;
         case OPT_SRC_FIELD: eo.src_field = optarg; break;
         case OPT_TRG_FIELD: eo.trg_field = optarg; break;
         case OPT_SRC_ONLY: eo.plain_text = 1; break;
-        case OPT_ROWS: eo.rows_per_record = (int)parse_int(optarg, "--rows-per-record", 1, 1 << 20); break;
-        case OPT_LEVEL: level = (int)parse_int(optarg, "--level", 1, 19); break;
-        case 'j': eo.threads = (int)parse_int(optarg, "--threads", 1, 1024); break;
+        case OPT_ROWS: eo.rows_per_record = (int)dsq_opt_long(optarg, "--rows-per-record", 1, 1 << 20); break;
+        case OPT_LEVEL: level = (int)dsq_opt_long(optarg, "--level", 1, 19); break;
+        case 'j': eo.threads = (int)dsq_opt_long(optarg, "--threads", 1, 1024); break;
         case 'd': mode = MODE_DECODE; break;
         case OPT_JOIN:
             if (!strcmp(optarg, "modern")) join = DSQ_JOIN_MODERN;
             else if (!strcmp(optarg, "legacy")) join = DSQ_JOIN_LEGACY;
-            else bad_usage("--join: '%s' is not modern or legacy", optarg);
+            else dsq_usage_error("--join: '%s' is not modern or legacy", optarg);
             break;
         case OPT_BUILD_VOCAB: mode = MODE_BUILD_VOCAB; break;
-        case OPT_MIN_COUNT: min_count = parse_int(optarg, "--min-count", 1, 1L << 40); break;
+        case OPT_MIN_COUNT: min_count = dsq_opt_long(optarg, "--min-count", 1, 1L << 40); break;
         case 'o': output = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -141,8 +124,8 @@ int main(int argc, char **argv) {
     }
     int n_inputs = argc - optind;
     if (mode != MODE_BUILD_VOCAB && n_inputs > 1)
-        bad_usage("%s", "at most one INPUT (use cat to join inputs)");
-    if (mode != MODE_BUILD_VOCAB && !vocab) bad_usage("%s", "--vocab FILE is required");
+        dsq_usage_error("%s", "at most one INPUT (use cat to join inputs)");
+    if (mode != MODE_BUILD_VOCAB && !vocab) dsq_usage_error("%s", "--vocab FILE is required");
     if (mode == MODE_DECODE && isatty(STDIN_FILENO) && n_inputs == 0 && !quiet)
         fprintf(stderr, "dsq-tokenize: reading a tensor stream from the terminal\n");
 

@@ -1,0 +1,12 @@
+/* Command-line helpers shared by the tools' thin mains. */
+#ifndef DSQ_CLI_H
+#define DSQ_CLI_H
+
+/* Prints "PROG: message\nTry 'PROG --help'." and exits with status 2. */
+_Noreturn void dsq_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The integer value of option `opt` given as `arg`, in [lo, hi]; a usage
+ * error otherwise. */
+long dsq_opt_long(const char *arg, const char *opt, long lo, long hi);
+
+#endif
