@@ -75,6 +75,8 @@ double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
 /* div-4 from k sentences prepared in one context: the same value as
  * dsq_div_n(tokens, k, 4), from ids instead of strings. */
 double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k);
+/* dist-1 of a prepared sentence: the same value as dsq_dist1(tokens). */
+double dsq_dist1_prepared(const dsq_bleu_sent *s);
 
 /* numpy.mean: pairwise summation (8 lanes, blocks of 128) then / n. */
 double dsq_np_mean(const double *x, size_t n);

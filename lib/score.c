@@ -366,7 +366,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
                  * the reference text is nltk's hypothesis. */
                 bleu[g] = dsq_sentence_bleu(refp, p[f]);
                 rouge[g] = dsq_rouge_l_str(x->hyp[i], x->hyp_len[i], x->ref[i], x->ref_len[i]);
-                dist[g] = dsq_dist1(&t[f]);
+                dist[g] = dsq_dist1_prepared(p[f]);
                 len[g] = (double)dsq_count_space_fields(x->hyp[i], x->hyp_len[i]);
             }
             if (do_div) {

@@ -115,6 +115,8 @@ static void test_bleu_prepared_matrix(void) {
             EXPECT(same_bits(ab, m) && same_bits(ba, dsq_sentence_bleu(p[b], p[a])),
                    "dsq_bleu_pair %d,%d: %a %a", a, b, ab, ba);
         }
+    for (int i = 0; i < K; i++)
+        EXPECT(same_bits(dsq_dist1_prepared(p[i]), dsq_dist1(&t[i])), "dist-1 of %d", i);
     for (int k = 1; k <= K; k++)
         EXPECT(same_bits(dsq_div4_prepared(p, k), dsq_div_n(t, k, 4)), "div-4 of %d: %a vs %a", k,
                dsq_div4_prepared(p, k), dsq_div_n(t, k, 4));
