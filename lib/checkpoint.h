@@ -1,0 +1,59 @@
+/* Checkpoints: safetensors files whose tensors are the reference PyTorch
+ * state dict (spec/model-and-training.md §2), written through the model's
+ * parameter table, and the training-state file that makes --resume exact.
+ *
+ * Model files hold every table tensor (F32, reference name and shape),
+ * `lm_head.weight` as a second copy of `word_embedding.weight` (the state
+ * dict has both names for the one tied tensor; safetensors cannot alias,
+ * so both are stored and a reader requires them to be equal), and the
+ * `position_ids` buffer (I64 [1, max_pos], 0..max_pos-1).  __metadata__
+ * "config" holds the training configuration as JSON.  Files are written to
+ * a temporary name and renamed into place, so a failed write (disk full)
+ * leaves any previous file intact. */
+#ifndef DSQ_CHECKPOINT_H
+#define DSQ_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+#include "tensor.h"
+
+/* Writes the parameter-shaped device buffer `src` (m->params or an EMA
+ * copy) as a model checkpoint. */
+int dsq_ckpt_write(const char *path, const dsq_model *m, const float *src,
+                   const char *config_json, dsq_err *e);
+
+/* Reads a model checkpoint into the parameter-shaped device buffer dst.
+ * Every table tensor must be present with its shape and dtype F32; a tensor
+ * the table lacks (other than lm_head.weight and position_ids) or an
+ * lm_head.weight that differs from word_embedding.weight is an error
+ * (DSQ_EDATA, naming the tensor and both shapes). */
+int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e);
+
+/* The "config" metadata of a checkpoint or state file (malloc'ed). */
+int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e);
+
+/* Training state for exact resume: parameters, Adam moments and EMA
+ * copies as flat F32 [n_params] tensors (the table's layout), the
+ * loss-aware sampler's history, and the scalars in metadata. */
+typedef struct {
+    int64_t step;           /* updates done */
+    int64_t epoch;          /* data order: current epoch ... */
+    int64_t pos;            /* ... and the next example within it */
+    int n_ema;
+    float *params, *adam_m, *adam_v, *ema[8];  /* device buffers */
+    int T;
+    double *history;        /* host [T * 10] */
+    int32_t *counts;        /* host [T] */
+} dsq_train_state;
+
+int dsq_state_write(const char *path, const dsq_model *m, const dsq_train_state *s,
+                    const char *config_json, dsq_err *e);
+/* Reads into the buffers of s (allocated by the caller, shapes from m,
+ * s->n_ema and s->T); checks sizes against the file.  The file's config
+ * is returned through config_json when non-NULL. */
+int dsq_state_read(const char *path, const dsq_model *m, dsq_train_state *s,
+                   char **config_json, dsq_err *e);
+
+#endif
