@@ -3,6 +3,7 @@
 #include "backend_cpu.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "err.h"
@@ -33,16 +34,60 @@ static void cpu_sync(dsq_backend *be) { (void)be; }
 
 static void cpu_destroy(dsq_backend *be) { free(be); }
 
+static void sgemm1(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                   int ldc) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                ldc);
+}
+
+/* OpenBLAS runs single-threaded (set in dsq_backend_cpu) and the GEMM is
+ * split over OpenMP threads here: Debian's pthread OpenBLAS spinning next
+ * to OpenMP's own threads cost a factor 3 on small models.  Batches go one
+ * per thread; a single product is cut into blocks of rows of C (or of
+ * columns when C is short and wide).  Every element is computed by one
+ * sgemm call over the whole k, so the split does not change results for a
+ * given thread count. */
 static void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k,
                      float alpha, const float *a, int lda, long long stride_a,
                      const float *b, int ldb, long long stride_b,
                      float beta, float *c, int ldc, long long stride_c, int batch) {
     (void)be;
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
-                    a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-                    c + i * stride_c, ldc);
+    int nt = omp_get_max_threads();
+    double work = (double)m * n * k * batch;
+    if (nt <= 1 || work < 1e6) {
+        for (int i = 0; i < batch; i++)
+            sgemm1(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+                   ldb, beta, c + i * stride_c, ldc);
+        return;
+    }
+    if (batch >= nt) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < batch; i++)
+            sgemm1(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+                   ldb, beta, c + i * stride_c, ldc);
+        return;
+    }
+    int by_rows = m >= n || m >= 64 * nt;
+    int dim = by_rows ? m : n, nb = nt;
+    while (nb > 1 && dim / nb < 16) nb--;
+    for (int i = 0; i < batch; i++) {
+        const float *ai = a + i * stride_a, *bi = b + i * stride_b;
+        float *ci = c + i * stride_c;
+#pragma omp parallel for schedule(static)
+        for (int blk = 0; blk < nb; blk++) {
+            int lo = (int)((long long)dim * blk / nb), hi = (int)((long long)dim * (blk + 1) / nb);
+            if (hi <= lo) continue;
+            if (by_rows)
+                sgemm1(trans_a, trans_b, hi - lo, n, k, alpha,
+                       trans_a ? ai + lo : ai + (long long)lo * lda, lda, bi, ldb, beta,
+                       ci + (long long)lo * ldc, ldc);
+            else
+                sgemm1(trans_a, trans_b, m, hi - lo, k, alpha, ai, lda,
+                       trans_b ? bi + (long long)lo * ldb : bi + lo, ldb, beta, ci + lo, ldc);
+        }
+    }
 }
 
 static void cpu_bias_add(dsq_backend *be, float *out, const float *bias, int N, int C) {
@@ -110,6 +155,7 @@ static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
 }
 
 dsq_backend *dsq_backend_cpu(void) {
+    openblas_set_num_threads(1);  /* threads come from OpenMP (cpu_gemm) */
     dsq_backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
     be->alloc = cpu_alloc;

@@ -91,13 +91,14 @@ void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask,
     free(ls);
 }
 
-void dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
+int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
     dsq_model *m = tr->m;
     dsq_backend *be = m->be;
     float s;
     be->sumsq(be, tr->scratch, m->grads, m->n_params);
     be->download(be, &s, tr->scratch, sizeof s);
     double norm = sqrt((double)s);
+    if (!isfinite(norm)) return -1;
     if (tr->o.grad_clip > 0) {
         /* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6)
          * when that is below 1 */
@@ -115,6 +116,7 @@ void dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
     tr->last_lr = lr;
     tr->step++;
     if (st) { st->grad_norm += norm; st->n_steps += 1; }
+    return 0;
 }
 
 double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
@@ -136,15 +138,17 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
         dsq_trainer_micro(tr, ids + (size_t)i * mb * L, mask + (size_t)i * mb * L, t, w, mb, L,
                           want_nll, &local);
     }
-    dsq_trainer_update(tr, &local);
+    double loss = local.loss / local.n;
+    int bad = !isfinite(loss) || dsq_trainer_update(tr, &local) != 0;
     free(t);
     free(w);
+    if (bad) return NAN;
     if (st) {
         double *a = (double *)st;
         const double *b = (const double *)&local;
         for (size_t k = 0; k < sizeof local / sizeof(double); k++) a[k] += b[k];
     }
-    return local.loss / local.n;
+    return loss;
 }
 
 void dsq_trainer_eval(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B, int L,

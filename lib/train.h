@@ -62,15 +62,18 @@ uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro);
 
 /* The parts of a step, for tests that supply their own t and noises:
  * zero the gradients; one microbatch (noises already in df, t/w given);
- * the update (clip, anneal, AdamW, EMA; step += 1). */
+ * the update (clip, anneal, AdamW, EMA; step += 1), which returns -1 and
+ * changes nothing when the gradient norm is not finite. */
 void dsq_trainer_begin(dsq_trainer *tr);
 void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, const int *t,
                        const float *w, int B, int L, int want_nll, dsq_train_stats *st);
-void dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
+int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
 
 /* A whole step on a batch of B sequences (B a multiple of the
  * microbatch): draws t, noises and dropout from (seed, step, microbatch).
- * Stats are added to st.  Returns the mean weighted loss of the batch. */
+ * Stats are added to st.  Returns the mean weighted loss of the batch, or
+ * NaN, without updating anything (st untouched, step not advanced), when
+ * the loss or the gradient norm is not finite. */
 double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
                         int L, int want_nll, dsq_train_stats *st);
 

@@ -1,0 +1,39 @@
+/* dsq-train's run: data, model, the step loop, logging, evaluation,
+ * checkpoints and exact resume (DESIGN.md §2 run directory).  The tool's
+ * main only parses options into dsq_run_opts. */
+#ifndef DSQ_TRAIN_RUN_H
+#define DSQ_TRAIN_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "diffusion.h"
+#include "err.h"
+#include "model.h"
+#include "tokenizer.h"
+#include "train.h"
+
+typedef struct {
+    const char *data, *valid, *vocab, *out, *resume;
+    int vocab_kind_set;
+    dsq_tok_kind vocab_kind;
+    dsq_model_config model;    /* vocab is filled from the vocabulary */
+    const char *config_name;   /* preset name, for config.json */
+    int T;
+    const char *schedule, *sampler;
+    dsq_diffusion_opts dopts;
+    dsq_train_opts topts;
+    char ema_names[DSQ_MAX_EMA][32];  /* the rates as written ("0.9999") */
+    int bsz, seq_len;          /* seq_len 0: the data's */
+    int64_t save_interval, log_interval, eval_interval;
+    int64_t stop_at;           /* 0: run to learning_steps */
+    int progress;              /* 1: one-line progress (stderr a terminal) */
+} dsq_run_opts;
+
+/* Set by a SIGINT/SIGTERM handler: the run finishes the current step,
+ * writes a resumable checkpoint and returns DSQ_EFAIL. */
+extern volatile sig_atomic_t dsq_train_stop_signal;
+
+int dsq_train_run(const dsq_run_opts *o, dsq_err *e);
+
+#endif

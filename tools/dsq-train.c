@@ -1,0 +1,303 @@
+/* dsq-train: train a DiffuSeq model on a tensor stream of packed examples.
+ * Options → dsq_run_opts → dsq_train_run (lib/train_run.c). */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buildinfo.h"
+#include "cli.h"
+#include "diffusion_schedule.h"
+#include "err.h"
+#include "train_run.h"
+
+static const char usage[] =
+    "Usage: dsq-train --data FILE --vocab FILE --out DIR [OPTIONS]\n"
+    "Train a DiffuSeq model on a tensor stream of packed examples (dsq-tokenize).\n"
+    "Writes DIR/config.json, vocab.txt, model_STEP.safetensors,\n"
+    "ema_RATE_STEP.safetensors, state_STEP.safetensors (for --resume), log.jsonl.\n"
+    "\n"
+    "Data:\n"
+    "  -d, --data FILE            training examples stream ('-' = stdin)\n"
+    "      --valid FILE           validation stream: forward-only losses every\n"
+    "                             --eval-interval steps\n"
+    "  -v, --vocab FILE           the vocabulary the streams were made with\n"
+    "      --vocab-kind KIND      wordpiece or word (default: the stream's)\n"
+    "  -o, --out DIR              run directory (reference: --checkpoint_path)\n"
+    "      --seq-len N            must equal the streams' seq_len (default: theirs)\n"
+    "Model:\n"
+    "      --config NAME          encoder preset: bert-base (default), bert-large,\n"
+    "                             bert-medium, bert-small, bert-mini, bert-tiny\n"
+    "      --layers N --hidden N --heads N --intermediate N   override the preset\n"
+    "      --hidden-dim N         word-embedding width d (128)\n"
+    "      --hidden-t-dim N       time-embedding width (128)\n"
+    "      --dropout P            hidden dropout (0.1; attention dropout stays 0.1)\n"
+    "      --learned-mean-embed   v2 learned mean embedding\n"
+    "      --denoise              v2 denoising (needs --learned-mean-embed)\n"
+    "      --denoise-rate P       (0.2)\n"
+    "      --reg-rate R           weight of ||mean_embed|| in the loss (0.01)\n"
+    "Diffusion:\n"
+    "      --diff-steps N         diffusion steps T (2000)\n"
+    "      --noise-schedule NAME  sqrt (default), linear, cosine, trunc_cos,\n"
+    "                             trunc_lin, pw_lin, warmup-decay\n"
+    "      --schedule-sampler S   lossaware (default), uniform, fixstep\n"
+    "Optimisation:\n"
+    "      --lr X                 learning rate (1e-4), annealed linearly to 0\n"
+    "      --learning-steps N     number of updates (50000)\n"
+    "      --bsz N                global batch (2048)\n"
+    "      --microbatch N         microbatch (64); gradients add up over them\n"
+    "      --weight-decay X       AdamW weight decay (0)\n"
+    "      --gradient-clipping X  global-norm clipping (-1 = off)\n"
+    "      --ema-rate R[,R...]    EMA rates (0.9999)\n"
+    "      --seed N               seed of initialisation, data order, t and noise (102)\n"
+    "Run:\n"
+    "      --save-interval N      checkpoint every N updates (10000) and at the end\n"
+    "      --log-interval N       log.jsonl line every N updates (20)\n"
+    "      --eval-interval N      validation every N updates (1000)\n"
+    "      --resume PATH          continue from a state file or a run directory's\n"
+    "                             newest state (same options)\n"
+    "      --stop-at N            stop after update N with a resumable checkpoint\n"
+    "  -q, --quiet                no progress output\n"
+    "  -h, --help                 this help\n"
+    "  -V, --version              version and build\n"
+    "The reference's underscore spellings (--diff_steps, --batch_size,\n"
+    "--learned_mean_embed True, --checkpoint_path, ...) are accepted too.\n"
+    "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM: finish the step, save, exit 1.\n"
+    "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
+    "See dsq-train(1), dsq-stream(5), dsq(7).\n";
+
+enum {
+    O_DATA = 'd', O_VOCAB = 'v', O_OUT = 'o', O_QUIET = 'q', O_HELP = 'h', O_VERSION = 'V',
+    O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
+    O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
+    O_SCHED, O_SAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
+    O_LOG, O_EVAL, O_RESUME, O_STOP, O_IGNORED,
+};
+
+#define OPT(name, has, val) {name, has, 0, val}
+static const struct option long_opts[] = {
+    OPT("data", 1, O_DATA), OPT("data_dir", 1, O_DATA), OPT("valid", 1, O_VALID),
+    OPT("vocab", 1, O_VOCAB), OPT("vocab-kind", 1, O_VKIND), OPT("vocab_kind", 1, O_VKIND),
+    OPT("out", 1, O_OUT), OPT("checkpoint_path", 1, O_OUT),
+    OPT("seq-len", 1, O_SEQLEN), OPT("seq_len", 1, O_SEQLEN),
+    OPT("config", 1, O_CONFIG), OPT("config_name", 1, O_CONFIG),
+    OPT("layers", 1, O_LAYERS), OPT("hidden", 1, O_HIDDEN), OPT("heads", 1, O_HEADS),
+    OPT("intermediate", 1, O_INTER),
+    OPT("hidden-dim", 1, O_HDIM), OPT("hidden_dim", 1, O_HDIM),
+    OPT("hidden-t-dim", 1, O_HTDIM), OPT("hidden_t_dim", 1, O_HTDIM),
+    OPT("dropout", 1, O_DROPOUT),
+    OPT("learned-mean-embed", 2, O_LME), OPT("learned_mean_embed", 2, O_LME),
+    OPT("denoise", 2, O_DENOISE),
+    OPT("denoise-rate", 1, O_DRATE), OPT("denoise_rate", 1, O_DRATE),
+    OPT("reg-rate", 1, O_REG), OPT("reg_rate", 1, O_REG),
+    OPT("diff-steps", 1, O_DIFF), OPT("diff_steps", 1, O_DIFF), OPT("diffusion_steps", 1, O_DIFF),
+    OPT("noise-schedule", 1, O_SCHED), OPT("noise_schedule", 1, O_SCHED),
+    OPT("schedule-sampler", 1, O_SAMPLER), OPT("schedule_sampler", 1, O_SAMPLER),
+    OPT("lr", 1, O_LR), OPT("learning-steps", 1, O_STEPS), OPT("learning_steps", 1, O_STEPS),
+    OPT("bsz", 1, O_BSZ), OPT("batch-size", 1, O_BSZ), OPT("batch_size", 1, O_BSZ),
+    OPT("microbatch", 1, O_MICRO),
+    OPT("weight-decay", 1, O_WD), OPT("weight_decay", 1, O_WD),
+    OPT("gradient-clipping", 1, O_CLIP), OPT("gradient_clipping", 1, O_CLIP),
+    OPT("ema-rate", 1, O_EMA), OPT("ema_rate", 1, O_EMA), OPT("seed", 1, O_SEED),
+    OPT("save-interval", 1, O_SAVE), OPT("save_interval", 1, O_SAVE),
+    OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
+    OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
+    OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
+    OPT("stop-at", 1, O_STOP), OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
+    OPT("version", 0, O_VERSION),
+    /* reference settings dsq fixes (predict x0, rescaled t, fp32) */
+    OPT("use_fp16", 1, O_IGNORED), OPT("predict_xstart", 1, O_IGNORED),
+    OPT("rescale_timesteps", 1, O_IGNORED), OPT("vocab_size", 1, O_IGNORED),
+    OPT("notes", 1, O_IGNORED), OPT("dataset", 1, O_IGNORED),
+    {0, 0, 0, 0},
+};
+
+static double opt_num(const char *arg, const char *opt, double lo, double hi) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (!*arg || *end || !(v >= lo && v <= hi))
+        dsq_usage_error("%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
+    return v;
+}
+
+static int opt_bool(const char *arg, const char *opt) {
+    if (!strcmp(arg, "True") || !strcmp(arg, "true") || !strcmp(arg, "1")) return 1;
+    if (!strcmp(arg, "False") || !strcmp(arg, "false") || !strcmp(arg, "0")) return 0;
+    dsq_usage_error("%s: '%s' is not True or False", opt, arg);
+}
+
+/* Google's BERT sizes: layers, hidden, heads, intermediate. */
+static const struct { const char *name; int l, h, nh, i; } presets[] = {
+    {"bert-base", 12, 768, 12, 3072}, {"bert-base-uncased", 12, 768, 12, 3072},
+    {"bert-large", 24, 1024, 16, 4096}, {"bert-medium", 8, 512, 8, 2048},
+    {"bert-small", 4, 512, 8, 2048}, {"bert-mini", 4, 256, 4, 1024},
+    {"bert-tiny", 2, 128, 2, 512},
+};
+
+static void on_signal(int sig) { dsq_train_stop_signal = sig; }
+
+/* The reference's `--denoise True` form: a flag followed by a separate
+ * True/False word becomes `--denoise=True` for getopt. */
+static void join_bool_words(int *argc, char **argv) {
+    int j = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *n = i + 1 < *argc ? argv[i + 1] : "";
+        int flag = !strcmp(a, "--denoise") || !strcmp(a, "--learned_mean_embed") ||
+                   !strcmp(a, "--learned-mean-embed");
+        int word = !strcmp(n, "True") || !strcmp(n, "False") || !strcmp(n, "true") ||
+                   !strcmp(n, "false");
+        if (flag && word) {
+            size_t k = strlen(a) + strlen(n) + 2;
+            char *s = xmalloc(k);
+            snprintf(s, k, "%s=%s", a, n);
+            argv[j++] = s;
+            i++;
+        } else {
+            argv[j++] = argv[i];
+        }
+    }
+    *argc = j;
+    argv[j] = NULL;
+}
+
+int main(int argc, char **argv) {
+    dsq_progname = "dsq-train";
+    dsq_run_opts o;
+    memset(&o, 0, sizeof o);
+    dsq_model_config_default(&o.model, 0, 128);
+    o.config_name = "bert-base";
+    o.T = 2000;
+    o.schedule = "sqrt";
+    o.sampler = "lossaware";
+    o.dopts.denoise_rate = 0.2f;
+    o.dopts.reg_rate = 0.01f;
+    o.topts = (dsq_train_opts){.lr = 1e-4f, .learning_steps = 50000, .microbatch = 64,
+                               .n_ema = 1, .ema = {0.9999f}, .seed = 102};
+    snprintf(o.ema_names[0], sizeof o.ema_names[0], "0.9999");
+    o.bsz = 2048;
+    o.save_interval = 10000;
+    o.log_interval = 20;
+    o.eval_interval = 1000;
+    int layers = 0, hidden = 0, heads = 0, inter = 0, quiet = 0;
+    join_bool_words(&argc, argv);
+    int c;
+    while ((c = getopt_long(argc, argv, "d:v:o:qhV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA: o.data = optarg; break;
+        case O_VALID: o.valid = optarg; break;
+        case O_VOCAB: o.vocab = optarg; break;
+        case O_VKIND:
+            if (dsq_tokenizer_kind_parse(optarg, &o.vocab_kind))
+                dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
+            o.vocab_kind_set = 1;
+            break;
+        case O_OUT: o.out = optarg; break;
+        case O_SEQLEN: o.seq_len = (int)dsq_opt_long(optarg, "--seq-len", 4, 1 << 16); break;
+        case O_CONFIG: {
+            size_t k = 0, n = sizeof presets / sizeof presets[0];
+            while (k < n && strcmp(presets[k].name, optarg)) k++;
+            if (k == n) dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, "
+                                        "bert-medium, bert-small, bert-mini, bert-tiny)", optarg);
+            o.model.n_layers = presets[k].l;
+            o.model.H = presets[k].h;
+            o.model.nh = presets[k].nh;
+            o.model.I = presets[k].i;
+            o.config_name = presets[k].name;
+            break;
+        }
+        case O_LAYERS: layers = (int)dsq_opt_long(optarg, "--layers", 0, 1000); break;
+        case O_HIDDEN: hidden = (int)dsq_opt_long(optarg, "--hidden", 16, 1 << 16); break;
+        case O_HEADS: heads = (int)dsq_opt_long(optarg, "--heads", 1, 1024); break;
+        case O_INTER: inter = (int)dsq_opt_long(optarg, "--intermediate", 1, 1 << 20); break;
+        case O_HDIM: o.model.d = (int)dsq_opt_long(optarg, "--hidden-dim", 1, 1 << 16); break;
+        case O_HTDIM: o.model.dt = (int)dsq_opt_long(optarg, "--hidden-t-dim", 2, 1 << 16); break;
+        case O_DROPOUT: o.model.hidden_dropout = (float)opt_num(optarg, "--dropout", 0, 0.99); break;
+        case O_LME: o.model.mean_embed = optarg ? opt_bool(optarg, "--learned-mean-embed") : 1; break;
+        case O_DENOISE: o.dopts.denoise = optarg ? opt_bool(optarg, "--denoise") : 1; break;
+        case O_DRATE: o.dopts.denoise_rate = (float)opt_num(optarg, "--denoise-rate", 0, 1e6); break;
+        case O_REG: o.dopts.reg_rate = (float)opt_num(optarg, "--reg-rate", 0, 1e6); break;
+        case O_DIFF: o.T = (int)dsq_opt_long(optarg, "--diff-steps", 2, 1 << 24); break;
+        case O_SCHED: o.schedule = optarg; break;
+        case O_SAMPLER: o.sampler = optarg; break;
+        case O_LR: o.topts.lr = (float)opt_num(optarg, "--lr", 0, 1e30); break;
+        case O_STEPS: o.topts.learning_steps = dsq_opt_long(optarg, "--learning-steps", 1, 1L << 40); break;
+        case O_BSZ: o.bsz = (int)dsq_opt_long(optarg, "--bsz", 1, 1 << 24); break;
+        case O_MICRO: o.topts.microbatch = (int)dsq_opt_long(optarg, "--microbatch", 1, 1 << 24); break;
+        case O_WD: o.topts.weight_decay = (float)opt_num(optarg, "--weight-decay", 0, 1e6); break;
+        case O_CLIP: o.topts.grad_clip = (float)opt_num(optarg, "--gradient-clipping", -1e30, 1e30); break;
+        case O_EMA: {
+            o.topts.n_ema = 0;
+            char *s = xstrdup(optarg), *save = NULL;
+            for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (o.topts.n_ema == DSQ_MAX_EMA) dsq_usage_error("--ema-rate: at most %d rates", DSQ_MAX_EMA);
+                if (strlen(t) >= sizeof o.ema_names[0]) dsq_usage_error("--ema-rate: '%s'", t);
+                o.topts.ema[o.topts.n_ema] = (float)opt_num(t, "--ema-rate", 0, 1);
+                snprintf(o.ema_names[o.topts.n_ema++], sizeof o.ema_names[0], "%s", t);
+            }
+            free(s);
+            if (!o.topts.n_ema) dsq_usage_error("%s", "--ema-rate: no rate given");
+            break;
+        }
+        case O_SEED: o.topts.seed = (uint64_t)dsq_opt_long(optarg, "--seed", 0, 1L << 62); break;
+        case O_SAVE: o.save_interval = dsq_opt_long(optarg, "--save-interval", 1, 1L << 40); break;
+        case O_LOG: o.log_interval = dsq_opt_long(optarg, "--log-interval", 1, 1L << 40); break;
+        case O_EVAL: o.eval_interval = dsq_opt_long(optarg, "--eval-interval", 1, 1L << 40); break;
+        case O_RESUME: o.resume = optarg; break;
+        case O_STOP: o.stop_at = dsq_opt_long(optarg, "--stop-at", 1, 1L << 40); break;
+        case O_IGNORED: break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: fputs(usage, stdout); return 0;
+        case O_VERSION: dsq_print_version(stdout, dsq_progname); return 0;
+        default: fprintf(stderr, "Try 'dsq-train --help'.\n"); return DSQ_EUSAGE;
+        }
+    }
+    if (optind < argc) dsq_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.data) dsq_usage_error("%s", "--data FILE is required");
+    if (!o.vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (!o.out && o.resume) {
+        /* a run directory resumes into itself */
+        size_t n = strlen(o.resume);
+        if (n > 12 && !strcmp(o.resume + n - 12, ".safetensors")) {
+            char *d = xstrdup(o.resume), *sl = strrchr(d, '/');
+            if (sl) *sl = 0; else strcpy(d, ".");
+            o.out = d;
+        } else {
+            o.out = o.resume;
+        }
+    }
+    if (!o.out) dsq_usage_error("%s", "--out DIR is required");
+    if (layers) o.model.n_layers = layers;
+    if (hidden) o.model.H = hidden;
+    if (heads) o.model.nh = heads;
+    if (inter) o.model.I = inter;
+    if (o.model.H % o.model.nh)
+        dsq_usage_error("--hidden %d is not a multiple of --heads %d", o.model.H, o.model.nh);
+    if (o.bsz % o.topts.microbatch && o.bsz > o.topts.microbatch)
+        dsq_usage_error("--bsz %d is not a multiple of --microbatch %d", o.bsz, o.topts.microbatch);
+    if (o.dopts.denoise && !o.model.mean_embed)
+        dsq_usage_error("%s", "--denoise needs --learned-mean-embed");
+    if (o.save_interval <= 0 || o.log_interval <= 0) dsq_usage_error("%s", "intervals must be positive");
+    int known = 0;
+    for (int i = 0; dsq_schedule_names[i]; i++) known |= !strcmp(dsq_schedule_names[i], o.schedule);
+    if (!known) dsq_usage_error("--noise-schedule: unknown '%s'", o.schedule);
+    if (strcmp(o.sampler, "uniform") && strcmp(o.sampler, "lossaware") && strcmp(o.sampler, "fixstep"))
+        dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.sampler);
+    o.progress = !quiet && isatty(STDERR_FILENO);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* a file-size limit then reads as a write error (EFBIG), handled like
+     * a full disk: the previous checkpoint stays */
+    signal(SIGXFSZ, SIG_IGN);
+
+    dsq_err e = {0};
+    int rc = dsq_train_run(&o, &e);
+    if (rc) dsq_die_err(&e);
+    return 0;
+}
