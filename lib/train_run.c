@@ -327,17 +327,18 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
                              .adam_v = tr.adam_v, .T = o->T, .history = smp.history,
                              .counts = smp.counts};
         for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = tr.ema[i];
-        char *saved = NULL;
-        if ((rc = dsq_state_read(state_path, &m, &s, &saved, e))) goto out;
+        char *saved = NULL;  /* the settings first: a clearer message than sizes */
+        if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) goto out;
         rc = check_resume_config(state_path, saved, cfg, e);
         free(saved);
-        if (rc) goto out;
+        if (rc || (rc = dsq_state_read(state_path, &m, &s, NULL, e))) goto out;
         tr.step = s.step;
         x.epoch = s.epoch;
         x.pos = s.pos;
         snprintf(x.last_state, sizeof x.last_state, "%s", state_path);
         if ((rc = trim_log(path, s.step, e))) goto out;
-        fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
+        if (o->progress >= 0)
+            fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
                 s.step);
     }
     snprintf(state_path, sizeof state_path, "%s/config.json", o->out);
@@ -359,7 +360,8 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     double t0 = now_s(), t_int = t0, tok_int = 0;
     int saved_now = 0;
     int64_t start = tr.step;
-    fprintf(stderr, "%s: %zu parameters, %" PRId64 " examples of %d tokens, batch %d "
+    if (o->progress >= 0)
+        fprintf(stderr, "%s: %zu parameters, %" PRId64 " examples of %d tokens, batch %d "
             "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
             dsq_model_num_params(&m), data.n, L, B, mb, tr.step, end);
     while (tr.step < end) {
@@ -389,7 +391,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
         if (want_log) {
             double t = now_s();
             log_stats(log, k, o, tr.last_lr, &st, tok_int / fmax(t - t_int, 1e-9), t - t0, "");
-            if (!o->progress)  /* plain lines when stderr is not a terminal */
+            if (o->progress == 0)  /* plain lines when stderr is not a terminal */
                 fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
                         dsq_progname, k, total, st.loss / st.n, tok_int / fmax(t - t_int, 1e-9));
             memset(&st, 0, sizeof st);
@@ -414,7 +416,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
             free(vi);
             free(vm);
         }
-        if (o->progress) {  /* one line, rewritten in place */
+        if (o->progress == 1) {  /* one line, rewritten in place */
             double el = now_s() - t0, per = el / (double)(tr.step - start);
             long eta = (long)(per * (double)(end - tr.step));
             fprintf(stderr, "\r%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s "
@@ -434,7 +436,8 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
                          "--resume %s", (int)dsq_train_stop_signal, tr.step, x.last_state);
         goto out;
     }
-    fprintf(stderr, "%s: done: %" PRId64 " steps, %s\n", dsq_progname, tr.step, x.last_saved);
+    if (o->progress >= 0)
+        fprintf(stderr, "%s: done: %" PRId64 " steps, %s\n", dsq_progname, tr.step, x.last_saved);
 out:
     if (log && fclose(log) != 0 && !rc) rc = dsq_err_set(e, DSQ_EIO, "log.jsonl: write error");
     free(bids);

@@ -27,7 +27,8 @@ typedef struct {
     int bsz, seq_len;          /* seq_len 0: the data's */
     int64_t save_interval, log_interval, eval_interval;
     int64_t stop_at;           /* 0: run to learning_steps */
-    int progress;              /* 1: one-line progress (stderr a terminal) */
+    int progress;              /* 1: one-line bar (stderr a terminal), 0: a line
+                                  per log interval, -1: quiet */
 } dsq_run_opts;
 
 /* Set by a SIGINT/SIGTERM handler: the run finishes the current step,

@@ -285,7 +285,7 @@ int main(int argc, char **argv) {
     if (!known) dsq_usage_error("--noise-schedule: unknown '%s'", o.schedule);
     if (strcmp(o.sampler, "uniform") && strcmp(o.sampler, "lossaware") && strcmp(o.sampler, "fixstep"))
         dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.sampler);
-    o.progress = !quiet && isatty(STDERR_FILENO);
+    o.progress = quiet ? -1 : isatty(STDERR_FILENO) ? 1 : 0;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -25,8 +25,16 @@ for every schedule at T = 200 and T = 2000 (sqrt, linear only) and, for
 sqrt at T = 200, every derived array "sqrt.200.<name>" of
 GaussianDiffusion.__init__.
 
-usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|medium]
+Training-loss fixtures (--config loss|loss-v2|loss-medium|loss-bertvocab,
+read by tests/unit/test_diffusion.c) hold the batch (ids, mask, t, weights,
+noises, denoise mask), the per-sequence terms, every parameter gradient of
+the summed microbatch losses, and the parameters / Adam moments / EMA copies
+after one and after `steps` training steps (torch.optim.AdamW, clipping,
+annealing).
+
+usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|medium|loss...]
        diffuseq_ref.py OUT.safetensors --schedules
+       diffuseq_ref.py CKPT.safetensors --load-ckpt   (a dsq checkpoint loads in PyTorch)
 """
 import argparse
 import json
@@ -425,6 +433,28 @@ def loss_fixture(c):
     return {k: v.contiguous() for k, v in tensors.items()}, meta
 
 
+def load_dsq_checkpoint(path):
+    """Builds the re-statement from a dsq checkpoint's config metadata and
+    loads the file as its state dict, strictly: names, shapes, the tied
+    lm_head.weight and the position_ids buffer must all be the reference's.
+    Returns the model and its parameter count as PyTorch counts it."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(path, "pt") as f:
+        cfg = json.loads(f.metadata()["config"])
+    c = dict(vocab=cfg["vocab_size"], d=cfg["hidden_dim"], dt=cfg["hidden_t_dim"],
+             H=cfg["hidden_size"], nh=cfg["num_attention_heads"], I=cfg["intermediate_size"],
+             n_layers=cfg["num_hidden_layers"], max_pos=cfg["max_position_embeddings"],
+             mean_embed=cfg["learned_mean_embed"])
+    m = TransformerNetModel(c, eps=cfg["layer_norm_eps"])
+    sd = load_file(path)
+    assert torch.equal(sd["lm_head.weight"], sd["word_embedding.weight"]), "untied lm_head"
+    assert torch.equal(sd["position_ids"], torch.arange(c["max_pos"]).expand((1, -1)))
+    m.load_state_dict(sd, strict=True)
+    assert m.lm_head.weight is m.word_embedding.weight
+    return m, sum(p.numel() for p in m.parameters())
+
+
 SCHEDULES = ["sqrt", "linear", "cosine", "trunc_cos", "trunc_lin", "pw_lin", "warmup-decay"]
 
 
@@ -444,8 +474,14 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS) + sorted(LOSS_CONFIGS))
     ap.add_argument("--schedules", action="store_true", help="write the schedules fixture")
+    ap.add_argument("--load-ckpt", action="store_true",
+                    help="OUT is a dsq checkpoint: load it strictly, print its parameter count")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.load_ckpt:
+        _, n = load_dsq_checkpoint(a.out)
+        print("loaded %s: %d parameters" % (a.out, n))
+        return 0
     if a.schedules:
         save_file(schedules_fixture(), a.out)
         return 0
