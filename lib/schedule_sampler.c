@@ -6,12 +6,12 @@
 
 #include "philox.h"
 
-int dsq_sampler_init(dsq_sampler *s, const char *name, int T, dsq_err *e) {
+int dsq_tsampler_init(dsq_tsampler *s, const char *name, int T, dsq_err *e) {
     memset(s, 0, sizeof *s);
     if (T < 1) return dsq_err_set(e, DSQ_EUSAGE, "schedule sampler: %d diffusion steps", T);
-    if (!strcmp(name, "uniform")) s->kind = DSQ_SAMPLER_UNIFORM;
-    else if (!strcmp(name, "lossaware")) s->kind = DSQ_SAMPLER_LOSSAWARE;
-    else if (!strcmp(name, "fixstep")) s->kind = DSQ_SAMPLER_FIXSTEP;
+    if (!strcmp(name, "uniform")) s->kind = DSQ_TSAMPLER_UNIFORM;
+    else if (!strcmp(name, "lossaware")) s->kind = DSQ_TSAMPLER_LOSSAWARE;
+    else if (!strcmp(name, "fixstep")) s->kind = DSQ_TSAMPLER_FIXSTEP;
     else
         return dsq_err_set(e, DSQ_EUSAGE, "unknown schedule sampler '%s' (uniform, "
                            "lossaware, fixstep)", name);
@@ -23,7 +23,7 @@ int dsq_sampler_init(dsq_sampler *s, const char *name, int T, dsq_err *e) {
     return 0;
 }
 
-void dsq_sampler_free(dsq_sampler *s) {
+void dsq_tsampler_free(dsq_tsampler *s) {
     free(s->history);
     free(s->counts);
     free(s->w);
@@ -31,22 +31,22 @@ void dsq_sampler_free(dsq_sampler *s) {
     memset(s, 0, sizeof *s);
 }
 
-int dsq_sampler_warmed_up(const dsq_sampler *s) {
-    if (s->kind != DSQ_SAMPLER_LOSSAWARE) return 1;
+int dsq_tsampler_warmed_up(const dsq_tsampler *s) {
+    if (s->kind != DSQ_TSAMPLER_LOSSAWARE) return 1;
     for (int t = 0; t < s->T; t++)
         if (s->counts[t] < DSQ_LOSSAWARE_HISTORY) return 0;
     return 1;
 }
 
-void dsq_sampler_weights(const dsq_sampler *s, double *w) {
+void dsq_tsampler_weights(const dsq_tsampler *s, double *w) {
     int T = s->T;
-    if (s->kind == DSQ_SAMPLER_FIXSTEP) {
+    if (s->kind == DSQ_TSAMPLER_FIXSTEP) {
         /* np.concatenate([ones(T//2), zeros(T//2) + 0.5]); an odd T leaves
          * the reference one short, here the last step gets 0.5 too */
         for (int t = 0; t < T; t++) w[t] = t < T / 2 ? 1.0 : 0.5;
         return;
     }
-    if (s->kind == DSQ_SAMPLER_UNIFORM || !dsq_sampler_warmed_up(s)) {
+    if (s->kind == DSQ_TSAMPLER_UNIFORM || !dsq_tsampler_warmed_up(s)) {
         for (int t = 0; t < T; t++) w[t] = 1.0;
         return;
     }
@@ -73,10 +73,10 @@ static double uniform53(uint64_t seed, uint64_t off, uint64_t i) {
     return (double)(v & ((1ull << 53) - 1)) * 0x1p-53;
 }
 
-void dsq_sampler_sample(dsq_sampler *s, int n, uint64_t seed, uint64_t off, int *t,
+void dsq_tsampler_sample(dsq_tsampler *s, int n, uint64_t seed, uint64_t off, int *t,
                         float *wt) {
     int T = s->T;
-    dsq_sampler_weights(s, s->w);
+    dsq_tsampler_weights(s, s->w);
     double sum = 0;
     for (int k = 0; k < T; k++) sum += s->w[k];
     double acc = 0;
@@ -99,8 +99,8 @@ void dsq_sampler_sample(dsq_sampler *s, int n, uint64_t seed, uint64_t off, int 
     }
 }
 
-void dsq_sampler_update(dsq_sampler *s, const int *t, const double *loss, int n) {
-    if (s->kind != DSQ_SAMPLER_LOSSAWARE) return;
+void dsq_tsampler_update(dsq_tsampler *s, const int *t, const double *loss, int n) {
+    if (s->kind != DSQ_TSAMPLER_LOSSAWARE) return;
     for (int i = 0; i < n; i++) {
         double *h = s->history + (size_t)t[i] * DSQ_LOSSAWARE_HISTORY;
         int32_t *c = &s->counts[t[i]];

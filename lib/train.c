@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_sampler *smp,
+int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *smp,
                      const dsq_train_opts *o, dsq_err *e) {
     memset(tr, 0, sizeof *tr);
     if (o->microbatch <= 0)
@@ -85,7 +85,7 @@ void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask,
     dsq_diffusion_loss(tr->df, ids, mask, t, w, B, L, want_nll, 1, q);
     /* the loss-aware history takes the unweighted per-sequence losses */
     for (int b = 0; b < B; b++) ls[b] = q[b].loss;
-    dsq_sampler_update(tr->smp, t, ls, B);
+    dsq_tsampler_update(tr->smp, t, ls, B);
     if (st) add_stats(st, q, t, w, B, L, tr->df->sch->T);
     free(q);
     free(ls);
@@ -132,7 +132,7 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
     tr->m->seed = tr->o.seed;
     for (int i = 0; i * mb < B; i++) {
         uint64_t off = dsq_trainer_rng_offset(tr, tr->step, i);
-        dsq_sampler_sample(tr->smp, mb, tr->o.seed, off, t, w);
+        dsq_tsampler_sample(tr->smp, mb, tr->o.seed, off, t, w);
         dsq_diffusion_draw_noise(tr->df, t, mb, L, tr->o.seed, off + 1);
         tr->m->rng_offset = off + 1 + DSQ_DIFFUSION_RNG_STREAMS;
         dsq_trainer_micro(tr, ids + (size_t)i * mb * L, mask + (size_t)i * mb * L, t, w, mb, L,
@@ -161,7 +161,7 @@ void dsq_trainer_eval(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, 
     for (int i = 0; i * mb < B; i++) {
         int n = B - i * mb < mb ? B - i * mb : mb;
         uint64_t o = off + (uint64_t)i * (1 + DSQ_DIFFUSION_RNG_STREAMS);
-        dsq_sampler_sample(tr->smp, n, tr->o.seed, o, t, w);
+        dsq_tsampler_sample(tr->smp, n, tr->o.seed, o, t, w);
         dsq_diffusion_draw_noise(tr->df, t, n, L, tr->o.seed, o + 1);
         dsq_diffusion_loss(tr->df, ids + (size_t)i * mb * L, mask + (size_t)i * mb * L, t, w,
                            n, L, 1, 0, q);

@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
     dsq_model *m;
     dsq_diffusion *df;
-    dsq_sampler *smp;
+    dsq_tsampler *smp;
     dsq_train_opts o;
     float *adam_m, *adam_v;     /* device [n_params] */
     float *ema[DSQ_MAX_EMA];    /* device [n_params] each */
@@ -50,7 +50,7 @@ typedef struct {
 } dsq_trainer;
 
 /* EMA copies start from the current parameters. */
-int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_sampler *smp,
+int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *smp,
                      const dsq_train_opts *o, dsq_err *e);
 void dsq_trainer_free(dsq_trainer *tr);
 

@@ -140,7 +140,7 @@ typedef struct {
     const dsq_run_opts *o;
     dsq_model *m;
     dsq_trainer *tr;
-    dsq_sampler *smp;
+    dsq_tsampler *smp;
     char *config;          /* JSON text */
     int64_t epoch, pos;
     char last_saved[1024];
@@ -262,7 +262,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     dsq_model m = {0};
     dsq_schedule sch = {0};
     dsq_diffusion df = {0};
-    dsq_sampler smp = {0};
+    dsq_tsampler smp = {0};
     dsq_trainer tr = {0};
     json_t *cfg = NULL;
     FILE *log = NULL;
@@ -309,7 +309,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     if ((rc = dsq_diffusion_init(&df, &m, &sch, &o->dopts, e))) goto out;
     int mb = o->topts.microbatch < o->bsz ? o->topts.microbatch : o->bsz;
     if ((rc = dsq_diffusion_reserve(&df, mb, L, e))) goto out;
-    if ((rc = dsq_sampler_init(&smp, o->sampler, o->T, e))) goto out;
+    if ((rc = dsq_tsampler_init(&smp, o->sampler, o->T, e))) goto out;
     if ((rc = dsq_trainer_init(&tr, &m, &df, &smp, &o->topts, e))) goto out;
 
     cfg = make_config(o, tok, L);
@@ -446,7 +446,7 @@ out:
     free(x.config);
     json_decref(cfg);
     dsq_trainer_free(&tr);
-    dsq_sampler_free(&smp);
+    dsq_tsampler_free(&smp);
     dsq_diffusion_free(&df);
     dsq_schedule_free(&sch);
     dsq_model_destroy(&m);

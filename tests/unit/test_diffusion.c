@@ -63,7 +63,7 @@ typedef struct {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_sampler smp;
+    dsq_tsampler smp;
     dsq_train_opts to;
     float *p0;          /* host copy of the initial parameters */
     int B, L, T, mb;
@@ -100,7 +100,7 @@ static int load(fixture *f, const char *path) {
                             (float)jnum(j, "denoise_rate"), (float)jnum(j, "reg_rate")};
     rc = rc ? rc : dsq_diffusion_init(&f->df, &f->m, &f->sch, &o, &e);
     rc = rc ? rc : dsq_diffusion_reserve(&f->df, f->mb, f->L, &e);
-    rc = rc ? rc : dsq_sampler_init(&f->smp, "uniform", f->T, &e);
+    rc = rc ? rc : dsq_tsampler_init(&f->smp, "uniform", f->T, &e);
     EXPECT(rc == 0, "%s: setup: %s", path, e.msg);
     if (rc) return -1;
     f->to.lr = (float)jnum(j, "lr");
@@ -139,7 +139,7 @@ static int load(fixture *f, const char *path) {
 }
 
 static void unload(fixture *f) {
-    dsq_sampler_free(&f->smp);
+    dsq_tsampler_free(&f->smp);
     dsq_diffusion_free(&f->df);
     dsq_schedule_free(&f->sch);
     dsq_model_destroy(&f->m);
@@ -299,55 +299,55 @@ static void test_oracle_parity(void) {
 
 static void test_samplers(void) {
     dsq_err e = {0};
-    dsq_sampler s;
+    dsq_tsampler s;
     enum { T = 8, n = 40000 };
     int *t = xmalloc(n * sizeof *t);
     float *w = xmalloc(n * sizeof *w);
-    EXPECT(dsq_sampler_init(&s, "bogus", T, &e) == DSQ_EUSAGE && strstr(e.msg, "bogus"),
+    EXPECT(dsq_tsampler_init(&s, "bogus", T, &e) == DSQ_EUSAGE && strstr(e.msg, "bogus"),
            "unknown name: %s", e.msg);
     /* uniform: every t about n/T times, weight 1; same stream, same draws */
-    dsq_sampler_init(&s, "uniform", T, &e);
-    dsq_sampler_sample(&s, n, 5, 9, t, w);
+    dsq_tsampler_init(&s, "uniform", T, &e);
+    dsq_tsampler_sample(&s, n, 5, 9, t, w);
     int cnt[T] = {0};
     for (int i = 0; i < n; i++) { cnt[t[i]]++; EXPECT(w[i] == 1.0f, "uniform weight %g", w[i]); }
     for (int k = 0; k < T; k++)
         EXPECT(abs(cnt[k] - n / T) < 5 * sqrt(n / T), "uniform count of %d: %d", k, cnt[k]);
     int t2[16];
     float w2[16];
-    dsq_sampler_sample(&s, 16, 5, 9, t2, w2);
+    dsq_tsampler_sample(&s, 16, 5, 9, t2, w2);
     EXPECT(!memcmp(t, t2, sizeof t2), "draws depend only on (seed, offset, i)");
-    dsq_sampler_free(&s);
+    dsq_tsampler_free(&s);
     /* fixstep: weights 1 then 0.5; p = w / (0.75 T), importance 0.75 / 1.5 */
-    dsq_sampler_init(&s, "fixstep", T, &e);
-    dsq_sampler_sample(&s, n, 5, 10, t, w);
+    dsq_tsampler_init(&s, "fixstep", T, &e);
+    dsq_tsampler_sample(&s, n, 5, 10, t, w);
     int lo = 0;
     for (int i = 0; i < n; i++) {
         lo += t[i] < T / 2;
         EXPECT(w[i] == (t[i] < T / 2 ? 0.75f : 1.5f), "fixstep weight of %d: %g", t[i], w[i]);
     }
     EXPECT(fabs(lo / (double)n - 2.0 / 3) < 0.01, "fixstep: first half drawn %.4f", lo / (double)n);
-    dsq_sampler_free(&s);
+    dsq_tsampler_free(&s);
     /* lossaware: uniform until every t holds 10 losses, then
      * p ~ sqrt(mean h^2) mixed with 0.001 uniform; oldest loss shifts out */
-    dsq_sampler_init(&s, "lossaware", T, &e);
+    dsq_tsampler_init(&s, "lossaware", T, &e);
     double hist[T];
     int ts[T];
     for (int rep = 0; rep < 10; rep++) {
-        EXPECT(!dsq_sampler_warmed_up(&s), "not warm after %d rounds", rep);
+        EXPECT(!dsq_tsampler_warmed_up(&s), "not warm after %d rounds", rep);
         for (int k = 0; k < T; k++) { ts[k] = k; hist[k] = k + 1.0; }
-        dsq_sampler_update(&s, ts, hist, T - (rep == 9));
+        dsq_tsampler_update(&s, ts, hist, T - (rep == 9));
     }
-    EXPECT(!dsq_sampler_warmed_up(&s), "t = 7 holds 9");
+    EXPECT(!dsq_tsampler_warmed_up(&s), "t = 7 holds 9");
     double wt[T];
-    dsq_sampler_weights(&s, wt);
+    dsq_tsampler_weights(&s, wt);
     EXPECT(wt[0] == 1.0 && wt[7] == 1.0, "uniform while warming up");
     ts[0] = 7; hist[0] = 8.0;
-    dsq_sampler_update(&s, ts, hist, 1);
-    EXPECT(dsq_sampler_warmed_up(&s), "warm");
+    dsq_tsampler_update(&s, ts, hist, 1);
+    EXPECT(dsq_tsampler_warmed_up(&s), "warm");
     ts[0] = 3; hist[0] = 100.0;       /* t = 3: nine 4s and a 100 */
-    dsq_sampler_update(&s, ts, hist, 1);
+    dsq_tsampler_update(&s, ts, hist, 1);
     EXPECT(s.history[3 * 10 + 9] == 100.0 && s.history[3 * 10] == 4.0, "shift");
-    dsq_sampler_weights(&s, wt);
+    dsq_tsampler_weights(&s, wt);
     double raw[T], sum = 0;
     for (int k = 0; k < T; k++) raw[k] = k == 3 ? sqrt((9 * 16.0 + 1e4) / 10) : k + 1.0;
     for (int k = 0; k < T; k++) sum += raw[k];
@@ -357,7 +357,7 @@ static void test_samplers(void) {
         psum += wt[k];
     }
     EXPECT(werr < 1e-15 && fabs(psum - 1) < 1e-12, "lossaware weights: err %.2e", werr);
-    dsq_sampler_sample(&s, n, 5, 11, t, w);
+    dsq_tsampler_sample(&s, n, 5, 11, t, w);
     memset(cnt, 0, sizeof cnt);
     for (int i = 0; i < n; i++) {
         cnt[t[i]]++;
@@ -365,7 +365,7 @@ static void test_samplers(void) {
     }
     EXPECT(fabs(cnt[3] / (double)n - wt[3]) < 0.01, "t = 3 drawn %.4f, p %.4f",
            cnt[3] / (double)n, wt[3]);
-    dsq_sampler_free(&s);
+    dsq_tsampler_free(&s);
     free(t);
     free(w);
 }
@@ -376,7 +376,7 @@ typedef struct {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_sampler smp;
+    dsq_tsampler smp;
 } tiny;
 
 static void tiny_make(tiny *x, int mean_embed, int B, int L) {
@@ -391,13 +391,13 @@ static void tiny_make(tiny *x, int mean_embed, int B, int L) {
     rc = rc ? rc : dsq_schedule_init(&x->sch, "sqrt", 50, &e);
     rc = rc ? rc : dsq_diffusion_init(&x->df, &x->m, &x->sch, &o, &e);
     rc = rc ? rc : dsq_diffusion_reserve(&x->df, B, L, &e);
-    rc = rc ? rc : dsq_sampler_init(&x->smp, "lossaware", 50, &e);
+    rc = rc ? rc : dsq_tsampler_init(&x->smp, "lossaware", 50, &e);
     EXPECT(rc == 0, "tiny: %s", e.msg);
     dsq_model_init_params(&x->m, 3);
 }
 
 static void tiny_free(tiny *x) {
-    dsq_sampler_free(&x->smp);
+    dsq_tsampler_free(&x->smp);
     dsq_diffusion_free(&x->df);
     dsq_schedule_free(&x->sch);
     dsq_model_destroy(&x->m);
