@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Model parity at a larger configuration than the committed fixtures
-# (H=64, hidden_t_dim=128, 512 positions, V=1000): the PyTorch
+# Model parity at larger configurations than the committed fixtures
+# (H=64, hidden_t_dim=128, 512 positions, V=1000; and the bert-base shape,
+# forward only): the PyTorch
 # re-statement (tests/oracles/diffuseq_ref.py --config medium) writes a
 # fixture into a temporary directory and build/tests/test_model checks it
 # (forward rel. 1e-4, gradients rel. 1e-3).  Also checks that the oracle
@@ -23,6 +24,16 @@ else
   echo "FAIL model_oracle_medium:"; sed 's/^/    /' "$tmp/out"
 fi
 grep 'rel error' "$tmp/out" | sed 's/^ */  /' >&2
+# The paper's shape (bert-base encoder, V = 30,522, d = 128; B = 1, L = 16),
+# forward only: ~365 MB of weights written and read once.
+if "$py" tests/oracles/diffuseq_ref.py "$tmp/bert-base.safetensors" --config bert-base 2>"$tmp/err" &&
+   "$bin" "$tmp/bert-base.safetensors" >"$tmp/out" 2>&1 && grep -q '^PASS test_oracle_parity' "$tmp/out"; then
+  echo "PASS model_oracle_bert_base_forward"
+else
+  echo "FAIL model_oracle_bert_base_forward:"; tail -n 3 "$tmp/err"; sed 's/^/    /' "$tmp/out"
+fi
+grep 'rel error' "$tmp/out" | sed 's/^ */  /' >&2
+rm -f "$tmp/bert-base.safetensors"
 "$py" tests/oracles/diffuseq_ref.py "$tmp/small.safetensors" --config small
 "$py" - "$tmp/small.safetensors" tests/fixtures/model/small.safetensors <<'PY'
 import sys

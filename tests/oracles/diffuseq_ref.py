@@ -56,6 +56,10 @@ CONFIGS = {
     # Larger, generated on the fly by tests/checks (not committed).
     "medium": dict(vocab=1000, d=16, dt=128, H=64, nh=4, I=128, n_layers=2, max_pos=512,
                    T=2000, B=4, L=32, seed=3),
+    # The paper's QQP shape (bert-base encoder, V = 30,522, d = 128), forward
+    # only: generated on the fly (~365 MB of weights, never committed).
+    "bert-base": dict(vocab=30522, d=128, dt=128, H=768, nh=12, I=3072, n_layers=12,
+                      max_pos=512, T=2000, B=1, L=16, seed=4, forward_only=True),
 }
 
 
@@ -210,12 +214,15 @@ def fixture(c):
     md = build(c).double()   # same weights, float64 arithmetic
     md.load_state_dict({k: v.double() if v.is_floating_point() else v
                         for k, v in m.state_dict().items()})
-    xd = x.double().requires_grad_(True)
-    out = md(xd, scale_timesteps(t, T))
-    (out * dout.double()).sum().backward()
-
-    tensors = {"x": x, "t": t.to(torch.int64), "dout": dout, "out": out.detach().float(),
-               "grad.x": xd.grad.float()}
+    fwd_only = c.get("forward_only", False)
+    xd = x.double().requires_grad_(not fwd_only)
+    with torch.set_grad_enabled(not fwd_only):
+        out = md(xd, scale_timesteps(t, T))
+    tensors = {"x": x, "t": t.to(torch.int64), "out": out.detach().float()}
+    if not fwd_only:
+        (out * dout.double()).sum().backward()
+        tensors["dout"] = dout
+        tensors["grad.x"] = xd.grad.float()
     for name, p in m.named_parameters():   # lm_head.weight is tied: listed once
         tensors["param." + name] = p.detach().clone()
     for name, p in md.named_parameters():

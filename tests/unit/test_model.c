@@ -107,10 +107,13 @@ static void check_fixture(const char *path) {
     const dsq_tensor *tx = dsq_record_find(&r, "x"), *tt = dsq_record_find(&r, "t");
     const dsq_tensor *tdo = dsq_record_find(&r, "dout"), *tout = dsq_record_find(&r, "out");
     const dsq_tensor *tgx = dsq_record_find(&r, "grad.x");
-    EXPECT(tx && tt && tdo && tout && tgx, "%s: inputs/outputs missing", path);
-    if (!(tx && tt && tdo && tout && tgx)) goto done;
+    /* forward-only fixtures (the bert-base shape) carry no dout/gradients */
+    int fwd_only = !tdo && !tgx;
+    EXPECT(tx && tt && tout && (fwd_only || (tdo && tgx)), "%s: inputs/outputs missing", path);
+    if (!(tx && tt && tout && (fwd_only || (tdo && tgx)))) goto done;
     size_t nx = (size_t)B * L * c.d;
     float tsc[64];
+    EXPECT(B <= 64, "%s: batch %d", path, B);
     for (int b = 0; b < B; b++) tsc[b] = dsq_model_rescale_t((int)((int64_t *)tt->data)[b], T);
 
     /* Reserve more than needed: a smaller batch uses a prefix. */
@@ -119,7 +122,7 @@ static void check_fixture(const char *path) {
     float *ddout = be->alloc(be, nx * 4), *dgx = be->alloc(be, nx * 4);
     be->upload(be, dxin, tx->data, nx * 4);
     be->upload(be, dt_, tsc, B * 4);
-    be->upload(be, ddout, tdo->data, nx * 4);
+    if (!fwd_only) be->upload(be, ddout, tdo->data, nx * 4);
 
     const float *out = dsq_model_forward(&m, dxin, dt_, B, L);
     float *hout = xmalloc(nx * 4);
@@ -128,6 +131,11 @@ static void check_fixture(const char *path) {
     printf("  %s: forward max rel error %.3e (max |out| %.3f)\n", path, fe,
            max_abs(tout->data, nx));
     EXPECT(fe <= 1e-4, "%s: forward rel error %.3e > 1e-4", path, fe);
+    if (fwd_only) {
+        free(hout);
+        be->free(be, dxin); be->free(be, dt_); be->free(be, ddout); be->free(be, dgx);
+        goto done;
+    }
 
     dsq_model_zero_grad(&m);
     dsq_model_backward(&m, dgx, ddout);
