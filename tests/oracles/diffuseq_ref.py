@@ -462,6 +462,59 @@ def load_dsq_checkpoint(path):
     return m, sum(p.numel() for p in m.parameters())
 
 
+def bench(spec):
+    """Times float32 training steps of the re-statement (training_losses_seq2seq,
+    backward with microbatch gradients added, AdamW, EMA) as TrainLoop runs
+    them.  spec: JSON with the model shape, T, B, microbatch, L, steps,
+    threads.  Prints a JSON line: tokens_per_s over the steps after the first,
+    peak_rss_kb."""
+    import resource
+    import time
+    c = json.loads(spec)
+    torch.set_num_threads(c["threads"])
+    torch.manual_seed(0)
+    m = TransformerNetModel(c).train()
+    m.dropout.p = c.get("dropout", 0.1)
+    sch = derived(named_betas("sqrt", c["T"]))
+    sa = torch.from_numpy(sch["sqrt_alphas_cumprod"]).float()
+    s1 = torch.from_numpy(sch["sqrt_one_minus_alphas_cumprod"]).float()
+    params = list(m.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    ema = [p.detach().clone() for p in params]
+    B, mb, L, V, T = c["B"], c["microbatch"], c["L"], c["vocab"], c["T"]
+    ce = nn.CrossEntropyLoss(reduction="none")
+    ids_all = torch.randint(0, V, (B, L))
+    mask_all = (torch.arange(L)[None] >= L // 2).long().expand(B, L)
+    times = []
+    for step in range(c["steps"]):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        for i in range(0, B, mb):
+            ids, mask = ids_all[i:i + mb], mask_all[i:i + mb]
+            t = torch.randint(0, T, (ids.shape[0],))
+            x0m = m.word_embedding(ids)
+            x0 = x0m + s1[0] * torch.randn_like(x0m)
+            xt = sa[t][:, None, None] * x0 + s1[t][:, None, None] * torch.randn_like(x0)
+            xt = torch.where(mask[..., None] == 0, x0, xt)
+            out = m(xt, scale_timesteps(t, T))
+            mse = ((x0 - out) ** 2).mean(dim=(1, 2))
+            mse = torch.where(t == 0, ((x0m - out) ** 2).mean(dim=(1, 2)), mse)
+            tT = ((sa[T - 1] * x0) ** 2).mean(dim=(1, 2))
+            dec = ce(m.lm_head(x0).view(-1, V), ids.view(-1)).view(ids.shape).mean(-1)
+            with torch.no_grad():   # the logged nll, as the reference computes it
+                ce(m.lm_head(out).view(-1, V), ids.view(-1))
+            (mse + dec + tT).mean().backward()
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.mul_(0.9999).add_(p, alpha=1 - 0.9999)
+        times.append(time.perf_counter() - t0)
+    steady = times[1:] or times
+    print(json.dumps({"tokens_per_s": B * L * len(steady) / sum(steady),
+                      "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "step_s": steady}))
+
+
 SCHEDULES = ["sqrt", "linear", "cosine", "trunc_cos", "trunc_lin", "pw_lin", "warmup-decay"]
 
 
@@ -478,12 +531,16 @@ def schedules_fixture():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?")
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS) + sorted(LOSS_CONFIGS))
     ap.add_argument("--schedules", action="store_true", help="write the schedules fixture")
+    ap.add_argument("--bench", metavar="JSON", help="time float32 training steps (bench/train.sh)")
     ap.add_argument("--load-ckpt", action="store_true",
                     help="OUT is a dsq checkpoint: load it strictly, print its parameter count")
     a = ap.parse_args()
+    if a.bench:
+        bench(a.bench)
+        return 0
     torch.set_num_threads(1)
     if a.load_ckpt:
         _, n = load_dsq_checkpoint(a.out)
