@@ -1,0 +1,317 @@
+/* Running a sampler's plan on a batch (spec/sampling.md §1-§4). */
+#include "sample.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "philox.h"
+
+struct dsq_sampler {
+    dsq_model *m;
+    const dsq_schedule *sch;
+    dsq_sample_opts o;
+    dsq_sample_plan plan;
+    dsq_backend *be;
+    int Bmax, L, d, V;
+    float *dx, *dt;               /* device: state [Bmax, L, d], times [Bmax] */
+    /* host */
+    float *x, *x0, *m1, *m2;      /* [Bmax, L, d] state, x̂0, last two predictions */
+    float *e0;                    /* [Bmax, L, d] source embeddings E[ids] */
+    float *z, *zr;                /* [Bmax, L, d] draws and top-p redraws */
+    float *u;                     /* [Bmax, L] uniforms */
+    float *E, *enorm, *bias, *mean;  /* [V, d], [V], [V], [d] (mean: NULL unless v2) */
+    int32_t *tok;                 /* [Bmax, L] */
+    dsq_vocab_search vs;
+    dsq_draw_fn draw;
+    void *draw_ctx;
+    uint64_t seed;
+    dsq_trace_fn trace;
+    void *trace_ctx;
+    void (*progress)(void *, int, int);
+    void *progress_ctx;
+};
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+uint64_t dsq_sample_example_key(uint64_t seed, int64_t index) {
+    return splitmix64(splitmix64(seed) ^ (uint64_t)index);
+}
+
+void dsq_sample_philox_draw(void *ctx, const dsq_draw *d, float *out, size_t n) {
+    uint64_t key = dsq_sample_example_key(*(const uint64_t *)ctx, d->index);
+    uint64_t off = (uint64_t)d->purpose << 56 | (uint64_t)(uint32_t)d->redraw << 32 |
+                   (uint32_t)d->step;
+    for (size_t g = 0; g * 4 < n; g++) {
+        uint32_t w[4];
+        float v[4];
+        dsq_philox_block(key, off, g, w);
+        if (d->purpose == DSQ_DRAW_DENOISE) {
+            for (int l = 0; l < 4; l++) v[l] = dsq_philox_uniform(w[l]);
+        } else {
+            dsq_philox_box_muller(w[0], w[1], &v[0], &v[1]);
+            dsq_philox_box_muller(w[2], w[3], &v[2], &v[3]);
+        }
+        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) out[g * 4 + l] = v[l];
+    }
+}
+
+int dsq_sampler_create(dsq_sampler **out, dsq_model *m, const dsq_schedule *sch,
+                       const dsq_sample_opts *o, int B_max, int L, dsq_err *e) {
+    *out = NULL;
+    if (o->mean_start && !m->cfg.mean_embed)
+        return dsq_err_set(e, DSQ_EUSAGE, "a mean-embedding start needs a model with mean_embed");
+    if (o->denoise_rate > 0 && !m->cfg.mean_embed)
+        return dsq_err_set(e, DSQ_EUSAGE, "denoise noise needs a model with mean_embed");
+    if (o->top_p < 0) return dsq_err_set(e, DSQ_EUSAGE, "--top-p must be >= 0");
+    int rc = dsq_model_reserve(m, B_max, L, e);
+    if (rc) return rc;
+    dsq_sampler *s = xcalloc(1, sizeof *s);
+    if ((rc = dsq_sample_plan_make(&s->plan, sch, o, e))) {
+        free(s);
+        return rc;
+    }
+    s->m = m;
+    s->sch = sch;
+    s->o = *o;
+    s->be = m->be;
+    s->Bmax = B_max;
+    s->L = L;
+    s->d = m->cfg.d;
+    s->V = m->cfg.vocab;
+    size_t nx = (size_t)B_max * L * s->d, V = (size_t)s->V, d = (size_t)s->d;
+    s->dx = s->be->alloc(s->be, nx * sizeof(float));
+    s->dt = s->be->alloc(s->be, (size_t)B_max * sizeof(float));
+    s->x = xmalloc(7 * nx * sizeof(float));
+    s->x0 = s->x + nx;
+    s->m1 = s->x0 + nx;
+    s->m2 = s->m1 + nx;
+    s->e0 = s->m2 + nx;
+    s->z = s->e0 + nx;
+    s->zr = s->z + nx;
+    s->u = xmalloc((size_t)B_max * L * sizeof(float));
+    s->E = xmalloc((V * d + 2 * V + d) * sizeof(float));
+    s->enorm = s->E + V * d;
+    s->bias = s->enorm + V;
+    s->be->download(s->be, s->E, m->p.wemb, V * d * sizeof(float));
+    s->be->download(s->be, s->bias, m->p.lm_bias, V * sizeof(float));
+    for (size_t v = 0; v < V; v++) {
+        float acc = 0;  /* (E**2).sum(-1) in float32 */
+        for (size_t k = 0; k < d; k++) acc += s->E[v * d + k] * s->E[v * d + k];
+        s->enorm[v] = acc;
+    }
+    if (m->cfg.mean_embed) {
+        s->mean = s->bias + V;
+        s->be->download(s->be, s->mean, m->p.mean_emb, d * sizeof(float));
+    }
+    s->tok = xmalloc((size_t)B_max * L * sizeof(int32_t));
+    int rows = B_max * L < 512 ? B_max * L : 512;
+    dsq_vocab_search_init(&s->vs, s->be, rows, s->V < 4096 ? s->V : 4096);
+    s->seed = o->seed;
+    s->draw = dsq_sample_philox_draw;
+    s->draw_ctx = &s->seed;
+    *out = s;
+    return 0;
+}
+
+void dsq_sampler_free(dsq_sampler *s) {
+    if (!s) return;
+    s->be->free(s->be, s->dx);
+    s->be->free(s->be, s->dt);
+    dsq_vocab_search_free(&s->vs);
+    free(s->x);
+    free(s->u);
+    free(s->E);
+    free(s->tok);
+    dsq_sample_plan_free(&s->plan);
+    free(s);
+}
+
+const dsq_sample_plan *dsq_sampler_plan(const dsq_sampler *s) { return &s->plan; }
+
+void dsq_sampler_set_draw(dsq_sampler *s, dsq_draw_fn fn, void *ctx) {
+    s->draw = fn ? fn : dsq_sample_philox_draw;
+    s->draw_ctx = fn ? ctx : &s->seed;
+}
+
+void dsq_sampler_set_trace(dsq_sampler *s, dsq_trace_fn fn, void *ctx) {
+    s->trace = fn;
+    s->trace_ctx = ctx;
+}
+
+void dsq_sampler_set_progress(dsq_sampler *s, void (*fn)(void *, int, int), void *ctx) {
+    s->progress = fn;
+    s->progress_ctx = ctx;
+}
+
+/* x = where(mask == 0, E[ids], x): anchor the source. */
+static void anchor(dsq_sampler *s, float *x, const uint8_t *mask, int B) {
+    size_t d = (size_t)s->d;
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < (long)B * s->L; p++)
+        if (!mask[p]) memcpy(x + p * d, s->e0 + p * d, d * sizeof(float));
+}
+
+/* Normal draws of every row into z; step noise with top-p redraws (the
+ * start noise is plain, as the reference's randn_like). */
+static void draw_normal(dsq_sampler *s, int purpose, int step, const int64_t *index, int B) {
+    size_t n = (size_t)s->L * s->d;
+    float tp = purpose == DSQ_DRAW_STEP ? s->o.top_p : 0.0f;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < B; b++) {
+        dsq_draw dr = {purpose, step, 0, b, index[b]};
+        float *z = s->z + b * n, *zr = s->zr + b * n;
+        s->draw(s->draw_ctx, &dr, z, n);
+        if (tp <= 0) continue;
+        for (;;) {
+            size_t bad = 0;
+            for (size_t j = 0; j < n; j++) bad += fabsf(z[j]) > tp;
+            if (!bad) break;
+            dr.redraw++;
+            s->draw(s->draw_ctx, &dr, zr, n);
+            for (size_t j = 0; j < n; j++)
+                if (fabsf(z[j]) > tp) z[j] = zr[j];
+        }
+    }
+}
+
+/* f(x, tmodel) on the device; returns the output (device [B, L, d]). */
+static const float *model_call(dsq_sampler *s, const float *x, float tmodel, int B) {
+    dsq_backend *be = s->be;
+    size_t nx = (size_t)B * s->L * s->d;
+    float t[B];
+    for (int b = 0; b < B; b++) t[b] = tmodel;
+    be->upload(be, s->dx, x, nx * sizeof(float));
+    be->upload(be, s->dt, t, (size_t)B * sizeof(float));
+    return dsq_model_forward(s->m, s->dx, s->dt, B, s->L);
+}
+
+/* x̂0 = round(out) or out, then clip. */
+static void predict_x0(dsq_sampler *s, const float *out, int do_round, int B) {
+    size_t N = (size_t)B * s->L, d = (size_t)s->d;
+    if (do_round) {
+        dsq_vocab_nearest(&s->vs, s->tok, out, s->m->p.wemb, s->enorm, (int)N, (int)d, s->V);
+#pragma omp parallel for schedule(static)
+        for (long p = 0; p < (long)N; p++)
+            memcpy(s->x0 + p * d, s->E + (size_t)s->tok[p] * d, d * sizeof(float));
+    } else {
+        s->be->download(s->be, s->x0, out, N * d * sizeof(float));
+    }
+    if (s->o.clip_denoised)
+        for (size_t i = 0; i < N * d; i++) s->x0[i] = fminf(1.0f, fmaxf(-1.0f, s->x0[i]));
+}
+
+static void trace(dsq_sampler *s, int k, int B) {
+    if (s->trace) s->trace(s->trace_ctx, k, s->x, B, s->L, s->d);
+}
+
+static void progress(dsq_sampler *s, int done) {
+    if (s->progress) s->progress(s->progress_ctx, done, s->plan.calls);
+}
+
+static void run_chain(dsq_sampler *s, const uint8_t *mask, const int64_t *index, int B) {
+    size_t n = (size_t)s->L * s->d, nx = (size_t)B * n, d = (size_t)s->d;
+    for (int k = 0; k < s->plan.n; k++) {
+        const dsq_sample_step *st = &s->plan.step[k];
+        predict_x0(s, model_call(s, s->x, st->tmodel, B), st->round, B);
+        float *x = s->x, *x0 = s->x0;
+        if (s->plan.kind == DSQ_SAMPLER_DDPM) {
+            float c1 = st->c1, c2 = st->c2, sd = st->sd;
+            if (sd > 0) {
+                draw_normal(s, DSQ_DRAW_STEP, k, index, B);
+                const float *z = s->z;
+#pragma omp parallel for schedule(static)
+                for (size_t i = 0; i < nx; i++) x[i] = (c1 * x0[i] + c2 * x[i]) + sd * z[i];
+            } else {
+#pragma omp parallel for schedule(static)
+                for (size_t i = 0; i < nx; i++) x[i] = c1 * x0[i] + c2 * x[i];
+            }
+            if (st->pden > 0 && s->mean) {
+                for (int b = 0; b < B; b++) {
+                    dsq_draw dr = {DSQ_DRAW_DENOISE, k, 0, b, index[b]};
+                    s->draw(s->draw_ctx, &dr, s->u + (size_t)b * s->L, (size_t)s->L);
+                }
+                for (size_t p = 0; p < (size_t)B * s->L; p++)
+                    if (s->u[p] < st->pden) memcpy(x + p * d, s->mean, d * sizeof(float));
+            }
+        } else {  /* ddim, ddim-gap: eta = 0 */
+            float ra = st->ra, rm1 = st->rm1, sp = st->sp, sq = st->sq;
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < nx; i++) {
+                float eps = (ra * x[i] - x0[i]) / rm1;
+                x[i] = x0[i] * sp + sq * eps;
+            }
+        }
+        anchor(s, x, mask, B);
+        trace(s, k, B);
+        progress(s, k + 1);
+    }
+}
+
+static void run_dpm(dsq_sampler *s, const uint8_t *mask, int B) {
+    size_t nx = (size_t)B * s->L * s->d;
+    int v2 = s->plan.kind == DSQ_SAMPLER_DPMPP_V2, N = s->plan.n - 1;
+    float *x = s->x, *m1 = s->m1, *m2 = s->m2;
+    /* m1 = D(x, t_0); v2 also moves x there */
+    s->be->download(s->be, m1, model_call(s, x, s->plan.step[0].tmodel, B), nx * sizeof(float));
+    if (v2) {
+        anchor(s, m1, mask, B);
+        memcpy(x, m1, nx * sizeof(float));
+    }
+    progress(s, 1);
+    for (int k = 1; k <= N; k++) {
+        const dsq_sample_step *st = &s->plan.step[k];
+        float ratio = st->ratio, cm = st->cm, cd = st->cd;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nx; i++) {
+            float v = ratio * x[i] + cm * m1[i];
+            if (cd != 0) v += cd * (m1[i] - m2[i]);
+            x[i] = v;
+        }
+        anchor(s, x, mask, B);
+        trace(s, k, B);
+        if (k == N) break;
+        float *t = m2;  /* m2 <- m1, m1 <- D(x, t_k) */
+        m2 = m1;
+        m1 = t;
+        s->be->download(s->be, m1, model_call(s, x, st->tmodel, B), nx * sizeof(float));
+        if (v2) {
+            anchor(s, m1, mask, B);
+            memcpy(x, m1, nx * sizeof(float));
+        }
+        progress(s, k + 1);
+    }
+}
+
+int dsq_sampler_run(dsq_sampler *s, const int32_t *ids, const uint8_t *mask,
+                    const int64_t *index, int B, int32_t *tokens, dsq_err *e) {
+    if (B < 1 || B > s->Bmax)
+        return dsq_err_set(e, DSQ_EFAIL, "sampler batch %d outside 1..%d", B, s->Bmax);
+    size_t n = (size_t)s->L * s->d, d = (size_t)s->d;
+    for (size_t p = 0; p < (size_t)B * s->L; p++) {
+        if (ids[p] < 0 || ids[p] >= s->V)
+            return dsq_err_set(e, DSQ_EDATA, "id %d outside the model's vocabulary (%d)",
+                               (int)ids[p], s->V);
+        memcpy(s->e0 + p * d, s->E + (size_t)ids[p] * d, d * sizeof(float));
+    }
+    /* start: x = P(z); a v2 ddpm chain adds m on the target */
+    draw_normal(s, DSQ_DRAW_START, 0, index, B);
+    memcpy(s->x, s->z, (size_t)B * n * sizeof(float));
+    if (s->o.mean_start && s->mean && s->plan.kind == DSQ_SAMPLER_DDPM)
+        for (size_t p = 0; p < (size_t)B * s->L; p++)
+            if (mask[p])
+                for (size_t k = 0; k < d; k++) s->x[p * d + k] += s->mean[k];
+    anchor(s, s->x, mask, B);
+    if (s->plan.kind == DSQ_SAMPLER_DPMPP || s->plan.kind == DSQ_SAMPLER_DPMPP_V2)
+        run_dpm(s, mask, B);
+    else
+        run_chain(s, mask, index, B);
+    /* tokens = argmax logits(x) */
+    s->be->upload(s->be, s->dx, s->x, (size_t)B * n * sizeof(float));
+    dsq_vocab_argmax(&s->vs, tokens, s->dx, s->m->p.wemb, s->bias, B * s->L, s->d, s->V);
+    return 0;
+}
