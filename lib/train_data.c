@@ -10,8 +10,36 @@
 #include "philox.h"
 #include "stream.h"
 
+/* Standard input is read once into memory, so that it can be opened twice
+ * (peek at the tokenizer kind, then load). */
+static char *stdin_buf;
+static size_t stdin_len;
+
+void dsq_train_data_release_stdin(void) {
+    free(stdin_buf);
+    stdin_buf = NULL;
+    stdin_len = 0;
+}
+
 static FILE *open_in(const char *path, dsq_err *e) {
-    if (!strcmp(path, "-")) return stdin;
+    if (!strcmp(path, "-")) {
+        if (!stdin_buf) {
+            size_t cap = 1 << 20, k;
+            stdin_buf = xmalloc(cap);
+            while ((k = fread(stdin_buf + stdin_len, 1, cap - stdin_len, stdin)) > 0) {
+                stdin_len += k;
+                if (stdin_len == cap) stdin_buf = xrealloc(stdin_buf, cap *= 2);
+            }
+            if (ferror(stdin)) {
+                dsq_err_set(e, DSQ_EIO, "<stdin>: read error: %s", strerror(errno));
+                return NULL;
+            }
+        }
+        FILE *f = fmemopen(stdin_buf, stdin_len ? stdin_len : 1, "rb");
+        if (f && !stdin_len) fseek(f, 0, SEEK_END);
+        if (!f) dsq_err_set(e, DSQ_EIO, "<stdin>: %s", strerror(errno));
+        return f;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) dsq_err_set(e, DSQ_EIO, "%s: %s", path, strerror(errno));
     return f;
@@ -60,7 +88,7 @@ int dsq_train_data_load(dsq_train_data *d, const char *path, const dsq_tokenizer
     if (!rc && d->n == 0) rc = dsq_err_set(e, DSQ_EDATA, "%s: no examples", path);
     dsq_record_free(&r);
     dsq_stream_reader_close(rd);
-    if (f != stdin) fclose(f);
+    fclose(f);
     if (rc) dsq_train_data_free(d);
     return rc;
 }
@@ -88,7 +116,7 @@ int dsq_train_data_peek_kind(const char *path, dsq_tok_kind *kind, dsq_err *e) {
     }
     dsq_record_free(&r);
     dsq_stream_reader_close(rd);
-    if (f != stdin) fclose(f);
+    fclose(f);
     return rc;
 }
 

@@ -28,6 +28,10 @@ void dsq_train_data_free(dsq_train_data *d);
  * at path ("wordpiece" / "word"), for loading --vocab the same way. */
 int dsq_train_data_peek_kind(const char *path, dsq_tok_kind *kind, dsq_err *e);
 
+/* Standard input ("-") is read into memory once and can then be opened
+ * again; this frees that copy. */
+void dsq_train_data_release_stdin(void);
+
 /* perm[n]: the example order of `epoch`, a Fisher-Yates shuffle driven by
  * Philox stream (seed, epoch): the same for a resumed run. */
 void dsq_train_data_order(int64_t n, uint64_t seed, int64_t epoch, int64_t *perm);

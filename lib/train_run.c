@@ -453,6 +453,7 @@ out:
     if (be) be->destroy(be);
     dsq_train_data_free(&data);
     dsq_train_data_free(&valid);
+    dsq_train_data_release_stdin();
     if (tok) dsq_tokenizer_free(tok);
     return rc;
 }

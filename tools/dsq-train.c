@@ -257,6 +257,8 @@ int main(int argc, char **argv) {
     if (optind < argc) dsq_usage_error("unexpected argument '%s'", argv[optind]);
     if (!o.data) dsq_usage_error("%s", "--data FILE is required");
     if (!o.vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (o.valid && !strcmp(o.data, "-") && !strcmp(o.valid, "-"))
+        dsq_usage_error("%s", "--data and --valid cannot both be standard input");
     if (!o.out && o.resume) {
         /* a run directory resumes into itself */
         size_t n = strlen(o.resume);

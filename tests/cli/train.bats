@@ -128,6 +128,21 @@ f = safe_open(sys.argv[1], "np"); print(f.get_tensor("mean_embed").shape)' "$T/r
   assert_output ""
 }
 
+@test "--data - reads standard input; the same run as from the file" {
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/a" --learning-steps 3 --log-interval 1
+  dsq-train "${TINY[@]}" --data - --vocab "$W" --out "$T/b" --learning-steps 3 --log-interval 1 < "$D/dev.dsq"
+  [ "$(losses "$T/a/log.jsonl")" = "$(losses "$T/b/log.jsonl")" ]
+  run dsq-train "${TINY[@]}" --data - --valid - --vocab "$W" --out "$T/c" < "$D/dev.dsq"
+  assert_failure 2
+}
+
+@test "on a terminal: one progress line rewritten in place, with ETA" {
+  command -v script >/dev/null || skip "script(1) not installed"
+  script -qec "dsq-train ${TINY[*]} --data '$D/dev.dsq' --vocab '$W' --out '$T/r' --learning-steps 3" \
+    /dev/null > "$T/tty"
+  grep -q $'\rdsq-train: step 3/3 loss [0-9.]* [0-9]* tokens/s ETA 0:00:00' "$T/tty"
+}
+
 @test "same seed, same losses; another seed differs" {
   for r in a b c; do
     s=5; [ $r = c ] && s=6
