@@ -6,6 +6,10 @@
 
 #include "philox.h"
 
+/* Host loops go parallel only above this many floats: an OpenMP region
+ * costs more than a small loop, badly so on a loaded machine. */
+#define PAR_MIN (1 << 15)
+
 struct dsq_sampler {
     dsq_model *m;
     const dsq_schedule *sch;
@@ -27,8 +31,9 @@ struct dsq_sampler {
     uint64_t seed;
     dsq_trace_fn trace;
     void *trace_ctx;
-    void (*progress)(void *, int, int);
+    dsq_progress_fn progress;
     void *progress_ctx;
+    int stopped;
 };
 
 static uint64_t splitmix64(uint64_t x) {
@@ -143,7 +148,7 @@ void dsq_sampler_set_trace(dsq_sampler *s, dsq_trace_fn fn, void *ctx) {
     s->trace_ctx = ctx;
 }
 
-void dsq_sampler_set_progress(dsq_sampler *s, void (*fn)(void *, int, int), void *ctx) {
+void dsq_sampler_set_progress(dsq_sampler *s, dsq_progress_fn fn, void *ctx) {
     s->progress = fn;
     s->progress_ctx = ctx;
 }
@@ -151,7 +156,7 @@ void dsq_sampler_set_progress(dsq_sampler *s, void (*fn)(void *, int, int), void
 /* x = where(mask == 0, E[ids], x): anchor the source. */
 static void anchor(dsq_sampler *s, float *x, const uint8_t *mask, int B) {
     size_t d = (size_t)s->d;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)B * s->L * s->d > PAR_MIN)
     for (long p = 0; p < (long)B * s->L; p++)
         if (!mask[p]) memcpy(x + p * d, s->e0 + p * d, d * sizeof(float));
 }
@@ -161,7 +166,7 @@ static void anchor(dsq_sampler *s, float *x, const uint8_t *mask, int B) {
 static void draw_normal(dsq_sampler *s, int purpose, int step, const int64_t *index, int B) {
     size_t n = (size_t)s->L * s->d;
     float tp = purpose == DSQ_DRAW_STEP ? s->o.top_p : 0.0f;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * n > PAR_MIN)
     for (int b = 0; b < B; b++) {
         dsq_draw dr = {purpose, step, 0, b, index[b]};
         float *z = s->z + b * n, *zr = s->zr + b * n;
@@ -195,7 +200,7 @@ static void predict_x0(dsq_sampler *s, const float *out, int do_round, int B) {
     size_t N = (size_t)B * s->L, d = (size_t)s->d;
     if (do_round) {
         dsq_vocab_nearest(&s->vs, s->tok, out, s->m->p.wemb, s->enorm, (int)N, (int)d, s->V);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * d > PAR_MIN)
         for (long p = 0; p < (long)N; p++)
             memcpy(s->x0 + p * d, s->E + (size_t)s->tok[p] * d, d * sizeof(float));
     } else {
@@ -209,8 +214,10 @@ static void trace(dsq_sampler *s, int k, int B) {
     if (s->trace) s->trace(s->trace_ctx, k, s->x, B, s->L, s->d);
 }
 
-static void progress(dsq_sampler *s, int done) {
-    if (s->progress) s->progress(s->progress_ctx, done, s->plan.calls);
+/* Returns non-zero when the caller asked to stop. */
+static int progress(dsq_sampler *s, int done) {
+    if (s->progress && s->progress(s->progress_ctx, done, s->plan.calls)) s->stopped = 1;
+    return s->stopped;
 }
 
 static void run_chain(dsq_sampler *s, const uint8_t *mask, const int64_t *index, int B) {
@@ -224,10 +231,10 @@ static void run_chain(dsq_sampler *s, const uint8_t *mask, const int64_t *index,
             if (sd > 0) {
                 draw_normal(s, DSQ_DRAW_STEP, k, index, B);
                 const float *z = s->z;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nx > PAR_MIN)
                 for (size_t i = 0; i < nx; i++) x[i] = (c1 * x0[i] + c2 * x[i]) + sd * z[i];
             } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nx > PAR_MIN)
                 for (size_t i = 0; i < nx; i++) x[i] = c1 * x0[i] + c2 * x[i];
             }
             if (st->pden > 0 && s->mean) {
@@ -240,7 +247,7 @@ static void run_chain(dsq_sampler *s, const uint8_t *mask, const int64_t *index,
             }
         } else {  /* ddim, ddim-gap: eta = 0 */
             float ra = st->ra, rm1 = st->rm1, sp = st->sp, sq = st->sq;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nx > PAR_MIN)
             for (size_t i = 0; i < nx; i++) {
                 float eps = (ra * x[i] - x0[i]) / rm1;
                 x[i] = x0[i] * sp + sq * eps;
@@ -248,7 +255,7 @@ static void run_chain(dsq_sampler *s, const uint8_t *mask, const int64_t *index,
         }
         anchor(s, x, mask, B);
         trace(s, k, B);
-        progress(s, k + 1);
+        if (progress(s, k + 1)) return;
     }
 }
 
@@ -262,11 +269,11 @@ static void run_dpm(dsq_sampler *s, const uint8_t *mask, int B) {
         anchor(s, m1, mask, B);
         memcpy(x, m1, nx * sizeof(float));
     }
-    progress(s, 1);
+    if (progress(s, 1)) return;
     for (int k = 1; k <= N; k++) {
         const dsq_sample_step *st = &s->plan.step[k];
         float ratio = st->ratio, cm = st->cm, cd = st->cd;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nx > PAR_MIN)
         for (size_t i = 0; i < nx; i++) {
             float v = ratio * x[i] + cm * m1[i];
             if (cd != 0) v += cd * (m1[i] - m2[i]);
@@ -283,7 +290,7 @@ static void run_dpm(dsq_sampler *s, const uint8_t *mask, int B) {
             anchor(s, m1, mask, B);
             memcpy(x, m1, nx * sizeof(float));
         }
-        progress(s, k + 1);
+        if (progress(s, k + 1)) return;
     }
 }
 
@@ -310,6 +317,10 @@ int dsq_sampler_run(dsq_sampler *s, const int32_t *ids, const uint8_t *mask,
         run_dpm(s, mask, B);
     else
         run_chain(s, mask, index, B);
+    if (s->stopped) {
+        s->stopped = 0;
+        return dsq_err_set(e, DSQ_EFAIL, "interrupted");
+    }
     /* tokens = argmax logits(x) */
     s->be->upload(s->be, s->dx, s->x, (size_t)B * n * sizeof(float));
     dsq_vocab_argmax(&s->vs, tokens, s->dx, s->m->p.wemb, s->bias, B * s->L, s->d, s->V);

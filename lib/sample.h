@@ -127,8 +127,11 @@ const dsq_sample_plan *dsq_sampler_plan(const dsq_sampler *s);
 /* Replace the draws (tests) and observe the states. */
 void dsq_sampler_set_draw(dsq_sampler *s, dsq_draw_fn fn, void *ctx);
 void dsq_sampler_set_trace(dsq_sampler *s, dsq_trace_fn fn, void *ctx);
-/* Called after every model call with (ctx, calls done, calls total). */
-void dsq_sampler_set_progress(dsq_sampler *s, void (*fn)(void *, int, int), void *ctx);
+/* Called after every model call with (ctx, calls done, calls total); a
+ * non-zero return stops the run (dsq_sampler_run fails with DSQ_EFAIL
+ * "interrupted"). */
+typedef int (*dsq_progress_fn)(void *ctx, int done, int total);
+void dsq_sampler_set_progress(dsq_sampler *s, dsq_progress_fn fn, void *ctx);
 
 /* Decodes B ≤ B_max examples: ids/mask [B, L] (mask 0 = source), index[B]
  * their example indices; writes tokens[B, L] (the argmax over the whole

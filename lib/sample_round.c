@@ -46,7 +46,7 @@ static void search(dsq_vocab_search *s, int32_t *tok, const float *z, const floa
             be->gemm(be, 0, 1, nr, nc, d, sign < 0 ? -2.0f : 1.0f, z + (size_t)r0 * d, d, 0,
                      E + (size_t)v0 * d, d, 0, 0.0f, s->scores, nc, 0, 1);
             const float *sc = block(s, nr, nc);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)nr * nc > (1 << 15))
             for (int r = 0; r < nr; r++) {
                 const float *row = sc + (size_t)r * nc;
                 float b = v0 ? best[r] : 0.0f;

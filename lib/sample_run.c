@@ -1,0 +1,386 @@
+/* dsq-sample's run: model and vocabulary from a checkpoint, examples from
+ * a tensor stream, decoded batch by batch in input order. */
+#include "sample_run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "checkpoint.h"
+#include "diffusion_schedule.h"
+#include "examples.h"
+#include "jsonl.h"
+#include "outfile.h"
+#include "stream.h"
+
+volatile sig_atomic_t dsq_sample_stop_signal;
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef struct {
+    dsq_model_config mc;
+    int T, seq_len;           /* seq_len 0: not recorded */
+    char schedule[64];
+    char *vocab_path;         /* resolved */
+    int kind_known;
+    dsq_tok_kind kind;
+    char digest[128];         /* "" when not recorded */
+    int denoise;
+    double denoise_rate;
+} model_setup;
+
+static int jint(json_t *j, const char *k, int dflt) {
+    json_t *v = json_object_get(j, k);
+    return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+}
+
+static double jnum(json_t *j, const char *k, double dflt) {
+    json_t *v = json_object_get(j, k);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return xstrdup(".");
+    size_t n = (size_t)(slash - path);
+    char *d = xmalloc(n + 2);
+    memcpy(d, path, n ? n : 1);
+    d[n ? n : 1] = 0;
+    return d;
+}
+
+static char *join_path(const char *dir, const char *name) {
+    if (name[0] == '/') return xstrdup(name);
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static char *read_text(const char *path, dsq_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, k;
+    char *buf = xmalloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0)
+        if ((n += k) + 1 == cap) buf = xrealloc(buf, cap *= 2);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* The configuration: --config, else the checkpoint's "config" metadata,
+ * else config.json beside it.  Keys as dsq-train writes them; absent
+ * model keys take the bert-base defaults. */
+static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) {
+    memset(s, 0, sizeof *s);
+    char *dir = dir_of(o->model), *text = NULL, *src = NULL;
+    int rc = 0;
+    if (o->config) {
+        src = xstrdup(o->config);
+        if (!(text = read_text(o->config, e))) rc = e->code;
+    } else {
+        dsq_err me = {0};
+        if (dsq_ckpt_read_config(o->model, &text, &me) == 0 && text) {
+            src = xstrdup(o->model);
+        } else {
+            free(text);
+            src = join_path(dir, "config.json");
+            if (!(text = read_text(src, e)))
+                rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
+        }
+    }
+    json_error_t je;
+    json_t *j = rc ? NULL : json_loads(text, 0, &je);
+    if (!rc && !json_is_object(j))
+        rc = dsq_err_set(e, DSQ_EDATA, "%s: configuration is not a JSON object (%s)", src, je.text);
+    if (!rc) {
+        int V = jint(j, "vocab_size", 0), d = jint(j, "hidden_dim", 128);
+        if (V <= 0) rc = dsq_err_set(e, DSQ_EDATA, "%s: configuration lacks vocab_size", src);
+        dsq_model_config_default(&s->mc, V, d);
+        s->mc.dt = jint(j, "hidden_t_dim", s->mc.dt);
+        s->mc.H = jint(j, "hidden_size", s->mc.H);
+        s->mc.nh = jint(j, "num_attention_heads", s->mc.nh);
+        s->mc.I = jint(j, "intermediate_size", s->mc.I);
+        s->mc.n_layers = jint(j, "num_hidden_layers", s->mc.n_layers);
+        s->mc.max_pos = jint(j, "max_position_embeddings", s->mc.max_pos);
+        s->mc.ln_eps = (float)jnum(j, "layer_norm_eps", s->mc.ln_eps);
+        s->mc.mean_embed = json_is_true(json_object_get(j, "learned_mean_embed"));
+        s->T = jint(j, "diffusion_steps", 2000);
+        s->seq_len = jint(j, "seq_len", 0);
+        const char *sch = json_string_value(json_object_get(j, "noise_schedule"));
+        snprintf(s->schedule, sizeof s->schedule, "%s", sch ? sch : "sqrt");
+        const char *dg = json_string_value(json_object_get(j, "vocab_digest"));
+        snprintf(s->digest, sizeof s->digest, "%s", dg ? dg : "");
+        const char *kind = json_string_value(json_object_get(j, "vocab_kind"));
+        s->kind_known = kind && dsq_tokenizer_kind_parse(kind, &s->kind) == 0;
+        const char *voc = json_string_value(json_object_get(j, "vocab"));
+        s->vocab_path = o->vocab ? xstrdup(o->vocab) : join_path(dir, voc ? voc : "vocab.txt");
+        s->denoise = json_is_true(json_object_get(j, "denoise"));
+        s->denoise_rate = jnum(j, "denoise_rate", 0.0);
+        if (!rc && dsq_model_config_check(&s->mc, e)) rc = dsq_err_prefix(e, "%s", src);
+    }
+    json_decref(j);
+    free(text);
+    free(src);
+    free(dir);
+    return rc;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+typedef struct {
+    const dsq_sample_run_opts *o;
+    const dsq_tokenizer *tok;
+    dsq_out out;
+    dsq_stream_writer *w;     /* --ids */
+    dsq_str buf;
+    int L;
+} writer;
+
+static int put(writer *w, const char *key, const int32_t *ids, size_t n, dsq_err *e) {
+    if (dsq_tokenizer_decode(w->tok, ids, n, w->o->join, &w->buf, e)) return e->code;
+    fprintf(w->out.f, "\"%s\": ", key);
+    dsq_json_put_string(w->out.f, w->buf.s, w->buf.n);
+    return 0;
+}
+
+/* One batch: rows of input ids/mask, their indices and generated tokens. */
+static int write_batch(writer *w, const int32_t *ids, const uint8_t *mask, const int64_t *index,
+                       const int32_t *tok, int B, dsq_err *e) {
+    int L = w->L;
+    if (w->w) {
+        dsq_record r;
+        dsq_record_init(&r);
+        int64_t sh[2] = {B, L};
+        dsq_record_add(&r, "ids", DSQ_I32, 2, sh, tok);
+        dsq_record_add(&r, "input_mask", DSQ_U8, 2, sh, mask);
+        dsq_record_add(&r, "index", DSQ_I64, 1, sh, index);
+        dsq_record_set_meta(&r, "dsq_kind", "ids");
+        char v[32];
+        snprintf(v, sizeof v, "%d", L);
+        dsq_record_set_meta(&r, "seq_len", v);
+        dsq_tokenizer_meta(&r, w->tok);
+        dsq_record_set_meta(&r, "sampler", dsq_sampler_name(w->o->so.kind));
+        snprintf(v, sizeof v, "%" PRIu64, w->o->so.seed);
+        dsq_record_set_meta(&r, "seed", v);
+        int rc = dsq_stream_write(w->w, &r, e);
+        dsq_record_free(&r);
+        return rc;
+    }
+    for (int b = 0; b < B; b++) {
+        const int32_t *row = ids + (size_t)b * L, *gen = tok + (size_t)b * L;
+        int len_x = 0;
+        while (len_x < L && mask[(size_t)b * L + len_x] == 0) len_x++;
+        putc('{', w->out.f);
+        if (put(w, "recover", gen + len_x, (size_t)(L - len_x), e)) return e->code;
+        fputs(", ", w->out.f);
+        if (put(w, "reference", row + len_x, (size_t)(L - len_x), e)) return e->code;
+        fputs(", ", w->out.f);
+        if (put(w, "source", row, (size_t)len_x, e)) return e->code;
+        fputs("}\n", w->out.f);
+    }
+    if (fflush(w->out.f) || ferror(w->out.f))
+        return dsq_err_set(e, DSQ_EIO, "%s: write error: %s", dsq_out_name(&w->out), strerror(errno));
+    return 0;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+typedef struct {
+    const dsq_sample_run_opts *o;
+    long done;                /* examples finished */
+    int batch_rows;
+    double t0, last;
+} prog;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int on_step(void *ctx, int k, int total) {
+    prog *p = ctx;
+    if (dsq_sample_stop_signal) return 1;
+    double t = now_s();
+    if (p->o->progress && (t - p->last > 0.2 || k == total)) {
+        double el = t - p->t0;
+        fprintf(stderr, "\rdsq-sample: %ld examples done, batch of %d: step %d/%d, %.1f s",
+                p->done, p->batch_rows, k, total, el);
+        p->last = t;
+    }
+    return 0;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
+    model_setup su;
+    dsq_tokenizer *tok = NULL;
+    dsq_backend *be = NULL;
+    dsq_model m;
+    int have_model = 0, have_sch = 0;
+    dsq_schedule sch;
+    dsq_sampler *smp = NULL;
+    FILE *in = NULL;
+    dsq_stream_reader *rd = NULL;
+    writer w = {.o = o};
+    int out_open = 0;
+    long done = 0;
+    int32_t *bids = NULL, *btok = NULL;
+    uint8_t *bmask = NULL;
+    int64_t *bindex = NULL;
+    dsq_record rec;
+    dsq_record_init(&rec);
+    int rc = load_setup(o, &su, e);
+    if (rc) goto out;
+
+    dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
+                        : su.kind_known ? su.kind : DSQ_TOK_WORDPIECE;
+    if ((rc = dsq_tokenizer_load(&tok, su.vocab_path, kind, e))) goto out;
+    if (dsq_tokenizer_vocab_size(tok) != su.mc.vocab) {
+        rc = dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",
+                         su.vocab_path, (int)dsq_tokenizer_vocab_size(tok), o->model, su.mc.vocab);
+        goto out;
+    }
+    if (su.digest[0] && strcmp(su.digest, dsq_tokenizer_digest(tok))) {
+        rc = dsq_err_set(e, DSQ_EDATA, "%s (%s) is not the vocabulary the model %s was trained "
+                         "with (%s)", su.vocab_path, dsq_tokenizer_digest(tok), o->model, su.digest);
+        goto out;
+    }
+    if ((rc = dsq_schedule_init(&sch, su.schedule, su.T, e))) goto out;
+    have_sch = 1;
+    {   /* bad sampler options fail before any input is read */
+        dsq_sample_plan plan;
+        if ((rc = dsq_sample_plan_make(&plan, &sch, &o->so, e))) goto out;
+        dsq_sample_plan_free(&plan);
+    }
+
+    be = dsq_backend_cpu();
+    if ((rc = dsq_model_create(&m, &su.mc, be, e))) goto out;
+    have_model = 1;
+    if ((rc = dsq_ckpt_read(o->model, &m, m.params, e))) goto out;
+
+    dsq_sample_opts so = o->so;
+    if (so.kind == DSQ_SAMPLER_DDPM && su.mc.mean_embed)
+        so.mean_start = o->mean_start < 0 ? 1 : o->mean_start;
+    else
+        so.mean_start = o->mean_start > 0;
+    so.denoise_rate = o->denoise_rate >= 0 ? o->denoise_rate
+                      : su.denoise && su.mc.mean_embed ? (float)su.denoise_rate : 0.0f;
+    if (so.kind != DSQ_SAMPLER_DDPM) so.denoise_rate = 0;
+
+    const char *in_name = strcmp(o->input, "-") ? o->input : "<stdin>";
+    in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
+    if (!in) {
+        rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
+        goto out;
+    }
+    rd = dsq_stream_reader_open(in, in_name, 0);
+    if ((rc = dsq_out_open(&w.out, o->output, e))) goto out;
+    out_open = 1;
+    w.tok = tok;
+    if (o->ids_out) w.w = dsq_stream_writer_open(w.out.f, dsq_out_name(&w.out), 3);
+
+    prog pg = {.o = o, .t0 = now_s()};
+    int L = 0, Bmax = o->batch, nb = 0, got;
+    while (1) {
+        got = dsq_stream_read(rd, &rec, e);
+        if (got < 0) { rc = e->code; break; }
+        dsq_examples v = {0};
+        char where[600];
+        if (got) {
+            snprintf(where, sizeof where, "%s: record %ld", in_name, dsq_stream_records_read(rd));
+            if ((rc = dsq_check_tokenizer_meta(&rec, tok, where, e))) break;
+            if ((rc = dsq_examples_view(&rec, su.mc.vocab, &v, where, e))) break;
+            if (!L) {
+                L = (int)v.seq_len;
+                if (su.seq_len && L != su.seq_len) {
+                    rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, but the model %s was trained "
+                                     "with seq_len %d (tokenize with --seq-len %d)", where, L,
+                                     o->model, su.seq_len, su.seq_len);
+                    break;
+                }
+                if (L > su.mc.max_pos) {
+                    rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d exceeds the model's %d positions",
+                                     where, L, su.mc.max_pos);
+                    break;
+                }
+                w.L = L;
+                if ((rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e))) break;
+                dsq_sampler_set_progress(smp, on_step, &pg);
+                bids = xmalloc((size_t)Bmax * L * sizeof *bids);
+                btok = xmalloc((size_t)Bmax * L * sizeof *btok);
+                bmask = xmalloc((size_t)Bmax * L);
+                bindex = xmalloc((size_t)Bmax * sizeof *bindex);
+            } else if (v.seq_len != L) {
+                rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %" PRId64 " differs from the stream's "
+                                 "first record (%d)", where, v.seq_len, L);
+                break;
+            }
+        }
+        /* rows of this record into the batch; run every full batch (and
+         * the last partial one at the end) */
+        int64_t r = 0;
+        while (1) {
+            for (; got && r < v.n && nb < Bmax; r++, nb++) {
+                memcpy(bids + (size_t)nb * L, v.input_ids + r * L, (size_t)L * sizeof *bids);
+                memcpy(bmask + (size_t)nb * L, v.input_mask + r * L, (size_t)L);
+                bindex[nb] = v.index[r];
+            }
+            if (nb == 0 || (got && nb < Bmax)) break;
+            pg.batch_rows = nb;
+            if ((rc = dsq_sampler_run(smp, bids, bmask, bindex, nb, btok, e))) break;
+            if ((rc = write_batch(&w, bids, bmask, bindex, btok, nb, e))) break;
+            done += nb;
+            pg.done = done;
+            nb = 0;
+        }
+        if (rc || !got) break;
+    }
+    if (o->progress) fputc('\n', stderr);
+    if (!rc && w.w) rc = dsq_stream_writer_close(w.w, e);
+    w.w = NULL;
+    if (!rc) {
+        rc = dsq_out_commit(&w.out, e);
+        out_open = 0;
+    }
+    if (rc && out_open) {
+        /* What is complete stays readable, under a name that says so. */
+        if (w.out.path && done > 0) {
+            char part[4200];
+            snprintf(part, sizeof part, "%s.partial", w.out.path);
+            fflush(w.out.f);
+            if (rename(w.out.tmp, part) == 0)
+                dsq_err_prefix(e, "%ld examples written to %s before", done, part);
+        } else if (!w.out.path) {
+            fflush(stdout);
+            if (done > 0)
+                dsq_err_prefix(e, "%ld examples written to <stdout> (incomplete) before", done);
+        }
+        dsq_out_abort(&w.out);
+    }
+out:
+    /* A failed --ids stream is left unterminated (never closed, so no reader
+     * takes it for complete); its writer is not freed: the tool exits. */
+    dsq_record_free(&rec);
+    free(w.buf.s);
+    if (rd) dsq_stream_reader_close(rd);
+    if (in && in != stdin) fclose(in);
+    dsq_sampler_free(smp);
+    free(bids), free(btok), free(bmask), free(bindex);
+    if (have_model) dsq_model_destroy(&m);
+    if (have_sch) dsq_schedule_free(&sch);
+    if (be) be->destroy(be);
+    dsq_tokenizer_free(tok);
+    free(su.vocab_path);
+    if (n_done) *n_done = done;
+    return rc;
+}

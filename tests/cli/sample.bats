@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# dsq-sample command line: output form and order, invariance of the output
+# across --batch and --threads, every sampler, id streams, failure modes.
+# Model: tests/fixtures/sample/tiny (the parity fixture's network as a dsq
+# checkpoint, T = 20, word vocabulary of 40, seq_len 12; written by
+# tests/oracles/sampler_ref.py --checkpoint).
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+bats_require_minimum_version 1.5.0
+
+setup() {
+  FIX="$BATS_TEST_DIRNAME/../fixtures/sample/tiny"
+  CKPT="$FIX/ema_0.9999_000000.safetensors"
+  T="$BATS_TEST_TMPDIR"
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    printf '{"src": "w0%d w1%d w2%d", "trg": "w3%d w1%d w2%d w0%d"}\n' \
+      $((i % 6 + 4)) $i $((i % 7)) $((i % 9)) $((i % 5)) $i $((9 - i % 6))
+  done > "$T/in.jsonl"
+  dsq-tokenize -q --vocab "$FIX/vocab.txt" --vocab-kind word --seq-len 12 \
+    --rows-per-record 4 "$T/in.jsonl" > "$T/in.dsq"
+}
+
+@test "--help lists the samplers and options; --version" {
+  run dsq-sample --help
+  assert_success
+  assert_output --partial "Usage: dsq-sample"
+  for s in ddpm ddim-gap ddim 'dpm++' 'dpm++v2' --clamp-step --top-p --seed --batch --ids; do
+    assert_output --partial -- "$s"
+  done
+  run dsq-sample --version
+  assert_success
+  assert_line --index 0 --regexp '^dsq-sample [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "bad usage exits 2 before reading input" {
+  run dsq-sample "$T/in.dsq"; assert_failure 2
+  assert_output --partial "--model FILE is required"
+  run dsq-sample -m "$CKPT" --sampler euler "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" --sampler ddim "$T/in.dsq"; assert_failure 2
+  assert_output --partial "ddim needs --steps"
+  run dsq-sample -m "$CKPT" --steps 21 "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" --top-p -1 "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" --order 3 -s 'dpm++' "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" a.dsq b.dsq; assert_failure 2
+}
+
+@test "JSONL in input order: reference and source are dsq-tokenize --decode's strings" {
+  run -0 dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq"
+  assert_equal "${#lines[@]}" 10
+  printf '%s\n' "${lines[@]}" > "$T/out.jsonl"
+  run -0 jq -e -s 'all(keys == ["recover", "reference", "source"])' "$T/out.jsonl"
+  dsq-tokenize -q -d --vocab "$FIX/vocab.txt" -k word "$T/in.dsq" > "$T/dec.jsonl"
+  diff <(jq -c '{reference, source}' "$T/out.jsonl") <(jq -c '{reference, source}' "$T/dec.jsonl")
+  run jq -r .reference "$T/out.jsonl"
+  assert_line --index 3 "[START] w33 w13 w23 w06 [END]"
+  # the generated region has the target's length (trailing [PAD] stripped)
+  run -0 jq -e -s 'all(.recover | split(" ") | length <= 7)' "$T/out.jsonl"
+}
+
+@test "output identical across --batch and --threads, for every sampler" {
+  for s in "ddpm --top-p 1.5" "ddim-gap -n 5" "ddim -n 4" "dpm++ -n 6" "dpm++v2"; do
+    dsq-sample -q -m "$CKPT" -s $s -b 10 -j 1 "$T/in.dsq" > "$T/ref.jsonl"
+    for b in 1 3; do
+      for j in 1 2; do
+        dsq-sample -q -m "$CKPT" -s $s -b $b -j $j "$T/in.dsq" > "$T/got.jsonl"
+        cmp "$T/ref.jsonl" "$T/got.jsonl" || { echo "$s -b $b -j $j differs"; false; }
+      done
+    done
+  done
+}
+
+@test "the seed changes the ddpm output; samplers differ" {
+  dsq-sample -q -m "$CKPT" -j 1 --seed 1 "$T/in.dsq" > "$T/a"
+  dsq-sample -q -m "$CKPT" -j 1 --seed 2 "$T/in.dsq" > "$T/b"
+  dsq-sample -q -m "$CKPT" -j 1 --seed 1 "$T/in.dsq" > "$T/c"
+  ! cmp -s "$T/a" "$T/b"
+  cmp "$T/a" "$T/c"
+  dsq-sample -q -m "$CKPT" -j 1 -s ddim-gap -n 5 "$T/in.dsq" > "$T/g"
+  dsq-sample -q -m "$CKPT" -j 1 -s ddim -n 5 "$T/in.dsq" > "$T/d"
+  ! cmp -s "$T/g" "$T/d"
+}
+
+@test "--ids writes an ids stream that dsq-tokenize --decode turns into the same recover strings" {
+  run -0 dsq-sample -q -m "$CKPT" -j 1 --ids -o "$T/ids.dsq" "$T/in.dsq"
+  dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq" > "$T/out.jsonl"
+  dsq-tokenize -q -d --vocab "$FIX/vocab.txt" -k word "$T/ids.dsq" > "$T/rec.jsonl"
+  diff <(jq -c '{recover}' "$T/out.jsonl") <(jq -c . "$T/rec.jsonl")
+}
+
+@test "config and vocabulary found beside the checkpoint, or given" {
+  mkdir "$T/run"
+  cp "$CKPT" "$T/run/m.safetensors"
+  run dsq-sample -q -m "$T/run/m.safetensors" "$T/in.dsq"
+  assert_failure 74
+  assert_output --partial "vocab.txt"
+  run -0 dsq-sample -q -m "$T/run/m.safetensors" -v "$FIX/vocab.txt" -j 1 "$T/in.dsq"
+  assert_equal "${#lines[@]}" 10
+}
+
+@test "a stream of another vocabulary or seq_len, a model of another shape, bad streams: exit 65" {
+  dsq-tokenize -q --vocab "$FIX/vocab.txt" --vocab-kind word --seq-len 10 "$T/in.jsonl" > "$T/l10.dsq"
+  run dsq-sample -q -m "$CKPT" "$T/l10.dsq"
+  assert_failure 65
+  assert_output --partial "seq_len 10, but the model"
+  dsq-tokenize -q --vocab "$DSQ_SHARED/data/vocab/bert-base-uncased.txt" --seq-len 12 \
+    "$T/in.jsonl" > "$T/bert.dsq"
+  run dsq-sample -q -m "$CKPT" "$T/bert.dsq"
+  assert_failure 65
+  assert_output --partial "another vocabulary"
+  # the checkpoint's config says hidden_dim 16: its tensors have 8 columns
+  "$DSQ_PYTHON" - "$CKPT" "$T/cfg.json" <<'PY'
+import json, sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], "np") as f:
+    c = json.loads(f.metadata()["config"])
+c["hidden_dim"] = 16
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  run dsq-sample -q -m "$CKPT" --config "$T/cfg.json" -v "$FIX/vocab.txt" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "word_embedding.weight"
+  head -c 200 "$T/in.dsq" > "$T/cut.dsq"
+  run dsq-sample -q -m "$CKPT" -o "$T/x.jsonl" "$T/cut.dsq"
+  assert_failure 65
+  assert_output --partial "truncated"
+  [ ! -e "$T/x.jsonl" ] && [ ! -e "$T/x.jsonl.partial" ]
+}
+
+@test "an interrupted run exits 1; only complete lines are kept, under FILE.partial" {
+  for k in $(seq 60); do cat "$T/in.jsonl"; done > "$T/big.jsonl"
+  dsq-tokenize -q --vocab "$FIX/vocab.txt" --vocab-kind word --seq-len 12 \
+    "$T/big.jsonl" > "$T/big.dsq"
+  dsq-sample -q -m "$CKPT" -b 1 -j 1 -o "$T/x.jsonl" "$T/big.dsq" 2> "$T/err" &
+  pid=$!
+  sleep 0.3
+  kill -INT $pid
+  rc=0; wait $pid || rc=$?
+  [ "$rc" -eq 1 ] || { cat "$T/err"; echo "exit $rc"; false; }
+  [ ! -e "$T/x.jsonl" ]
+  grep -q "interrupted" "$T/err"
+  if [ -e "$T/x.jsonl.partial" ]; then
+    n=$(wc -l < "$T/x.jsonl.partial")
+    grep -q "$n examples written to $T/x.jsonl.partial" "$T/err"
+    dsq-sample -q -m "$CKPT" -j 1 "$T/big.dsq" | head -n "$n" | cmp - "$T/x.jsonl.partial"
+  fi
+}
