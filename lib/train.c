@@ -41,6 +41,7 @@ void dsq_trainer_free(dsq_trainer *tr) {
     be->free(be, tr->adam_v);
     for (int i = 0; i < tr->o.n_ema; i++) be->free(be, tr->ema[i]);
     be->free(be, tr->scratch);
+    free(tr->host_grads);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -121,27 +122,55 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
 
 double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
                         int L, int want_nll, dsq_train_stats *st) {
-    int mb = tr->o.microbatch;
-    DSQ_CHECK(B % mb == 0 || B < mb);
-    if (B < mb) mb = B;
-    int *t = xmalloc((size_t)mb * sizeof *t);
+    int W = tr->dist ? tr->dist->size : 1, r = tr->dist ? tr->dist->rank : 0;
+    DSQ_CHECK(B % W == 0);
+    int Bl = B / W, mb = tr->o.microbatch < Bl ? tr->o.microbatch : Bl;
+    DSQ_CHECK(Bl % mb == 0);
+    int M = Bl / mb;
+    ids += (size_t)r * Bl * L;
+    mask += (size_t)r * Bl * L;
+    int *t = xmalloc((size_t)mb * sizeof *t), *t_all = xmalloc((size_t)W * mb * sizeof *t_all);
     float *w = xmalloc((size_t)mb * sizeof *w);
+    double *ls = xmalloc((size_t)mb * sizeof *ls), *ls_all = xmalloc((size_t)W * mb * sizeof *ls_all);
+    dsq_seq_terms *q = xmalloc((size_t)mb * sizeof *q);
     dsq_train_stats local = {0};
     dsq_trainer_begin(tr);
     tr->m->training = 1;
     tr->m->seed = tr->o.seed;
-    for (int i = 0; i * mb < B; i++) {
-        uint64_t off = dsq_trainer_rng_offset(tr, tr->step, i);
+    for (int k = 0; k < M; k++) {
+        uint64_t off = dsq_trainer_rng_offset(tr, tr->step, r * M + k);
         dsq_tsampler_sample(tr->smp, mb, tr->o.seed, off, t, w);
         dsq_diffusion_draw_noise(tr->df, t, mb, L, tr->o.seed, off + 1);
         tr->m->rng_offset = off + 1 + DSQ_DIFFUSION_RNG_STREAMS;
-        dsq_trainer_micro(tr, ids + (size_t)i * mb * L, mask + (size_t)i * mb * L, t, w, mb, L,
-                          want_nll, &local);
+        dsq_diffusion_loss(tr->df, ids + (size_t)k * mb * L, mask + (size_t)k * mb * L, t, w,
+                           mb, L, want_nll, 1, q);
+        /* the loss-aware history takes the unweighted per-sequence losses */
+        for (int b = 0; b < mb; b++) ls[b] = q[b].loss;
+        if (W > 1) {
+            dsq_dist_gather_tl(tr->dist, t, ls, mb, t_all, ls_all);
+            dsq_tsampler_update(tr->smp, t_all, ls_all, W * mb);
+        } else {
+            dsq_tsampler_update(tr->smp, t, ls, mb);
+        }
+        add_stats(&local, q, t, w, mb, L, tr->df->sch->T);
+    }
+    if (W > 1) {  /* average the gradients, add up the stats */
+        dsq_model *m = tr->m;
+        if (!tr->host_grads) tr->host_grads = xmalloc(m->n_params * sizeof(float));
+        m->be->download(m->be, tr->host_grads, m->grads, m->n_params * sizeof(float));
+        dsq_dist_sum_float(tr->dist, tr->host_grads, m->n_params);
+        m->be->upload(m->be, m->grads, tr->host_grads, m->n_params * sizeof(float));
+        m->be->scale(m->be, m->grads, 1.0f / (float)W, m->n_params);
+        dsq_dist_sum_double(tr->dist, (double *)&local, sizeof local / sizeof(double));
     }
     double loss = local.loss / local.n;
     int bad = !isfinite(loss) || dsq_trainer_update(tr, &local) != 0;
     free(t);
+    free(t_all);
     free(w);
+    free(ls);
+    free(ls_all);
+    free(q);
     if (bad) return NAN;
     if (st) {
         double *a = (double *)st;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "diffusion.h"
+#include "dist.h"
 #include "model.h"
 #include "schedule_sampler.h"
 
@@ -47,6 +48,10 @@ typedef struct {
     float *scratch;             /* device, 1 float */
     int64_t step;               /* updates done */
     float last_lr;
+    /* Data parallel (set after init; NULL = one process): each rank takes
+     * its shard of every batch, gradients are averaged over the ranks. */
+    const dsq_dist *dist;
+    float *host_grads;          /* host [n_params], staging for the sum */
 } dsq_trainer;
 
 /* EMA copies start from the current parameters. */
@@ -71,6 +76,13 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
 
 /* A whole step on a batch of B sequences (B a multiple of the
  * microbatch): draws t, noises and dropout from (seed, step, microbatch).
+ * With tr->dist of size W, ids/mask are the GLOBAL batch (the same on every
+ * rank), rank r runs rows [r B/W, (r+1) B/W) as microbatches numbered
+ * globally (so the draws are the single-process run's), the loss-aware
+ * history takes every rank's (t, loss) pairs in rank order after each
+ * round of microbatches, gradients are summed over microbatches and
+ * averaged over ranks, and the stats are the global ones.  B/W must be a
+ * multiple of the microbatch (or smaller than it).
  * Stats are added to st.  Returns the mean weighted loss of the batch, or
  * NaN, without updating anything (st untouched, step not advanced), when
  * the loss or the gradient norm is not finite. */

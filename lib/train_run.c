@@ -136,6 +136,12 @@ static int trim_log(const char *path, int64_t step, dsq_err *e) {
     return rc;
 }
 
+/* Collective: 1 on every rank when any rank has `bad` set. */
+static int any_rank(const dsq_run_opts *o, int bad) {
+    if (o->dist) dsq_dist_max_int(o->dist, &bad, 1);
+    return bad;
+}
+
 typedef struct {
     const dsq_run_opts *o;
     dsq_model *m;
@@ -149,7 +155,18 @@ typedef struct {
 
 /* model_<step>, ema_<rate>_<step>, state_<step> (the older state removed
  * once the new one is in place). */
+static int save_all_rank0(run_ctx *x, dsq_err *e);
+
+/* Rank 0 writes; every rank learns whether it worked. */
 static int save_all(run_ctx *x, dsq_err *e) {
+    int rank = x->o->dist ? x->o->dist->rank : 0;
+    int rc = rank == 0 ? save_all_rank0(x, e) : 0;
+    if (any_rank(x->o, rc != 0) && !rc)
+        rc = dsq_err_set(e, DSQ_EIO, "rank 0 failed to write a checkpoint");
+    return rc;
+}
+
+static int save_all_rank0(run_ctx *x, dsq_err *e) {
     const dsq_run_opts *o = x->o;
     dsq_model *m = x->m;
     int64_t step = x->tr->step;
@@ -294,6 +311,13 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
                          o->model.max_pos);
         goto out;
     }
+    int W = o->dist ? o->dist->size : 1, rank0 = !o->dist || o->dist->rank == 0;
+    if (o->bsz % W || ((o->bsz / W) % o->topts.microbatch && o->bsz / W > o->topts.microbatch)) {
+        rc = dsq_err_set(e, DSQ_EUSAGE, "--bsz %d over %d processes: each takes %d, not a "
+                         "multiple of --microbatch %d", o->bsz, W, o->bsz / W,
+                         o->topts.microbatch);
+        goto out;
+    }
     if (o->bsz > data.n) {
         rc = dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch (--bsz %d)",
                          o->data, data.n, o->bsz);
@@ -307,17 +331,20 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     dsq_model_init_params(&m, o->topts.seed);
     if ((rc = dsq_schedule_init(&sch, o->schedule, o->T, e))) goto out;
     if ((rc = dsq_diffusion_init(&df, &m, &sch, &o->dopts, e))) goto out;
-    int mb = o->topts.microbatch < o->bsz ? o->topts.microbatch : o->bsz;
+    int mb = o->topts.microbatch < o->bsz / W ? o->topts.microbatch : o->bsz / W;
     if ((rc = dsq_diffusion_reserve(&df, mb, L, e))) goto out;
     if ((rc = dsq_tsampler_init(&smp, o->sampler, o->T, e))) goto out;
     if ((rc = dsq_trainer_init(&tr, &m, &df, &smp, &o->topts, e))) goto out;
+    tr.dist = o->dist;
 
     cfg = make_config(o, tok, L);
     x.config = json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
     x.o = o; x.m = &m; x.tr = &tr; x.smp = &smp;
 
-    if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
+    if (rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
         rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
+    if (any_rank(o, rc != 0)) {
+        if (!rc) rc = dsq_err_set(e, DSQ_EIO, "rank 0 could not create %s", o->out);
         goto out;
     }
     snprintf(path, sizeof path, "%s/log.jsonl", o->out);
@@ -336,17 +363,25 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
         x.epoch = s.epoch;
         x.pos = s.pos;
         snprintf(x.last_state, sizeof x.last_state, "%s", state_path);
-        if ((rc = trim_log(path, s.step, e))) goto out;
+        if (rank0 && (rc = trim_log(path, s.step, e))) goto out;
         if (o->progress >= 0)
             fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
                 s.step);
     }
-    snprintf(state_path, sizeof state_path, "%s/config.json", o->out);
-    if ((rc = write_text(state_path, x.config, strlen(x.config), e))) goto out;
-    snprintf(state_path, sizeof state_path, "%s/vocab.txt", o->out);
-    if ((rc = copy_file(o->vocab, state_path, e))) goto out;
-    log = fopen(path, o->resume ? "ab" : "wb");
-    if (!log) { rc = dsq_err_set(e, DSQ_EIO, "%s: %s", path, strerror(errno)); goto out; }
+    if (rank0) {
+        snprintf(state_path, sizeof state_path, "%s/config.json", o->out);
+        rc = write_text(state_path, x.config, strlen(x.config), e);
+        snprintf(state_path, sizeof state_path, "%s/vocab.txt", o->out);
+        if (!rc) rc = copy_file(o->vocab, state_path, e);
+        if (!rc && !(log = fopen(path, o->resume ? "ab" : "wb")))
+            rc = dsq_err_set(e, DSQ_EIO, "%s: %s", path, strerror(errno));
+    } else {
+        log = fopen("/dev/null", "wb");  /* other ranks log nowhere */
+    }
+    if (any_rank(o, rc != 0)) {
+        if (!rc) rc = dsq_err_set(e, DSQ_EIO, "rank 0 could not write the run directory");
+        goto out;
+    }
 
     int B = o->bsz;
     bids = xmalloc((size_t)B * L * sizeof *bids);
@@ -398,7 +433,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
             t_int = t;
             tok_int = 0;
         }
-        if (valid.n && k % o->eval_interval == 0) {
+        if (rank0 && valid.n && k % o->eval_interval == 0) {
             int vb = B < valid.n ? B : (int)valid.n;
             int32_t *vi = xmalloc((size_t)vb * L * sizeof *vi);
             uint8_t *vm = xmalloc((size_t)vb * L);
@@ -428,10 +463,10 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
             if ((rc = save_all(&x, e))) goto out;
             saved_now = 1;
         }
-        if (dsq_train_stop_signal) break;
+        if (any_rank(o, dsq_train_stop_signal != 0)) break;
     }
     if (!saved_now && (rc = save_all(&x, e))) goto out;
-    if (dsq_train_stop_signal) {
+    if (tr.step < end) {  /* stopped by a signal (on some rank) */
         rc = dsq_err_set(e, DSQ_EFAIL, "stopped by signal %d after step %" PRId64 "; resume with "
                          "--resume %s", (int)dsq_train_stop_signal, tr.step, x.last_state);
         goto out;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "diffusion.h"
+#include "dist.h"
 #include "err.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -29,6 +30,8 @@ typedef struct {
     int64_t stop_at;           /* 0: run to learning_steps */
     int progress;              /* 1: one-line bar (stderr a terminal), 0: a line
                                   per log interval, -1: quiet */
+    const dsq_dist *dist;      /* NULL: one process.  Rank 0 writes every file
+                                  and all output; bsz is the global batch */
 } dsq_run_opts;
 
 /* Set by a SIGINT/SIGTERM handler: the run finishes the current step,

@@ -11,6 +11,7 @@
 #include "buildinfo.h"
 #include "cli.h"
 #include "diffusion_schedule.h"
+#include "dist.h"
 #include "err.h"
 #include "train_run.h"
 
@@ -66,6 +67,7 @@ static const char usage[] =
     "The reference's underscore spellings (--diff_steps, --batch_size,\n"
     "--learned_mean_embed True, --checkpoint_path, ...) are accepted too.\n"
     "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM: finish the step, save, exit 1.\n"
+    "Data parallel (a build with MPI): mpirun -np N dsq-train ...; --bsz is global.\n"
     "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
     "See dsq-train(1), dsq-stream(5), dsq(7).\n";
 
@@ -165,6 +167,8 @@ static void join_bool_words(int *argc, char **argv) {
 
 int main(int argc, char **argv) {
     dsq_progname = "dsq-train";
+    dsq_dist dist;
+    dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init in an MPI build */
     dsq_run_opts o;
     memset(&o, 0, sizeof o);
     dsq_model_config_default(&o.model, 0, 128);
@@ -287,7 +291,8 @@ int main(int argc, char **argv) {
     if (!known) dsq_usage_error("--noise-schedule: unknown '%s'", o.schedule);
     if (strcmp(o.sampler, "uniform") && strcmp(o.sampler, "lossaware") && strcmp(o.sampler, "fixstep"))
         dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.sampler);
-    o.progress = quiet ? -1 : isatty(STDERR_FILENO) ? 1 : 0;
+    o.progress = quiet || dist.rank ? -1 : isatty(STDERR_FILENO) ? 1 : 0;
+    o.dist = &dist;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -301,5 +306,6 @@ int main(int argc, char **argv) {
     dsq_err e = {0};
     int rc = dsq_train_run(&o, &e);
     if (rc) dsq_die_err(&e);
+    dsq_dist_finalize(&dist);
     return 0;
 }

@@ -1,0 +1,82 @@
+/* Data-parallel collectives: MPI when built with DSQ_HAVE_MPI, identities
+ * otherwise. */
+#include "dist.h"
+
+#include <string.h>
+
+#include "err.h"
+
+#ifdef DSQ_HAVE_MPI
+#include <mpi.h>
+
+void dsq_dist_init(dsq_dist *d, int *argc, char ***argv) {
+    int provided;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    d->mpi = 1;
+}
+
+void dsq_dist_finalize(dsq_dist *d) {
+    if (d->mpi) MPI_Finalize();
+    d->mpi = 0;
+}
+
+int dsq_dist_available(void) { return 1; }
+
+/* MPI counts are int: large buffers go in pieces. */
+#define PIECE ((size_t)1 << 28)
+
+void dsq_dist_sum_float(const dsq_dist *d, float *x, size_t n) {
+    if (d->size <= 1) return;
+    for (size_t i = 0; i < n; i += PIECE)
+        MPI_Allreduce(MPI_IN_PLACE, x + i, (int)(n - i < PIECE ? n - i : PIECE), MPI_FLOAT,
+                      MPI_SUM, MPI_COMM_WORLD);
+}
+
+void dsq_dist_sum_double(const dsq_dist *d, double *x, size_t n) {
+    if (d->size <= 1) return;
+    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
+void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n) {
+    if (d->size <= 1) return;
+    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+}
+
+void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,
+                        int *t_all, double *loss_all) {
+    if (d->size <= 1) {
+        memcpy(t_all, t, (size_t)n * sizeof *t);
+        memcpy(loss_all, loss, (size_t)n * sizeof *loss);
+        return;
+    }
+    MPI_Allgather(t, n, MPI_INT, t_all, n, MPI_INT, MPI_COMM_WORLD);
+    MPI_Allgather(loss, n, MPI_DOUBLE, loss_all, n, MPI_DOUBLE, MPI_COMM_WORLD);
+}
+
+#else
+
+void dsq_dist_init(dsq_dist *d, int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    d->rank = 0;
+    d->size = 1;
+    d->mpi = 0;
+}
+
+void dsq_dist_finalize(dsq_dist *d) { (void)d; }
+
+int dsq_dist_available(void) { return 0; }
+
+void dsq_dist_sum_float(const dsq_dist *d, float *x, size_t n) { (void)d; (void)x; (void)n; }
+void dsq_dist_sum_double(const dsq_dist *d, double *x, size_t n) { (void)d; (void)x; (void)n; }
+void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n) { (void)d; (void)x; (void)n; }
+
+void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,
+                        int *t_all, double *loss_all) {
+    (void)d;
+    memcpy(t_all, t, (size_t)n * sizeof *t);
+    memcpy(loss_all, loss, (size_t)n * sizeof *loss);
+}
+
+#endif

@@ -1,0 +1,36 @@
+/* Data-parallel processes (DESIGN.md §5): one process per CPU socket or
+ * GPU, launched by mpirun.  Built with MPI when DSQ_HAVE_MPI is defined
+ * (the library then needs mpicc's flags); otherwise, and whenever the
+ * program runs as a single process, every operation is the identity.
+ *
+ * All operations are collective: every rank calls them in the same order
+ * with the same sizes.  Buffers are host memory. */
+#ifndef DSQ_DIST_H
+#define DSQ_DIST_H
+
+#include <stddef.h>
+
+typedef struct {
+    int rank, size;
+    int mpi;  /* 1: MPI initialised by dsq_dist_init */
+} dsq_dist;
+
+/* MPI_Init when built with MPI; rank 0 of 1 otherwise. */
+void dsq_dist_init(dsq_dist *d, int *argc, char ***argv);
+void dsq_dist_finalize(dsq_dist *d);
+
+/* 1 when this build has MPI. */
+int dsq_dist_available(void);
+
+/* In-place sums over the ranks. */
+void dsq_dist_sum_float(const dsq_dist *d, float *x, size_t n);
+void dsq_dist_sum_double(const dsq_dist *d, double *x, size_t n);
+/* In-place maximum over the ranks. */
+void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n);
+
+/* Gathers n (t, loss) pairs from every rank (n equal on all ranks), in
+ * rank order, into t_all[size * n] and loss_all[size * n]. */
+void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,
+                        int *t_all, double *loss_all);
+
+#endif
