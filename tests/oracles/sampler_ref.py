@@ -23,7 +23,15 @@ The model also goes out as a dsq checkpoint (--checkpoint DIR): reference
 state-dict names, lm_head.weight as a copy, position_ids, config metadata,
 and a matching word list, for the CLI tests.
 
+--bench JSON times the reference's decoding step instead (bench/sample.sh):
+float32, no_grad, the model call, denoised_fn_round as the reference
+computes it (the full [V, N] distance matrix of get_efficient_knn), the
+posterior mean, noise and the source anchoring; a run of S steps (respaced,
+same work per step) after a warm-up run, timed whole.
+
 usage: sampler_ref.py OUT.safetensors [--config small|medium] [--checkpoint DIR]
+       sampler_ref.py --bench '{"vocab":..,"d":..,"dt":..,"H":..,"nh":..,"I":..,
+                                "n_layers":..,"L":..,"B":..,"S":..,"threads":..}'
 """
 import argparse
 import json
@@ -235,7 +243,53 @@ def dpm(run, md, x, T, N, order, v2, sch):
     return x
 
 
+def bench(spec):
+    """Seconds per DDPM decoding step of the reference, float32."""
+    import time
+    c = dict(spec, max_pos=512)
+    torch.set_num_threads(c["threads"])
+    torch.manual_seed(0)
+    model = ref.TransformerNetModel(c).eval()
+    B, L, d, V, T, S = c["B"], c["L"], c["d"], c["vocab"], 2000, c["S"]
+    sch = ref.derived(ref.named_betas("sqrt", T))
+    ids = (torch.arange(B)[:, None] * 7919 + torch.arange(L)[None] * 104729) % V
+    mask = (torch.arange(L)[None] >= L // 2).expand(B, L)[..., None].expand(B, L, d)
+    E = model.word_embedding.weight
+
+    def knn_round(z):   # get_efficient_knn + the embedding lookup
+        zf = z.reshape(-1, d)
+        dist = (E ** 2).sum(-1).view(-1, 1) + (zf ** 2).sum(-1).view(1, -1) - 2.0 * E @ zf.T
+        dist = torch.clamp(dist, 0.0, np.inf)
+        idx = torch.topk(-dist, k=1, dim=0).indices[0]
+        return E[idx].view(z.shape)
+
+    c1 = torch.from_numpy(sch["posterior_mean_coef1"]).float()
+    c2 = torch.from_numpy(sch["posterior_mean_coef2"]).float()
+    lv = torch.from_numpy(np.log(np.append(sch["posterior_variance"][1], ref.named_betas("sqrt", T)[1:]))).float()
+
+    def run():
+        with torch.no_grad():
+            x_start = model.word_embedding(ids)
+            x = torch.where(mask == 0, x_start, torch.randn_like(x_start))
+            for i in range(S - 1, -1, -1):
+                t = torch.full((B,), i, dtype=torch.int64)
+                out = model(x, ref.scale_timesteps(t, T))
+                x0 = knn_round(out)
+                mean = c1[i] * x0 + c2[i] * x
+                x = mean + (i != 0) * torch.exp(0.5 * lv[i]) * torch.randn_like(x)
+                x = torch.where(mask == 0, x_start, x)
+            return torch.topk(model.lm_head(x), k=1, dim=-1).indices
+
+    run()
+    t0 = time.perf_counter()
+    run()
+    return (time.perf_counter() - t0) / S
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench":
+        print(json.dumps({"s_per_step": bench(json.loads(sys.argv[2]))}))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("--checkpoint", help="also write a dsq checkpoint + vocab into DIR")
