@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Speed/quality of the samplers on a trained model: decode the first N
+# examples of QQP dev with ddpm (the full T-step chain, when
+# BENCH_QUALITY_FULL=1: hours on a CPU), and with respaced ddim, dpm++ and
+# dpm++v2 at 10 / 20 / 50 / 100 model calls; score each with dsq-score;
+# one JSON line per (sampler, steps): BLEU, ROUGE-L, dist-1, sentences/s.
+# The curve a user needs to pick a sampler.
+#
+# Needs a model: BENCH_SAMPLE_MODEL=run/ema_0.9999_050000.safetensors (with
+# its config and vocabulary beside it, as dsq-train writes them), e.g. the
+# demo pipeline's.  Without one it says so and prints nothing.
+# Env: BENCH_QUALITY_N (200), BENCH_QUALITY_STEPS ("10 20 50 100"),
+# BENCH_THREADS, BENCH_QUALITY_SEED (101), BENCH_QUALITY_DATA (qqp dev).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
+: "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
+MODEL=${BENCH_SAMPLE_MODEL:-}
+if [ -z "$MODEL" ] || [ ! -f "$MODEL" ]; then
+  echo "bench sample_quality: no trained model (set BENCH_SAMPLE_MODEL=.../ema_*.safetensors); skipped" >&2
+  exit 0
+fi
+N=${BENCH_QUALITY_N:-200}
+SEED=${BENCH_QUALITY_SEED:-101}
+DATA=${BENCH_QUALITY_DATA:-$DSQ_SHARED/data/qqp/dev.jsonl}
+TH=${BENCH_THREADS:-$("$DSQ_PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+dir=$(dirname "$MODEL")
+cfg="$dir/config.json"
+[ -f "$cfg" ] || { echo "bench sample_quality: $cfg missing" >&2; exit 1; }
+L=$(jq .seq_len "$cfg")
+kind=$(jq -r '.vocab_kind // "wordpiece"' "$cfg")
+vocab="$dir/$(jq -r '.vocab // "vocab.txt"' "$cfg")"
+TT=$(jq .diffusion_steps "$cfg")
+head -n "$N" "$DATA" | "$DSQ_BIN/dsq-tokenize" -q --vocab "$vocab" --vocab-kind "$kind" \
+  --seq-len "$L" > "$T/in.dsq"
+
+one() {  # sampler steps
+  local s=$1 n=$2 t0 t1
+  t0=$(date +%s.%N)
+  "$DSQ_BIN/dsq-sample" -q -m "$MODEL" -s "$s" ${n:+-n "$n"} --seed "$SEED" -j "$TH" \
+    "$T/in.dsq" > "$T/out.jsonl"
+  t1=$(date +%s.%N)
+  "$DSQ_BIN/dsq-score" "$T/out.jsonl" > "$T/score.json"
+  jq -c --arg s "$s" --argjson n "${n:-$TT}" --argjson t0 "$t0" --argjson t1 "$t1" \
+    --argjson N "$N" --argjson th "$TH" '{bench: "sample_quality", sampler: $s, steps: $n,
+      examples: $N, threads: $th, bleu, rougeL, dist1, avg_len,
+      sentences_per_s: ($N / ($t1 - $t0))}' "$T/score.json"
+}
+
+if [ "${BENCH_QUALITY_FULL:-0}" = 1 ]; then
+  echo "bench sample_quality: ddpm, $TT steps..." >&2
+  one ddpm ""
+fi
+for n in ${BENCH_QUALITY_STEPS:-10 20 50 100}; do
+  [ "$n" -le "$TT" ] || continue
+  for s in ddim 'dpm++' 'dpm++v2'; do
+    echo "bench sample_quality: $s, $n steps..." >&2
+    one "$s" "$n"
+  done
+done
