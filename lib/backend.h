@@ -113,6 +113,16 @@ struct dsq_backend {
                           const float *qkv, const float *att, const float *attd,
                           int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 
+    /* BERT self-attention with a key padding mask, forward only (inference:
+     * nothing is saved, no dropout).  qkv[B,L,3H] and out[B,L,H] as in
+     * attention_fwd; mask[B,L] (floats on the device): key l of sequence b
+     * takes part where mask[b,l] != 0 and gets probability exactly 0
+     * elsewhere, as BERT's additive mask of the float minimum does once
+     * exp underflows.  Rows of padded queries are computed like the others.
+     * May be NULL in a backend that lacks it (lib/backend_cpu_bert.c). */
+    void (*attention_masked_fwd)(dsq_backend *be, float *out, const float *qkv,
+                                 const float *mask, int B, int L, int nh, int H);
+
     /* ---- embeddings and model inputs --------------------------------------- */
     /* out[N,C] = table[ids[n], :]; ids[N] int32 in [0, V). */
     void (*embedding_fwd)(dsq_backend *be, float *out, const int32_t *ids,

@@ -29,6 +29,10 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                        const float *qkv, const float *att, const float *attd,
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 
+/* backend_cpu_bert.c: attention with a key padding mask (BERTScore). */
+void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
+                              const float *mask, int B, int L, int nh, int H);
+
 /* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
               const float *z, const float *W, const float *bias, const int32_t *ids,

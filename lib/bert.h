@@ -1,0 +1,88 @@
+/* A BERT encoder (HuggingFace BertModel) loaded from a model directory in
+ * the HuggingFace layout, for BERTScore (spec/metrics.md §3):
+ *   config.json              model_type "bert": sizes, layer_norm_eps,
+ *                            hidden_act "gelu", absolute positions
+ *   model.safetensors        BertModel tensors (optionally under "bert.",
+ *                            LayerNorm gamma/beta accepted), F32/F16/BF16
+ *   vocab.txt                the WordPiece vocabulary (uncased)
+ *   tokenizer_config.json    optional: must describe an uncased BERT
+ *                            WordPiece tokenizer; model_max_length
+ *   tokenizer.json           optional: its model must be WordPiece
+ * Forward: word + position + token-type (0) embeddings, LayerNorm, then N
+ * post-LN layers with BERT's attention padding mask (unlike the DiffuSeq
+ * network of model.h); inference only, float32, on any backend that has
+ * attention_masked_fwd. */
+#ifndef DSQ_BERT_H
+#define DSQ_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "err.h"
+#include "tokenizer.h"
+
+typedef struct {
+    int vocab, H, nh, I, n_layers, max_pos, type_vocab;
+    float ln_eps;
+    int max_len;     /* truncation length in tokens with [CLS]/[SEP]: the
+                        tokenizer's model_max_length, else max_pos */
+    char name[256];  /* config's "_name_or_path", else the directory's name */
+} dsq_bert_config;
+
+/* Views into the parameter allocation; shapes in comments. */
+typedef struct {
+    float *qkvw;  /* [3H, H] query | key | value weights */
+    float *qkvb;  /* [3H] */
+    float *ow;    /* [H, H] attention.output.dense */
+    float *ob;    /* [H] */
+    float *ln1w, *ln1b;  /* [H] attention.output.LayerNorm */
+    float *fcw;   /* [I, H] intermediate.dense */
+    float *fcb;   /* [I] */
+    float *pw;    /* [H, I] output.dense */
+    float *pb;    /* [H] */
+    float *ln2w, *ln2b;  /* [H] output.LayerNorm */
+} dsq_bert_layer;
+
+typedef struct {
+    dsq_bert_config cfg;
+    dsq_backend *be;
+    dsq_tokenizer *tok;
+    int32_t cls_id, sep_id, pad_id;
+    float *params;                /* device, all weights */
+    float *wemb, *pemb, *temb;    /* [V,H], [max_pos,H], [type_vocab,H] */
+    float *elnw, *elnb;           /* [H] embeddings.LayerNorm */
+    dsq_bert_layer *layers;
+    /* Activations: capN positions, up to capB sequences of capL. */
+    size_t capN;
+    int capB, capL;
+    float *acts;
+    float *h, *t, *qkv, *ctx, *fc, *mean, *rstd, *mask, *typerows, *zeros;
+    int32_t *ids;
+} dsq_bert;
+
+/* Loads dir (see above).  Errors: DSQ_EIO for a missing or unreadable
+ * file (named), DSQ_EDATA for an unsupported architecture, tokenizer or
+ * tensor layout (the message says which key or tensor). */
+int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e);
+void dsq_bert_free(dsq_bert *m);
+
+/* bert_score's default layer for a model name (its model2layers table,
+ * lib/bert_layers.h), or -1 when the name is not in the table. */
+int dsq_bert_default_layer(const char *name);
+
+/* Token ids as bert_score's sent_encode: Python strip, WordPiece with
+ * [CLS] ... [SEP], the content cut to max_len - 2 tokens.  out is replaced.
+ * Invalid UTF-8 -> DSQ_EDATA. */
+int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *out, dsq_err *e);
+
+/* Encoder forward of B sequences padded to L positions: ids[B*L] (host;
+ * entries past lens[b] are ignored), lens[B] (1..L).  Runs the first
+ * `layers` layers (0..n_layers; 0 = the embedding block's output) and
+ * writes their last output to out[B, L, H] (host).  When all is non-NULL
+ * it receives every output 0..layers, all[l][B, L, H].  Values at padded
+ * positions are unspecified; real positions do not depend on padding. */
+void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, int L,
+                      int layers, float *out, float *all);
+
+#endif

