@@ -13,6 +13,8 @@ if [ ! -x "$bin" ]; then echo "FAIL sample_oracle: $bin is not built (make check
 if ! "$py" -c 'import safetensors, torch' 2>/dev/null; then
   echo "FAIL sample_oracle: $py lacks safetensors/torch (make test-deps)"; exit 1
 fi
+# libgomp's spinning waits cost 20-50x on a loaded machine.
+export OMP_WAIT_POLICY=passive
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 if ! "$py" tests/oracles/sampler_ref.py "$tmp/medium.safetensors" --config medium 2>"$tmp/err"; then
   echo "FAIL sample_oracle_medium: oracle failed: $(tail -n 3 "$tmp/err")"; exit 1

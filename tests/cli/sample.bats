@@ -10,6 +10,9 @@ load '/usr/lib/bats/bats-assert/load'
 bats_require_minimum_version 1.5.0
 
 setup() {
+  # libgomp's spinning waits cost 20-50x on a loaded machine (tests run
+  # next to each other); passive waits keep these runs in seconds.
+  export OMP_WAIT_POLICY=passive
   FIX="$BATS_TEST_DIRNAME/../fixtures/sample/tiny"
   CKPT="$FIX/ema_0.9999_000000.safetensors"
   T="$BATS_TEST_TMPDIR"
