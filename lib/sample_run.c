@@ -206,16 +206,27 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void show(prog *p, int k, int total, int force) {
+    double t = now_s();
+    if (p->o->progress == 1 && force) {  /* a batch done */
+        fprintf(stderr, "\rdsq-sample: %ld examples done; %.2f examples/s; %.1f s\x1b[K", p->done,
+                p->done / (t - p->t0 + 1e-9), t - p->t0);
+        p->last = t;
+    } else if (p->o->progress == 1 && t - p->last > 0.2) {
+        fprintf(stderr, "\rdsq-sample: %ld examples done; batch of %d: step %d/%d; %.1f s\x1b[K",
+                p->done, p->batch_rows, k, total, t - p->t0);
+        p->last = t;
+    } else if (p->o->progress == 2 && t - p->last > 30) {
+        fprintf(stderr, "dsq-sample: %ld examples done; batch of %d: step %d/%d; %.0f s\n",
+                p->done, p->batch_rows, k, total, t - p->t0);
+        p->last = t;
+    }
+}
+
 static int on_step(void *ctx, int k, int total) {
     prog *p = ctx;
     if (dsq_sample_stop_signal) return 1;
-    double t = now_s();
-    if (p->o->progress && (t - p->last > 0.2 || k == total)) {
-        double el = t - p->t0;
-        fprintf(stderr, "\rdsq-sample: %ld examples done, batch of %d: step %d/%d, %.1f s",
-                p->done, p->batch_rows, k, total, el);
-        p->last = t;
-    }
+    show(p, k, total, 0);
     return 0;
 }
 
@@ -290,6 +301,7 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     if (o->ids_out) w.w = dsq_stream_writer_open(w.out.f, dsq_out_name(&w.out), 3);
 
     prog pg = {.o = o, .t0 = now_s()};
+    pg.last = pg.t0;
     int L = 0, Bmax = o->batch, nb = 0, got;
     while (1) {
         got = dsq_stream_read(rd, &rec, e);
@@ -341,11 +353,12 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
             if ((rc = write_batch(&w, bids, bmask, bindex, btok, nb, e))) break;
             done += nb;
             pg.done = done;
+            show(&pg, 0, 0, 1);
             nb = 0;
         }
         if (rc || !got) break;
     }
-    if (o->progress) fputc('\n', stderr);
+    if (o->progress == 1) fputc('\n', stderr);
     if (!rc && w.w) rc = dsq_stream_writer_close(w.w, e);
     w.w = NULL;
     if (!rc) {

@@ -25,7 +25,8 @@ typedef struct {
     int mean_start;           /* -1: on for models with a mean embedding (ddpm) */
     float denoise_rate;       /* < 0: the config's (denoise_rate when denoise) */
     int batch;
-    int progress;             /* one-line progress on stderr (a terminal) */
+    int progress;             /* 1: one-line progress (stderr a terminal);
+                                 2: a plain line every 30 s; 0: none */
     int quiet;
 } dsq_sample_run_opts;
 

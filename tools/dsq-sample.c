@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
-    o.progress = !o.quiet && isatty(STDERR_FILENO);
+    o.progress = o.quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
