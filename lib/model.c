@@ -288,9 +288,12 @@ static float *take(float *base, size_t *off, size_t n) {
 }
 
 /* Lays out the activation set for (B, L) at base (NULL: just counts);
- * returns the total in floats. */
+ * returns the total in floats.  nsets layer sets: n_layers for the
+ * activations; 1 for their gradients, which the backward reuses layer after
+ * layer (a->layers[0]), with alt[0..1], two [N, H] buffers that carry the
+ * gradient of a layer's output from one layer to the next. */
 static size_t layout_acts(const dsq_model_config *c, int B, int L, float *base,
-                          dsq_model_acts *a) {
+                          dsq_model_acts *a, int nsets, float **alt) {
     size_t off = 0, N = (size_t)B * L, H = c->H, att = (size_t)B * c->nh * L * L;
     int proj = c->d != c->H;
     a->tsin = take(base, &off, (size_t)B * c->dt);
@@ -304,7 +307,7 @@ static size_t layout_acts(const dsq_model_config *c, int B, int L, float *base,
     a->emb_mean = take(base, &off, N);
     a->emb_rstd = take(base, &off, N);
     a->h0 = take(base, &off, N * H);
-    for (int i = 0; i < c->n_layers; i++) {
+    for (int i = 0; i < nsets; i++) {
         dsq_layer_acts *l = &a->layers[i];
         l->qkv = take(base, &off, N * 3 * H);
         l->att = take(base, &off, att);
@@ -326,6 +329,10 @@ static size_t layout_acts(const dsq_model_config *c, int B, int L, float *base,
     a->down0 = proj ? take(base, &off, N * H) : NULL;
     a->down1 = proj ? take(base, &off, N * H) : NULL;
     a->out = proj ? take(base, &off, N * c->d) : NULL;
+    if (alt) {
+        alt[0] = take(base, &off, N * H);
+        alt[1] = take(base, &off, N * H);
+    }
     return off;
 }
 
@@ -339,15 +346,18 @@ int dsq_model_reserve(dsq_model *m, int B, int L, dsq_err *e) {
     if (m->acts && L == m->L && B <= m->B) return 0;
     free_acts(m);
     dsq_model_acts tmp = {0};
-    tmp.layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *tmp.layers);
-    m->n_acts = layout_acts(c, B, L, NULL, &tmp);
+    float *alt[2];
+    int nl = c->n_layers;
+    tmp.layers = xcalloc(nl ? nl : 1, sizeof *tmp.layers);
+    m->n_acts = layout_acts(c, B, L, NULL, &tmp, nl, NULL);
+    m->n_dacts = layout_acts(c, B, L, NULL, &tmp, nl ? 1 : 0, alt);
     free(tmp.layers);
     m->acts = m->be->alloc(m->be, m->n_acts * sizeof(float));
-    m->dacts = m->be->alloc(m->be, m->n_acts * sizeof(float));
-    m->a.layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *m->a.layers);
-    m->da.layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *m->da.layers);
-    layout_acts(c, B, L, m->acts, &m->a);
-    layout_acts(c, B, L, m->dacts, &m->da);
+    m->dacts = m->be->alloc(m->be, m->n_dacts * sizeof(float));
+    m->a.layers = xcalloc(nl ? nl : 1, sizeof *m->a.layers);
+    m->da.layers = xcalloc(1, sizeof *m->da.layers);
+    layout_acts(c, B, L, m->acts, &m->a, nl, NULL);
+    layout_acts(c, B, L, m->dacts, &m->da, nl ? 1 : 0, m->dalt);
     m->B = B;
     m->L = L;
     return 0;
@@ -447,10 +457,15 @@ void dsq_model_backward(dsq_model *m, float *dx, const float *dout) {
     uint64_t off = m->rng_offset;
     size_t NH = (size_t)N * H;
 
-    be->zero(be, m->dacts, m->n_acts * sizeof(float));
+    be->zero(be, m->dacts, m->n_dacts * sizeof(float));
     int nl = c->n_layers;
     const float *hlast = nl ? a->layers[nl - 1].ln2 : a->h0;
-    float *dhlast = nl ? da->layers[nl - 1].ln2 : da->h0;
+    /* the gradient of layer i's output lives in dalt[i % 2] */
+    float *dhlast = nl ? m->dalt[(nl - 1) % 2] : da->h0;
+    /* one layer's gradient slots, reused by every layer: from qkv to the
+     * end of ln2_rstd */
+    dsq_layer_acts *ld = &da->layers[0];
+    size_t set_bytes = nl ? (size_t)(ld->ln2_rstd + N - ld->qkv) * sizeof(float) : 0;
     if (c->d != H) {
         layer_linear_bwd(be, da->down1, g->down2w, g->down2b, dout, a->down1, p->down2w,
                          N, H, c->d);
@@ -464,12 +479,14 @@ void dsq_model_backward(dsq_model *m, float *dx, const float *dout) {
     for (int i = nl - 1; i >= 0; i--) {
         const dsq_layer_params *lp = &p->layers[i], *lg = &g->layers[i];
         const dsq_layer_acts *la = &a->layers[i];
-        dsq_layer_acts *ld = &da->layers[i];
         const float *hin = i ? a->layers[i - 1].ln2 : a->h0;
-        float *dhin = i ? da->layers[i - 1].ln2 : da->h0;
+        float *dhin = i ? m->dalt[(i - 1) % 2] : da->h0;
+        const float *dhout = m->dalt[i % 2];
         uint64_t o = off + 1 + 3 * (uint64_t)i;
+        if (i < nl - 1) be->zero(be, ld->qkv, set_bytes);  /* the previous layer's */
+        if (i > 0 && i < nl - 1) be->zero(be, dhin, NH * sizeof(float));  /* held layer i+1's */
 
-        be->layernorm_bwd(be, ld->res2, lg->ln2w, lg->ln2b, ld->ln2, la->res2, lp->ln2w,
+        be->layernorm_bwd(be, ld->res2, lg->ln2w, lg->ln2b, dhout, la->res2, lp->ln2w,
                           la->ln2_mean, la->ln2_rstd, N, H);
         be->axpy(be, ld->ln1, 1.0f, ld->res2, NH);          /* res2 = ln1 + fo */
         const float *dfo = ld->res2;

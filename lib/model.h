@@ -8,7 +8,8 @@
  * (so checkpoints map 1:1); gradients in a second allocation with the same
  * layout; activations (and their gradients) in one allocation each, sized
  * for a batch shape.  lm_head.weight is tied to word_embedding.weight and
- * has no storage of its own (DSQ_MODEL_TIED_NAME).  The reference state
+ * has no storage of its own (DSQ_MODEL_TIED_NAME).  The activation
+ * gradients hold one layer's worth, reused layer after layer.  The reference state
  * dict's `position_ids` buffer (0..max_pos-1) is not a parameter. */
 #ifndef DSQ_MODEL_H
 #define DSQ_MODEL_H
@@ -133,9 +134,14 @@ typedef struct {
     dsq_model_views p, g;        /* views into params and grads */
     /* Activations, sized by dsq_model_reserve. */
     int B, L;
-    size_t n_acts;
-    float *acts, *dacts;         /* device, [n_acts] each, same layout */
+    size_t n_acts, n_dacts;
+    float *acts, *dacts;         /* device, [n_acts] and [n_dacts] */
+    /* da has the layout of a with ONE layer set (da.layers[0]), reused by
+     * each layer in turn during the backward, and dalt[2] ([N, H] each)
+     * carrying the gradient of layer outputs: dacts stays a small fraction
+     * of acts however deep the encoder. */
     dsq_model_acts a, da;
+    float *dalt[2];
     /* The last forward's inputs and batch size, for the backward. */
     const float *x_in, *t_in;
     int fwd_B;

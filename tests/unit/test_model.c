@@ -209,7 +209,7 @@ static double model_loss(void) {
 static void test_dropout_fd(void) {
     dsq_model_config c;
     dsq_model_config_default(&c, 11, 8);
-    c.dt = 6; c.H = 16; c.nh = 2; c.I = 24; c.n_layers = 2; c.max_pos = 8;
+    c.dt = 6; c.H = 16; c.nh = 2; c.I = 24; c.n_layers = 3; c.max_pos = 8;
     c.hidden_dropout = 0.2f; c.attn_dropout = 0.25f;
     dsq_err e = {0};
     EXPECT(dsq_model_create(&fm, &c, be, &e) == 0 && dsq_model_reserve(&fm, FB, FL, &e) == 0,
