@@ -322,6 +322,60 @@ static void test_timestep_embedding(void) {
     EXPECT(odd[6] == 0.0f && fabs(odd[0] - cos(999.5)) < 1e-3, "odd width: zero last column");
 }
 
+/* Partial noising: x0 and the mean embedding, with source positions,
+ * denoised positions and per-sequence coefficients all present. */
+enum { QB = 2, QL = 5, QD = 4 };
+static float *QX0, *QEPS, *QM, *QCA, *QCB, *QMASK, *QDM, *QDX0, *QDM_G;
+static void q_fwd(void) {
+    be->q_sample_fwd(be, OUT, QX0, QEPS, QM, QCA, QCB, QMASK, QDM, QB, QL, QD);
+}
+static void q_bwd(const float *g) {
+    be->q_sample_bwd(be, QDX0, QDM_G, g, QCA, QMASK, QDM, QB, QL, QD);
+}
+static void test_q_sample(void) {
+    size_t n = QB * QL * QD;
+    QX0 = rnd(n, 40, 1.0f); QEPS = rnd(n, 41, 1.0f); QM = rnd(QD, 42, 1.0f);
+    float ca[QB] = {0.9f, 0.3f}, cb[QB] = {0.43f, 0.95f};
+    float mask[QB * QL] = {0, 0, 1, 1, 1, 0, 1, 1, 1, 1};
+    float dm[QB * QL] = {0, 0, 1, 0, 0, 0, 0, 0, 1, 0};
+    QCA = ca; QCB = cb; QMASK = mask; QDM = dm;
+    OUT = xmalloc(n * 4); QDX0 = xmalloc(n * 4); QDM_G = xmalloc(QD * 4);
+    q_fwd();
+    /* spot values: a source position is x0, a denoised one the mean */
+    EXPECT(OUT[0] == QX0[0] && OUT[2 * QD + 1] == QM[1], "source keeps x0, denoise takes m");
+    float want = ca[1] * (QX0[6 * QD] - QM[0]) + cb[1] * QEPS[6 * QD] + QM[0];
+    EXPECT(OUT[6 * QD] == want, "v2 noising %g vs %g", OUT[6 * QD], want);
+    fd_case c = {"q_sample", 2, {QX0, QM}, {n, QD}, {QDX0, QDM_G}, OUT, n, q_fwd, q_bwd, 1e-2f};
+    fd_run(&c);
+    QM = NULL; QDM = NULL;  /* the v1 form: no mean, no denoising */
+    fd_case c1 = {"q_sample v1", 1, {QX0}, {n}, {QDX0}, OUT, n, q_fwd, q_bwd, 1e-2f};
+    fd_run(&c1);
+    free(QX0); free(QEPS); free(OUT); free(QDX0); free(QDM_G);
+}
+
+/* Per-sequence squared error, with and without a target. */
+static float *SX, *SY, *SDX, *SDY;
+static int s_with_y;
+static void se_fwd(void) { be->sqerr_fwd(be, OUT, SX, s_with_y ? SY : NULL, 0.7f, 3, 8); }
+static void se_bwd(const float *g) {
+    be->sqerr_bwd(be, SDX, s_with_y ? SDY : NULL, g, SX, s_with_y ? SY : NULL, 0.7f, 3, 8);
+}
+static void test_sqerr(void) {
+    SX = rnd(24, 50, 1.0f); SY = rnd(24, 51, 1.0f);
+    OUT = xmalloc(3 * 4); SDX = xmalloc(24 * 4); SDY = xmalloc(24 * 4);
+    s_with_y = 1;
+    se_fwd();
+    double m = 0;
+    for (int i = 0; i < 8; i++) m += pow(0.7 * SX[8 + i] - SY[8 + i], 2) / 8;
+    EXPECT(fabs(OUT[1] - m) < 1e-6 * m, "sqerr row 1: %g vs %g", OUT[1], m);
+    fd_case c = {"sqerr", 2, {SX, SY}, {24, 24}, {SDX, SDY}, OUT, 3, se_fwd, se_bwd, 1e-2f};
+    fd_run(&c);
+    s_with_y = 0;
+    fd_case c0 = {"sqerr (no target)", 1, {SX}, {24}, {SDX}, OUT, 3, se_fwd, se_bwd, 1e-2f};
+    fd_run(&c0);
+    free(SX); free(SY); free(OUT); free(SDX); free(SDY);
+}
+
 int main(void) {
     be = dsq_backend_cpu();
     RUN_TEST(test_layernorm);
@@ -333,6 +387,8 @@ int main(void) {
     RUN_TEST(test_embedding_dropout);
     RUN_TEST(test_timestep_embedding);
     RUN_TEST(test_xent);
+    RUN_TEST(test_q_sample);
+    RUN_TEST(test_sqerr);
     be->destroy(be);
     TEST_MAIN_END();
 }
