@@ -287,6 +287,12 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     so.denoise_rate = o->denoise_rate >= 0 ? o->denoise_rate
                       : su.denoise && su.mc.mean_embed ? (float)su.denoise_rate : 0.0f;
     if (so.kind != DSQ_SAMPLER_DDPM) so.denoise_rate = 0;
+    if (!su.mc.mean_embed && (o->mean_start > 0 || o->denoise_rate > 0)) {
+        rc = dsq_err_set(e, DSQ_EUSAGE, "--%s needs a model with a learned mean embedding "
+                         "(%s has none)", o->mean_start > 0 ? "mean-start" : "denoise-rate",
+                         o->model);
+        goto out;
+    }
 
     const char *in_name = strcmp(o->input, "-") ? o->input : "<stdin>";
     in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;

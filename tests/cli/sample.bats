@@ -159,3 +159,39 @@ PY
   run -0 --separate-stderr dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq"
   assert_equal "$stderr" ""
 }
+
+@test "v2 options: mean start and denoise on a v2 model; usage errors without a mean embedding" {
+  # the fixture model has a mean embedding: --no-mean-start changes ddpm
+  dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq" > "$T/mean.jsonl"
+  dsq-sample -q -m "$CKPT" -j 1 --no-mean-start "$T/in.dsq" > "$T/nomean.jsonl"
+  dsq-sample -q -m "$CKPT" -j 1 --denoise-rate 0.5 "$T/in.dsq" > "$T/den.jsonl"
+  ! cmp -s "$T/mean.jsonl" "$T/nomean.jsonl"
+  ! cmp -s "$T/mean.jsonl" "$T/den.jsonl"
+  # the same model without it (a v1 checkpoint)
+  mkdir "$T/v1"
+  cp "$FIX/vocab.txt" "$T/v1/"
+  "$DSQ_PYTHON" - "$CKPT" "$T/v1/m.safetensors" <<'PY'
+import json, sys
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+with safe_open(sys.argv[1], "pt") as f:
+    c = json.loads(f.metadata()["config"])
+sd = load_file(sys.argv[1])
+del sd["mean_embed"]
+c["learned_mean_embed"] = False
+save_file(sd, sys.argv[2], metadata={"config": json.dumps(c)})
+PY
+  run -0 dsq-sample -q -m "$T/v1/m.safetensors" -j 1 "$T/in.dsq"
+  assert_equal "${#lines[@]}" 10
+  run dsq-sample -q -m "$T/v1/m.safetensors" --mean-start "$T/in.dsq"
+  assert_failure 2
+  assert_output --partial "needs a model with a learned mean embedding"
+  run dsq-sample -q -m "$T/v1/m.safetensors" --denoise-rate 0.2 "$T/in.dsq"
+  assert_failure 2
+  # a v2 checkpoint read with a v1 configuration: mean_embed is unexpected
+  run dsq-sample -q -m "$CKPT" --config <(jq '.learned_mean_embed = false' \
+    <("$DSQ_PYTHON" -c 'import sys, json; from safetensors import safe_open; print(safe_open(sys.argv[1], "np").metadata()["config"])' "$CKPT")) \
+    -v "$FIX/vocab.txt" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "mean_embed"
+}
