@@ -21,7 +21,7 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.0f", b-a}'; }
 step() { printf '\n== %s\n' "$*"; }
 
-for t in dsq-tokenize dsq-train dsq-mbr dsq-score; do
+for t in dsq-tokenize dsq-train dsq-sample dsq-mbr dsq-score; do
   [ -x "$BIN/$t" ] || { echo "demo: $BIN/$t is missing: run make first" >&2; exit 1; }
 done
 for t in jq make; do command -v $t >/dev/null || { echo "demo: $t is not installed (make deps)" >&2; exit 1; }; done
@@ -105,14 +105,6 @@ if command -v gnuplot >/dev/null; then
   echo "   $RUN/curves.png (loss, mse, nll, per-quartile losses; pipelines/plot-log.sh RUN_DIR draws any run)"
 else
   echo "   gnuplot is not installed (make deps): no plot"
-fi
-
-# TEMPORARY: decoding needs dsq-sample (issue 5), which is not in every
-# checkout yet; without it the demo stops after training.
-if [ ! -x "$BIN/dsq-sample" ]; then
-  step "4. Decode: dsq-sample is not built in this checkout yet; decoding, MBR and scores skipped"
-  step "Done in $(secs "$start" "$(now)") s ($t_train s training) on $(nproc) cores; outputs in $OUT"
-  exit 0
 fi
 
 step "4. Decode the dev set: $SAMPLER, $SSTEPS model calls, seeds $SEEDS"

@@ -24,16 +24,13 @@ setup_file() {
   head -n 20 "$ROOT/data/qqp/dev.jsonl" > "$D/data/test.jsonl"
   sed -n '21,36p' "$ROOT/data/qqp/dev.jsonl" > "$D/data/valid.jsonl"
   tiny streams train > "$D/train.log" 2>&1
-  if [ -x "$DSQ_BIN/dsq-sample" ]; then tiny -j2 all > "$D/all.log" 2>&1; fi
+  tiny -j2 all > "$D/all.log" 2>&1
 }
 
 setup() {
   O="$D/out"
   DEC="$O/decode/dpm++-4"
 }
-
-# TEMPORARY until dsq-sample (issue 5) is in every checkout.
-need_sample() { [ -x "$DSQ_BIN/dsq-sample" ] || skip "dsq-sample is not built yet"; }
 
 @test "diffuseq.mk: streams decode back to one line per input, with the word vocabulary" {
   cat "$D/train.log"
@@ -62,7 +59,6 @@ print(f.get_tensor("word_embedding.weight").shape)' "$O/run/ema_0.99_000030.safe
 }
 
 @test "diffuseq.mk: one decode per seed, MBR, scores with every key, report" {
-  need_sample
   cat "$D/all.log"
   for s in 1 2; do
     [ "$(wc -l < "$DEC/seed$s.jsonl")" -eq 20 ]
@@ -82,9 +78,7 @@ print(f.get_tensor("word_embedding.weight").shape)' "$O/run/ema_0.99_000030.safe
 }
 
 @test "diffuseq.mk: a new test set re-decodes and re-scores, without retraining" {
-  if [ -x "$DSQ_BIN/dsq-sample" ]; then
-    run tiny -q all; assert_success             # everything up to date
-  fi
+  run tiny -q all; assert_success               # everything up to date
   sleep 1; touch "$D/data/test.jsonl"
   run tiny -n all
   assert_success
@@ -135,8 +129,7 @@ options_ok() {  # every --option of the dry run's TOOL lines is in TOOL --help
 }
 check_recipe() {
   assert_success
-  for t in dsq-tokenize dsq-train dsq-mbr dsq-score; do options_ok $t; done
-  if [ -x "$DSQ_BIN/dsq-sample" ]; then options_ok dsq-sample; fi
+  for t in dsq-tokenize dsq-train dsq-sample dsq-mbr dsq-score; do options_ok $t; done
   [ "$(grep -c 'dsq-sample' <<<"$output")" -eq 10 ]     # 10 seeds for MBR
   assert_output --partial "bert-base-uncased.txt"
   assert_output --regexp "--diff-steps 2000 --noise-schedule sqrt"
@@ -189,12 +182,13 @@ check_recipe() {
   assert_output --regexp "Done in [0-9]+ s"
   [ -s "$T/demo/run/ema_0.99_000010.safetensors" ]
   [ -s "$T/demo/run/curves.png" ]
-  make --no-print-directory -C "$T/demo" -q train        # its Makefile knows the run
-  if [ -x "$DSQ_BIN/dsq-sample" ]; then
-    assert_output --partial "copy the source (baseline)"
-    assert_output --partial "dsq, MBR over 3 seeds"
-    assert_output --partial "5. source:"
-    [ "$(wc -l < "$T/demo/decode/dpm++-10/mbr.jsonl")" -eq 40 ]
-    jq -e '.bleu | type == "number"' "$T/demo/copy-source.score.json"
-  fi
+  make --no-print-directory -C "$T/demo" -q all          # its Makefile knows the run
+  assert_output --regexp "copy the source \(baseline\) +0\.[0-9]{4} +0\.[0-9]{4}"
+  assert_output --regexp "dsq, MBR over 3 seeds +0\.[0-9]{4} .* 0\.[0-9]{4} +[01]\.[0-9]{4}"
+  # the examples are the first five dev lines, not chosen ones
+  for i in 1 2 3 4 5; do
+    assert_output --partial "$i. source:    $(sed -n "${i}p" "$ROOT/data/qqp/dev.jsonl" | jq -r .src)"
+  done
+  [ "$(wc -l < "$T/demo/decode/dpm++-10/mbr.jsonl")" -eq 40 ]
+  jq -e '.bleu | type == "number"' "$T/demo/copy-source.score.json"
 }
