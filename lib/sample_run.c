@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "diffusion_schedule.h"
@@ -85,6 +86,8 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
     if (o->config) {
         src = xstrdup(o->config);
         if (!(text = read_text(o->config, e))) rc = e->code;
+    } else if (access(o->model, R_OK) != 0) {
+        rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->model, strerror(errno));
     } else {
         dsq_err me = {0};
         if (dsq_ckpt_read_config(o->model, &text, &me) == 0 && text) {

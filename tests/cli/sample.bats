@@ -99,6 +99,9 @@ setup() {
   assert_output --partial "vocab.txt"
   run -0 dsq-sample -q -m "$T/run/m.safetensors" -v "$FIX/vocab.txt" -j 1 "$T/in.dsq"
   assert_equal "${#lines[@]}" 10
+  run dsq-sample -q -m "$T/run/none.safetensors" "$T/in.dsq"
+  assert_failure 74
+  assert_output --partial "none.safetensors: cannot open"
 }
 
 @test "a stream of another vocabulary or seq_len, a model of another shape, bad streams: exit 65" {
