@@ -186,6 +186,7 @@ dsq_backend *dsq_backend_cpu(void) {
     be->attention_fwd = cpu_attention_fwd;
     be->attention_bwd = cpu_attention_bwd;
     be->attention_masked_fwd = cpu_attention_masked_fwd;
+    be->linear_fixed_fwd = cpu_linear_fixed_fwd;
     be->embedding_fwd = cpu_embedding_fwd;
     be->embedding_bwd = cpu_embedding_bwd;
     be->timestep_embedding = cpu_timestep_embedding;

@@ -29,9 +29,11 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                        const float *qkv, const float *att, const float *attd,
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 
-/* backend_cpu_bert.c: attention with a key padding mask (BERTScore). */
+/* backend_cpu_bert.c: inference ops of the BERTScore encoder. */
 void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                               const float *mask, int B, int L, int nh, int H);
+void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
+                          const float *weight, const float *bias, int N, int C, int OC);
 
 /* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,

@@ -1,8 +1,11 @@
-/* CPU backend: BERT self-attention with a key padding mask, forward only
- * (BERTScore's encoder).  One (sequence, head) pair per task: its scores
- * live in a per-thread [L, L] scratch, so nothing of size B*nh*L*L is ever
- * held, and each pair is computed by single-threaded sgemm calls whose
- * shapes do not depend on the thread count (same bits for any -j). */
+/* CPU backend: inference operations of the BERTScore encoder (lib/bert.c)
+ * whose results do not depend on the thread count: the work is cut into
+ * pieces fixed by the shapes alone, each computed by one single-threaded
+ * sgemm call (OpenBLAS's results depend on the call's shape).
+ *
+ * Attention with a key padding mask: one (sequence, head) pair per task,
+ * its scores in a per-thread [L, L] scratch, so nothing of size B*nh*L*L is
+ * ever held. */
 #include "backend_cpu.h"
 
 #include <cblas.h>
@@ -56,5 +59,23 @@ void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                         3 * H, 0.0f, out + (size_t)b * L * H + (size_t)h * hs, H);
         }
         free(s);
+    }
+}
+
+/* Blocks of 64 rows of inp, one sgemm each; the bias is added per row. */
+void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
+                          const float *weight, const float *bias, int N, int C, int OC) {
+    (void)be;
+    enum { ROWS = 64 };
+    int nb = (N + ROWS - 1) / ROWS;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int blk = 0; blk < nb; blk++) {
+        int r0 = blk * ROWS, m = N - r0 < ROWS ? N - r0 : ROWS;
+        float *o = out + (size_t)r0 * OC;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OC, C, 1.0f,
+                    inp + (size_t)r0 * C, C, weight, C, 0.0f, o, OC);
+        if (bias)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < OC; j++) o[(size_t)i * OC + j] += bias[j];
     }
 }

@@ -47,7 +47,9 @@ void dsq_bertscore_pair(const float *eh, int lh, const float *wh, const float *e
     double p = weighted(wh, rowmax, lh), r = weighted(wr, colmax, lr);
     double f = 2 * p * r / (p + r);
     if (isnan(f)) f = 0;
-    if (lh == 2 || lr == 2) p = r = 0;  /* bert_score's empty-sentence rule */
+    /* bert_score's empty-sentence rule (its F is NaN -> 0 there too, the
+     * [CLS]/[SEP] weights being 0). */
+    if (lh == 2 || lr == 2) p = r = f = 0;
     if (isnan(p)) p = 0;
     if (isnan(r)) r = 0;
     *P = p;

@@ -161,9 +161,385 @@ static int cmp_scores(const char *dir, const char *pairs, const char *expected, 
     return bad_ids || bad || !mok;
 }
 
+
+/* ---- a tiny random BERT in a temporary directory ------------------------- */
+
+static const char *tiny_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat",
+                                   "sat", "on", "mat", "dog", "##s", "a", "hello", "world", ".",
+                                   "?", "!"};
+enum { TV = 18, TH = 32, TNH = 4, TI = 64, TLAYERS = 3, TPOS = 40 };
+
+static void write_text(const char *dir, const char *name, const char *text) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void rm_file(const char *dir, const char *name) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    unlink(p);
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static float urand(void) {  /* xorshift64: uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) / 8388608.0 - 1.0);
+}
+
+static void add_rand(dsq_record *r, const char *name, int64_t s0, int64_t s1, float scale,
+                     float offset, int f16_skip) {
+    (void)f16_skip;
+    int64_t shape[2] = {s0, s1};
+    size_t n = (size_t)s0 * (s1 ? s1 : 1);
+    float *d = xmalloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++) d[i] = offset + scale * urand();
+    dsq_record_add_owned(r, name, DSQ_F32, s1 ? 2 : 1, shape, d);
+}
+
+/* A complete tiny model directory; `prefix` "bert." names tensors as a
+ * BertForMaskedLM checkpoint does.  skip: a tensor name to leave out. */
+static void write_tiny(const char *dir, const char *prefix, const char *skip) {
+    mkdir(dir, 0755);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": %d,"
+             " \"num_attention_heads\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d,"
+             " \"max_position_embeddings\": %d, \"vocab_size\": %d, \"type_vocab_size\": 2,"
+             " \"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\", \"_name_or_path\": \"tiny-bert\"}",
+             TH, TNH, TI, TLAYERS, TPOS, TV);
+    write_text(dir, "config.json", cfg);
+    char voc[512] = "";
+    for (int i = 0; i < TV; i++) {
+        strcat(voc, tiny_vocab[i]);
+        strcat(voc, "\n");
+    }
+    write_text(dir, "vocab.txt", voc);
+    rng_state = 88172645463325252ull;
+    dsq_record r;
+    dsq_record_init(&r);
+    char nm[160];
+#define ADD(name, s0, s1, sc, off)                                     \
+    do {                                                               \
+        snprintf(nm, sizeof nm, "%s%s", prefix, name);                 \
+        if (!skip || strcmp(name, skip) != 0) add_rand(&r, nm, s0, s1, sc, off, 0); \
+    } while (0)
+    ADD("embeddings.word_embeddings.weight", TV, TH, 1.0f, 0.0f);
+    ADD("embeddings.position_embeddings.weight", TPOS, TH, 0.5f, 0.0f);
+    ADD("embeddings.token_type_embeddings.weight", 2, TH, 0.5f, 0.0f);
+    ADD("embeddings.LayerNorm.weight", TH, 0, 0.1f, 1.0f);
+    ADD("embeddings.LayerNorm.bias", TH, 0, 0.1f, 0.0f);
+    for (int l = 0; l < TLAYERS; l++) {
+        char base[96];
+        static const char *sq[] = {"attention.self.query", "attention.self.key",
+                                   "attention.self.value", "attention.output.dense"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(base, sizeof base, "encoder.layer.%d.%s.weight", l, sq[k]);
+            ADD(base, TH, TH, 0.3f, 0.0f);
+            snprintf(base, sizeof base, "encoder.layer.%d.%s.bias", l, sq[k]);
+            ADD(base, TH, 0, 0.1f, 0.0f);
+        }
+        snprintf(base, sizeof base, "encoder.layer.%d.intermediate.dense.weight", l);
+        ADD(base, TI, TH, 0.3f, 0.0f);
+        snprintf(base, sizeof base, "encoder.layer.%d.intermediate.dense.bias", l);
+        ADD(base, TI, 0, 0.1f, 0.0f);
+        snprintf(base, sizeof base, "encoder.layer.%d.output.dense.weight", l);
+        ADD(base, TH, TI, 0.2f, 0.0f);
+        snprintf(base, sizeof base, "encoder.layer.%d.output.dense.bias", l);
+        ADD(base, TH, 0, 0.1f, 0.0f);
+        static const char *lns[] = {"attention.output.LayerNorm", "output.LayerNorm"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(base, sizeof base, "encoder.layer.%d.%s.weight", l, lns[k]);
+            ADD(base, TH, 0, 0.1f, 1.0f);
+            snprintf(base, sizeof base, "encoder.layer.%d.%s.bias", l, lns[k]);
+            ADD(base, TH, 0, 0.1f, 0.0f);
+        }
+    }
+#undef ADD
+    char p[512];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    dsq_err e = {0};
+    if (dsq_st_write_file(p, &r, &e)) fprintf(stderr, "write_tiny: %s\n", e.msg);
+    dsq_record_free(&r);
+}
+
+static char tmpdir[256];
+
+static const char *tiny_dir(const char *name) {
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void test_load_tiny(void) {
+    dsq_backend *be = dsq_backend_cpu();
+    dsq_err e = {0};
+    dsq_bert m;
+    for (int v = 0; v < 2; v++) {
+        const char *d = tiny_dir(v ? "prefixed" : "plain");
+        write_tiny(d, v ? "bert." : "", NULL);
+        int rc = dsq_bert_load(&m, d, be, &e);
+        EXPECT(rc == 0, "load %s: %s", d, e.msg);
+        if (rc) continue;
+        EXPECT(m.cfg.H == TH && m.cfg.nh == TNH && m.cfg.I == TI && m.cfg.n_layers == TLAYERS &&
+               m.cfg.max_pos == TPOS && m.cfg.max_len == TPOS, "config");
+        EXPECT(strcmp(m.cfg.name, "tiny-bert") == 0, "name %s", m.cfg.name);
+        EXPECT(m.cls_id == 2 && m.sep_id == 3 && m.pad_id == 0, "special ids");
+        dsq_bert_free(&m);
+    }
+    be->destroy(be);
+}
+
+/* Real positions of a sequence do not depend on the batch it is in, on
+ * its padding, nor on the thread count. */
+static void test_padding_invariance(void) {
+    dsq_backend *be = dsq_backend_cpu();
+    dsq_err e = {0};
+    dsq_bert m;
+    if (dsq_bert_load(&m, tiny_dir("plain"), be, &e)) { EXPECT(0, "%s", e.msg); return; }
+    const char *texts[] = {"the cat sat on the mat.", "hello", "dogs? hello world! a cat", ""};
+    enum { NT = 4 };
+    dsq_ids ids[NT] = {{0}};
+    int lens[NT], L = 0;
+    for (int i = 0; i < NT; i++) {
+        EXPECT(dsq_bert_encode_text(&m, texts[i], strlen(texts[i]), &ids[i], &e) == 0, "%s", e.msg);
+        lens[i] = (int)ids[i].n;
+        if (lens[i] > L) L = lens[i];
+    }
+    L += 3;  /* extra padding */
+    int32_t *batch = xcalloc((size_t)NT * L, sizeof *batch);
+    for (int i = 0; i < NT; i++) memcpy(batch + (size_t)i * L, ids[i].ids, ids[i].n * 4);
+    float *out = xmalloc((size_t)NT * L * TH * sizeof *out);
+    float *all = xmalloc((size_t)(TLAYERS + 1) * NT * L * TH * sizeof *all);
+    float *out1 = xmalloc((size_t)NT * L * TH * sizeof *out1);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        dsq_bert_forward(&m, batch, lens, NT, L, TLAYERS, out, all);
+        EXPECT(memcmp(out, all + (size_t)TLAYERS * NT * L * TH, (size_t)NT * L * TH * 4) == 0,
+               "out is the last layer of all");
+        if (threads == 1) memcpy(out1, out, (size_t)NT * L * TH * 4);
+        else EXPECT(memcmp(out1, out, (size_t)NT * L * TH * 4) == 0, "same bits for 1 and 2 threads");
+        /* Alone, unpadded: equal up to float rounding (OpenBLAS results
+         * depend on the call's shape), since padded keys get weight 0. */
+        double maxd = 0;
+        for (int i = 0; i < NT; i++) {
+            float *one = xmalloc((size_t)lens[i] * TH * sizeof *one);
+            dsq_bert_forward(&m, ids[i].ids, &lens[i], 1, lens[i], TLAYERS, one, NULL);
+            for (int k = 0; k < lens[i] * TH; k++) {
+                double d = fabs((double)one[k] - out[(size_t)i * L * TH + k]);
+                if (d > maxd) maxd = d;
+            }
+            free(one);
+        }
+        EXPECT(maxd <= 5e-6, "alone vs padded batch, %d threads: max diff %g", threads, maxd);
+    }
+    free(out1);
+    omp_set_num_threads(2);
+    free(batch);
+    free(out);
+    free(all);
+    for (int i = 0; i < NT; i++) dsq_ids_free(&ids[i]);
+    dsq_bert_free(&m);
+    be->destroy(be);
+}
+
+/* bert_score's sent_encode: strip, and the content cut to max_len - 2. */
+static void test_truncation(void) {
+    dsq_backend *be = dsq_backend_cpu();
+    dsq_err e = {0};
+    dsq_bert m;
+    const char *d = tiny_dir("short");
+    write_tiny(d, "", NULL);
+    write_text(d, "tokenizer_config.json", "{\"tokenizer_class\": \"BertTokenizer\", "
+               "\"do_lower_case\": true, \"model_max_length\": 8}");
+    if (dsq_bert_load(&m, d, be, &e)) { EXPECT(0, "%s", e.msg); return; }
+    EXPECT(m.cfg.max_len == 8, "max_len %d", m.cfg.max_len);
+    dsq_ids v = {0};
+    const char *t = "  the cat sat on the mat . hello world  ";
+    EXPECT(dsq_bert_encode_text(&m, t, strlen(t), &v, &e) == 0, "%s", e.msg);
+    static const int32_t want[] = {2, 5, 6, 7, 8, 5, 9, 3};
+    EXPECT(v.n == 8 && memcmp(v.ids, want, sizeof want) == 0, "truncated ids (n %zu)", v.n);
+    EXPECT(dsq_bert_encode_text(&m, " \t\n", 3, &v, &e) == 0 && v.n == 2 && v.ids[0] == 2 &&
+               v.ids[1] == 3, "blank text -> [CLS] [SEP]");
+    EXPECT(dsq_bert_encode_text(&m, "\xff", 1, &v, &e) == DSQ_EDATA, "invalid UTF-8");
+    dsq_ids_free(&v);
+    dsq_bert_free(&m);
+    be->destroy(be);
+}
+
+/* P/R/F do not depend on dsq's batch size, token budget or threads. */
+static void test_scores_batching(void) {
+    dsq_backend *be = dsq_backend_cpu();
+    dsq_err e = {0};
+    dsq_bert m;
+    if (dsq_bert_load(&m, tiny_dir("plain"), be, &e)) { EXPECT(0, "%s", e.msg); return; }
+    char *hyp[] = {"the cat sat", "hello world", "", "a dog", "the cat sat", "cats ! ! the mat"};
+    char *ref[] = {"the cat sat on the mat", "hello", "the mat", "", "the cat sat", "the dogs"};
+    enum { N = 6 };
+    size_t hl[N], rl[N];
+    for (int i = 0; i < N; i++) { hl[i] = strlen(hyp[i]); rl[i] = strlen(ref[i]); }
+    double P0[N], R0[N], F0[N], P[N], R[N], F[N];
+    dsq_bertscore_opts o;
+    dsq_bertscore_opts_default(&o);
+    o.layer = TLAYERS;
+    o.group = 1;
+    EXPECT(dsq_bertscore(&m, &o, hyp, hl, ref, rl, N, P0, R0, F0, &e) == 0, "%s", e.msg);
+    EXPECT(P0[2] == 0 && R0[2] == 0 && F0[2] == 0, "empty hypothesis scores 0");
+    EXPECT(P0[3] == 0 && R0[3] == 0 && F0[3] == 0, "empty reference scores 0");
+    EXPECT(fabs(P0[4] - 1) < 1e-6 && fabs(R0[4] - 1) < 1e-6 && fabs(F0[4] - 1) < 1e-6,
+           "identical texts score 1 (%g)", F0[4]);
+    int cfgs[][3] = {{1, 1, 1}, {2, 7, 2}, {64, 8192, 1}};
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        o.batch = cfgs[c][0];
+        o.max_tokens = cfgs[c][1];
+        omp_set_num_threads(cfgs[c][2]);
+        EXPECT(dsq_bertscore(&m, &o, hyp, hl, ref, rl, N, P, R, F, &e) == 0, "%s", e.msg);
+        double maxd = 0;
+        for (int i = 0; i < N; i++) {
+            maxd = fmax(maxd, fabs(P[i] - P0[i]));
+            maxd = fmax(maxd, fabs(R[i] - R0[i]));
+            maxd = fmax(maxd, fabs(F[i] - F0[i]));
+        }
+        /* float rounding only (see test_padding_invariance) */
+        EXPECT(maxd <= 1e-6, "batch %d, tokens %d, threads %d: max diff %g", cfgs[c][0],
+               cfgs[c][1], cfgs[c][2], maxd);
+        if (c == 2)
+            EXPECT(memcmp(P, P0, sizeof P) == 0 && memcmp(R, R0, sizeof R) == 0 &&
+                       memcmp(F, F0, sizeof F) == 0, "same settings, 1 vs 2 threads: same bits");
+    }
+    omp_set_num_threads(2);
+    /* idf: ln((M+1)/(df+1)) over the references' token sets. */
+    o.idf = 1;
+    o.batch = 64;
+    o.max_tokens = 8192;
+    EXPECT(dsq_bertscore(&m, &o, hyp, hl, ref, rl, N, P, R, F, &e) == 0, "%s", e.msg);
+    EXPECT(fabs(F[4] - 1) < 1e-6, "idf: identical texts score 1 (%g)", F[4]);
+    EXPECT(fabs(F[0] - F0[0]) > 1e-6, "idf changes a score (%g vs %g)", F[0], F0[0]);
+    o.layer = TLAYERS + 1;
+    EXPECT(dsq_bertscore(&m, &o, hyp, hl, ref, rl, N, P, R, F, &e) == DSQ_EUSAGE, "layer range");
+    char *badh[] = {"ok", "bad \xc3"};
+    o.layer = 1;
+    size_t bl[] = {2, 5};
+    EXPECT(dsq_bertscore(&m, &o, badh, bl, badh, bl, 2, P, R, F, &e) == DSQ_EDATA &&
+               strstr(e.msg, "hypothesis 2"), "invalid UTF-8 named: %s", e.msg);
+    dsq_bert_free(&m);
+    be->destroy(be);
+}
+
+/* The matching rules on hand-made unit vectors (H = 2). */
+static void test_pair_rules(void) {
+    /* hyp: [CLS] x [SEP]; ref: [CLS] y [SEP].  x best matches ref's [CLS]. */
+    float eh[] = {1, 0, 0.6f, 0.8f, 0, 1};
+    float er[] = {0.6f, 0.8f, -1, 0, 0, 1};
+    float wh[] = {0, 1, 0}, wr[] = {0, 1, 0};
+    double P, R, F;
+    dsq_bertscore_pair(eh, 3, wh, er, 3, wr, 2, 0, 0, &P, &R, &F);
+    /* x . ref = {1, -0.6, 0.8}: max 1 (the [CLS] candidate); y . hyp = {-1, -0.6, 0}: 0 ([SEP]) */
+    EXPECT(fabs(P - 1) < 1e-7 && fabs(R - 0) < 1e-7 && fabs(F) < 1e-7, "specials are candidates: %g %g %g", P, R, F);
+    float er2[] = {-1, 0, -0.6f, -0.8f, -1, 0};
+    dsq_bertscore_pair(eh, 3, wh, er2, 3, wr, 2, 0, 0, &P, &R, &F);
+    EXPECT(P < 0, "negative maximum kept without group padding: %g", P);
+    dsq_bertscore_pair(eh, 3, wh, er2, 3, wr, 2, 1, 0, &P, &R, &F);
+    EXPECT(P == 0, "bert_score's padded group puts a 0 into the max: %g", P);
+    dsq_bertscore_pair(eh, 2, wh, er, 3, wr, 2, 0, 0, &P, &R, &F);
+    EXPECT(P == 0 && R == 0 && F == 0, "two-token side scores 0");
+    float zero[] = {0, 0, 0};
+    dsq_bertscore_pair(eh, 3, zero, er, 3, wr, 2, 0, 0, &P, &R, &F);
+    EXPECT(P == 0 && F == 0 && fabs(R) < 1e-7, "zero weights: 0, not NaN");
+}
+
+static void test_layer_table(void) {
+    EXPECT(dsq_bert_default_layer("bert-base-uncased") == 9, "bert-base-uncased");
+    EXPECT(dsq_bert_default_layer("roberta-large") == 17, "roberta-large");
+    EXPECT(dsq_bert_default_layer("microsoft/deberta-xlarge-mnli") == 40, "deberta");
+    EXPECT(dsq_bert_default_layer("nreimers/MiniLM-L6-H384-uncased") == -1, "unknown");
+}
+
+static void expect_bad(const char *dir, int code, const char *needle) {
+    dsq_backend *be = dsq_backend_cpu();
+    dsq_err e = {0};
+    dsq_bert m;
+    int rc = dsq_bert_load(&m, dir, be, &e);
+    EXPECT(rc == code && strstr(e.msg, needle), "%s: rc %d, want %d with \"%s\": %s", dir, rc,
+           code, needle, e.msg);
+    if (rc == 0) dsq_bert_free(&m);
+    be->destroy(be);
+}
+
+static void test_bad_dirs(void) {
+    expect_bad(tiny_dir("absent"), DSQ_EIO, "not a model directory");
+    const char *d = tiny_dir("bad");
+    write_tiny(d, "", NULL);
+    rm_file(d, "config.json");
+    expect_bad(d, DSQ_EIO, "config.json: cannot open");
+    write_text(d, "config.json", "{\"model_type\": \"roberta\", \"architectures\": [\"RobertaModel\"]}");
+    expect_bad(d, DSQ_EDATA, "unsupported architecture: model_type \"roberta\"");
+    write_text(d, "config.json", "{\"model_type\": \"bert\", \"hidden_size\": 32}");
+    expect_bad(d, DSQ_EDATA, "missing key \"num_attention_heads\"");
+    write_text(d, "config.json", "{not json");
+    expect_bad(d, DSQ_EDATA, "invalid JSON");
+    write_tiny(d, "", NULL);
+    write_text(d, "tokenizer_config.json", "{\"tokenizer_class\": \"RobertaTokenizer\"}");
+    expect_bad(d, DSQ_EDATA, "tokenizer_class \"RobertaTokenizer\" is not supported");
+    write_text(d, "tokenizer_config.json", "{\"do_lower_case\": false}");
+    expect_bad(d, DSQ_EDATA, "only uncased");
+    rm_file(d, "tokenizer_config.json");
+    write_text(d, "tokenizer.json", "{\"model\": {\"type\": \"BPE\"}}");
+    expect_bad(d, DSQ_EDATA, "tokenizer model \"BPE\" is not WordPiece");
+    rm_file(d, "tokenizer.json");
+    rm_file(d, "vocab.txt");
+    write_text(d, "merges.txt", "a b\n");
+    expect_bad(d, DSQ_EIO, "vocab.txt: missing: a WordPiece vocabulary is required (merges.txt");
+    rm_file(d, "merges.txt");
+    write_tiny(d, "", NULL);
+    rm_file(d, "model.safetensors");
+    expect_bad(d, DSQ_EIO, "model.safetensors");
+    write_tiny(d, "", "encoder.layer.1.attention.self.key.weight");
+    expect_bad(d, DSQ_EDATA, "missing tensor encoder.layer.1.attention.self.key.weight");
+    write_tiny(d, "", NULL);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"bert\", \"hidden_size\": %d, \"num_attention_heads\": %d,"
+             " \"intermediate_size\": %d, \"num_hidden_layers\": %d, \"max_position_embeddings\": %d,"
+             " \"vocab_size\": %d, \"hidden_act\": \"relu\"}", TH, TNH, TI, TLAYERS, TPOS, TV);
+    write_text(d, "config.json", cfg);
+    expect_bad(d, DSQ_EDATA, "hidden_act \"relu\"");
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"bert\", \"hidden_size\": %d, \"num_attention_heads\": %d,"
+             " \"intermediate_size\": %d, \"num_hidden_layers\": %d, \"max_position_embeddings\": %d,"
+             " \"vocab_size\": %d}", TH, TNH, 2 * TI, TLAYERS, TPOS, TV);
+    write_text(d, "config.json", cfg);
+    expect_bad(d, DSQ_EDATA, "expected shape [128, 32]");
+}
+
+static void rm_tree(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--hidden") == 0) return cmp_hidden(argv[2], argv[3]);
     if (argc == 7 && strcmp(argv[1], "--scores") == 0)
         return cmp_scores(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
+    if (argc == 3 && strcmp(argv[1], "--write-tiny") == 0) {  /* for tests/cli/score.bats */
+        write_tiny(argv[2], "", NULL);
+        return 0;
+    }
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/test_bert.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) { printf("FAIL setup: mkdtemp\n"); return 1; }
+    RUN_TEST(test_load_tiny);
+    RUN_TEST(test_padding_invariance);
+    RUN_TEST(test_truncation);
+    RUN_TEST(test_scores_batching);
+    RUN_TEST(test_pair_rules);
+    RUN_TEST(test_layer_table);
+    RUN_TEST(test_bad_dirs);
+    rm_tree(tmpdir);
     TEST_MAIN_END();
 }
