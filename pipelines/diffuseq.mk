@@ -120,13 +120,12 @@ $(MODEL): $(OUT)/train.dsq $(if $(VALID_JSONL),$(OUT)/valid.dsq) $(VOCAB_TXT)
 	  --log-interval $(LOG_INTERVAL) --seed $(TRAIN_SEED) --ema-rate $(EMA_RATE) $(TRAIN_OPTS)
 	@test -f $@ || { echo "diffuseq.mk: training did not write $@" >&2; exit 1; }
 
-# One decode per seed, written under a temporary name and renamed.
+# One decode per seed (dsq-sample -o writes the file only when complete).
 $(DEC)/seed%.jsonl: $(MODEL) $(OUT)/test.dsq
 	@mkdir -p $(@D)
 	$(OMP) $(MPI) $(SAMPLE) --model $(MODEL) --sampler $(SAMPLER) $(if $(STEPS),--steps $(STEPS)) \
 	  --seed $* $(if $(SAMPLE_BATCH),--batch $(SAMPLE_BATCH)) $(J) $(SAMPLE_OPTS) \
-	  < $(OUT)/test.dsq > $@.tmp
-	mv -f $@.tmp $@
+	  -o $@ $(OUT)/test.dsq
 
 $(DEC)/mbr.jsonl: $(SEED_OUTS)
 	$(MBR) -q $(J) $(CLEAN) $(MBR_OPTS) -o $@ $^

@@ -70,7 +70,7 @@ print(f.get_tensor("word_embedding.weight").shape)' "$O/run/ema_0.99_000030.safe
     "$DEC/scores.json"
   jq -e '.diversity.k == 2 and .diversity.n == 20 and (.diversity.self_bleu | type == "number")
          and (.diversity.div4 | type == "number") and (.files | length == 2)' "$DEC/diversity.json"
-  [ -z "$(find "$O" -name '*.tmp')" ]
+  [ -z "$(find "$O" -name "*.tmp" -o -name "*.partial")" ]
   run tiny report
   assert_success
   assert_output --partial "mbr.jsonl"
