@@ -3,7 +3,7 @@
  * (model call, rounding to the nearest embedding, posterior update, noise,
  * anchoring), respaced to S steps of T = 2000, timed over a whole run
  * (start, S steps, final argmax) after a warm-up run.
- * usage: sample_bench V d dt H nh I layers L B S  → one JSON object */
+ * usage: sample_bench V d dt H nh I layers L B S [act_budget_MB] → one JSON object */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,8 +19,8 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 11) {
-        fprintf(stderr, "usage: sample_bench V d dt H nh I layers L B S\n");
+    if (argc != 11 && argc != 12) {
+        fprintf(stderr, "usage: sample_bench V d dt H nh I layers L B S [act_budget_MB]\n");
         return 2;
     }
     int a[10];
@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
     dsq_model_config c;
     dsq_model_config_default(&c, a[0], a[1]);
     c.dt = a[2], c.H = a[3], c.nh = a[4], c.I = a[5], c.n_layers = a[6];
+    c.hidden_dropout = c.attn_dropout = 0.0f;  /* inference, as dsq-sample builds it */
     dsq_backend *be = dsq_backend_cpu();
     dsq_model m;
     dsq_schedule sch;
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
     dsq_sample_opts o;
     dsq_sample_opts_default(&o);
     o.steps = S;
+    if (argc == 12) o.act_budget = (size_t)atol(argv[11]) << 20;
     dsq_sampler *s;
     if (dsq_sampler_create(&s, &m, &sch, &o, B, L, &e)) dsq_die_err(&e);
     int32_t *ids = xmalloc((size_t)B * L * sizeof *ids), *tok = xmalloc((size_t)B * L * sizeof *tok);

@@ -18,6 +18,8 @@ struct dsq_sampler {
     dsq_backend *be;
     int Bmax, L, d, V;
     float *dx, *dt;               /* device: state [Bmax, L, d], times [Bmax] */
+    float *dout;                  /* device [Bmax, L, d]: f(x) when the forward is split */
+    int fb;                       /* rows per model forward (activation budget) */
     /* host */
     float *x, *x0, *m1, *m2;      /* [Bmax, L, d] state, x̂0, last two predictions */
     float *e0;                    /* [Bmax, L, d] source embeddings E[ids] */
@@ -73,9 +75,20 @@ int dsq_sampler_create(dsq_sampler **out, dsq_model *m, const dsq_schedule *sch,
     if (o->denoise_rate > 0 && !m->cfg.mean_embed)
         return dsq_err_set(e, DSQ_EUSAGE, "denoise noise needs a model with mean_embed");
     if (o->top_p < 0) return dsq_err_set(e, DSQ_EUSAGE, "--top-p must be >= 0");
-    int rc = dsq_model_reserve(m, B_max, L, e);
+    /* The model keeps every layer's activations (it is built for
+     * training); decoding only needs the output, so the forward runs on
+     * slices of fb rows whose activations fit the budget.  Rows are
+     * independent, so the result does not depend on fb. */
+    int rc = dsq_model_reserve(m, 1, L, e);
     if (rc) return rc;
+    size_t budget = o->act_budget ? o->act_budget : (size_t)1 << 30;
+    size_t per_row = m->n_acts * sizeof(float) / (size_t)m->B;
+    int fb = per_row ? (int)(budget / per_row) : B_max;
+    if (fb < 1) fb = 1;
+    if (fb > B_max) fb = B_max;
+    if ((rc = dsq_model_reserve(m, fb, L, e))) return rc;
     dsq_sampler *s = xcalloc(1, sizeof *s);
+    s->fb = fb;
     if ((rc = dsq_sample_plan_make(&s->plan, sch, o, e))) {
         free(s);
         return rc;
@@ -91,6 +104,7 @@ int dsq_sampler_create(dsq_sampler **out, dsq_model *m, const dsq_schedule *sch,
     size_t nx = (size_t)B_max * L * s->d, V = (size_t)s->V, d = (size_t)s->d;
     s->dx = s->be->alloc(s->be, nx * sizeof(float));
     s->dt = s->be->alloc(s->be, (size_t)B_max * sizeof(float));
+    s->dout = fb < B_max ? s->be->alloc(s->be, nx * sizeof(float)) : NULL;
     s->x = xmalloc(7 * nx * sizeof(float));
     s->x0 = s->x + nx;
     s->m1 = s->x0 + nx;
@@ -127,6 +141,7 @@ void dsq_sampler_free(dsq_sampler *s) {
     if (!s) return;
     s->be->free(s->be, s->dx);
     s->be->free(s->be, s->dt);
+    if (s->dout) s->be->free(s->be, s->dout);
     dsq_vocab_search_free(&s->vs);
     free(s->x);
     free(s->u);
@@ -184,15 +199,22 @@ static void draw_normal(dsq_sampler *s, int purpose, int step, const int64_t *in
     }
 }
 
-/* f(x, tmodel) on the device; returns the output (device [B, L, d]). */
+/* f(x, tmodel) on the device, fb rows per forward; returns the output
+ * (device [B, L, d]). */
 static const float *model_call(dsq_sampler *s, const float *x, float tmodel, int B) {
     dsq_backend *be = s->be;
-    size_t nx = (size_t)B * s->L * s->d;
+    size_t row = (size_t)s->L * s->d;
     float t[B];
     for (int b = 0; b < B; b++) t[b] = tmodel;
-    be->upload(be, s->dx, x, nx * sizeof(float));
+    be->upload(be, s->dx, x, (size_t)B * row * sizeof(float));
     be->upload(be, s->dt, t, (size_t)B * sizeof(float));
-    return dsq_model_forward(s->m, s->dx, s->dt, B, s->L);
+    if (B <= s->fb) return dsq_model_forward(s->m, s->dx, s->dt, B, s->L);
+    for (int b0 = 0; b0 < B; b0 += s->fb) {
+        int nb = B - b0 < s->fb ? B - b0 : s->fb;
+        const float *out = dsq_model_forward(s->m, s->dx + b0 * row, s->dt + b0, nb, s->L);
+        be->copy(be, s->dout + b0 * row, out, (size_t)nb * row * sizeof(float));
+    }
+    return s->dout;
 }
 
 /* x̂0 = round(out) or out, then clip. */

@@ -52,6 +52,8 @@ typedef struct {
     int mean_start;     /* v2: start the ddpm chain from x + m·M (needs mean_embed) */
     int order;          /* dpm++: 1 or 2 */
     uint64_t seed;
+    size_t act_budget;  /* bytes of model activations (0: 1 GiB); the forward
+                           runs on as many rows at a time as fit */
 } dsq_sample_opts;
 
 /* Reference defaults: ddpm, full chain, rounding every step, no clipping,

@@ -278,6 +278,8 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     }
 
     be = dsq_backend_cpu();
+    /* inference: no dropout, and no dropout-mask activations either */
+    su.mc.hidden_dropout = su.mc.attn_dropout = 0.0f;
     if ((rc = dsq_model_create(&m, &su.mc, be, e))) goto out;
     have_model = 1;
     if ((rc = dsq_ckpt_read(o->model, &m, m.params, e))) goto out;

@@ -237,6 +237,18 @@ static void test_batch_invariance(void) {
         dsq_sampler_set_draw(s, counting_draw, &seed);
         dsq_sampler_run(s, ids->data, mask->data, index, f.B, all, &e);
         if (kinds[k] == DSQ_SAMPLER_DDPM) EXPECT(n_redraws > 0, "top-p 1.5 never redrew");
+        {   /* the forward split into one-row slices (activation budget) */
+            dsq_sample_opts o1 = o;
+            o1.act_budget = 1;
+            dsq_sampler *s1;
+            int32_t *split = xmalloc(nrow * sizeof *split);
+            EXPECT(dsq_sampler_create(&s1, &f.m, &f.sch, &o1, f.B, f.L, &e) == 0, "%s", e.msg);
+            dsq_sampler_run(s1, ids->data, mask->data, index, f.B, split, &e);
+            EXPECT(!memcmp(split, all, nrow * sizeof *all), "%s: split forward differs",
+                   dsq_sampler_name(kinds[k]));
+            free(split);
+            dsq_sampler_free(s1);
+        }
         for (int b = 0; b < f.B; b++) {
             dsq_sampler_run(s, (const int32_t *)ids->data + b * f.L,
                             (const uint8_t *)mask->data + b * f.L, index + b, 1, one, &e);
