@@ -286,3 +286,83 @@ check() { jq -e --slurpfile e "$E" "$1" "$2" >/dev/null; }
     grep -qE -- "(^|[^a-z-])$opt([^a-z0-9-]|$)" <<<"$text" || { echo "missing $opt"; return 1; }
   done
 }
+
+# ---- BERTScore (the parity with bert_score is tests/checks/bertscore_oracle.sh;
+# here a tiny random BERT that build/tests/test_bert writes) ----
+
+tiny_bert() {
+  unset DSQ_BERTSCORE_MODEL
+  "${DSQ_TESTBIN:-$BATS_TEST_DIRNAME/../../build/tests}/test_bert" --write-tiny "$T/tiny"
+}
+
+@test "--bertscore adds bertscore_p/r/f1 per file, at the top level and in the table" {
+  tiny_bert
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 2 "$F/a.jsonl" "$F/b.jsonl"
+  assert_success
+  echo "$output" | jq -e '.files | length == 2 and all(.[]; (.bertscore_f1 | type) == "number"
+    and .bertscore_p >= -1 and .bertscore_p <= 1 and .bertscore_r <= 1 and .bertscore_f1 <= 1)'
+  # Keys sit between avg_len and sacrebleu.
+  echo "$output" | jq -e '.files[0] | keys_unsorted | index("bertscore_p") == index("avg_len") + 1
+    and index("sacrebleu") == index("bertscore_f1") + 1'
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 2 "$F/a.jsonl"
+  echo "$output" | jq -e '.bertscore_f1 == .files[0].bertscore_f1'
+  run dsq-score -f table --bertscore "$T/tiny" --bertscore-layer 2 "$F/a.jsonl"
+  assert_success
+  assert_line --index 0 --partial "BERTScore"
+  # Without a model the keys are absent.
+  dsq-score "$F/a.jsonl" | jq -e 'has("bertscore_f1") | not'
+}
+
+@test "DSQ_BERTSCORE_MODEL is the default model; --no-bertscore skips it" {
+  tiny_bert
+  a=$(dsq-score --bertscore "$T/tiny" --bertscore-layer 1 "$F/a.jsonl")
+  b=$(DSQ_BERTSCORE_MODEL="$T/tiny" dsq-score --bertscore-layer 1 "$F/a.jsonl")
+  [ "$a" = "$b" ]
+  DSQ_BERTSCORE_MODEL="$T/tiny" dsq-score --no-bertscore "$F/a.jsonl" | jq -e 'has("bertscore_f1") | not'
+}
+
+@test "BERTScore: same output for any thread count; idf and layers change it" {
+  tiny_bert
+  a=$(dsq-score -j 1 --bertscore "$T/tiny" --bertscore-layer 3 "$F/a.jsonl" "$F/b.jsonl" "$F/c.jsonl")
+  b=$(dsq-score -j 2 --bertscore "$T/tiny" --bertscore-layer 3 "$F/a.jsonl" "$F/b.jsonl" "$F/c.jsonl")
+  [ "$a" = "$b" ]
+  f3=$(jq .bertscore_f1 <<<"$(dsq-score --bertscore "$T/tiny" --bertscore-layer 3 "$F/a.jsonl")")
+  f0=$(jq .bertscore_f1 <<<"$(dsq-score --bertscore "$T/tiny" --bertscore-layer 0 "$F/a.jsonl")")
+  fi=$(jq .bertscore_f1 <<<"$(dsq-score --bertscore "$T/tiny" --bertscore-layer 3 --bertscore-idf "$F/a.jsonl")")
+  [ "$f3" != "$f0" ] && [ "$f3" != "$fi" ]
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 3 --bertscore-batch 1 "$F/a.jsonl"
+  assert_success
+}
+
+@test "BERTScore: the layer comes from bert_score's table for known model names" {
+  tiny_bert
+  # google/bert_uncased_L-2_H-128_A-2 is layer 1 in bert_score's table.
+  sed -i 's|"_name_or_path": "tiny-bert"|"_name_or_path": "google/bert_uncased_L-2_H-128_A-2"|' "$T/tiny/config.json"
+  a=$(dsq-score --bertscore "$T/tiny" "$F/a.jsonl")
+  b=$(dsq-score --bertscore "$T/tiny" --bertscore-layer 1 "$F/a.jsonl")
+  [ "$a" = "$b" ]
+}
+
+@test "BERTScore bad usage and bad model directories" {
+  tiny_bert
+  run dsq-score --bertscore-layer 3 "$F/a.jsonl"; assert_failure 2
+  assert_output --partial "need --bertscore DIR"
+  run dsq-score --bertscore "$T/tiny" "$F/a.jsonl"; assert_failure 2
+  assert_output --partial "\"tiny-bert\""
+  assert_output --partial "is not in bert_score's layer table: give --bertscore-layer N (0..3)"
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 4 "$F/a.jsonl"; assert_failure 2
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 1 --bertscore-batch 0 "$F/a.jsonl"; assert_failure 2
+  run dsq-score --bertscore "$T/nothing" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 74
+  assert_output --partial "not a model directory"
+  cp -r "$T/tiny" "$T/roberta"
+  echo '{"model_type": "roberta", "architectures": ["RobertaModel"]}' > "$T/roberta/config.json"
+  run dsq-score --bertscore "$T/roberta" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 65
+  assert_output --partial "unsupported architecture"
+  cp -r "$T/tiny" "$T/bpe"
+  echo '{"model": {"type": "BPE"}}' > "$T/bpe/tokenizer.json"
+  run dsq-score --bertscore "$T/bpe" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 65
+  assert_output --partial "is not WordPiece"
+  rm "$T/tiny/vocab.txt"
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 74
+  assert_output --partial "vocab.txt: missing"
+}
