@@ -19,6 +19,7 @@ TH=${BENCH_THREADS:-$("$DSQ_PYTHON" -c 'import os; print(len(os.sched_getaffinit
 export OMP_NUM_THREADS=$TH
 B=${BENCH_SAMPLE_B:-64}
 L=${BENCH_SAMPLE_L:-128}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 mkdir -p build/bench
 ${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sample_bench \
   bench/sample_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lopenblas -lm
@@ -33,20 +34,25 @@ flops() {  # layers H I d V L -> model FLOPs per token of one decoding step
 run() {  # name layers H heads I d steps
   local name=$1 nl=$2 H=$3 nh=$4 I=$5 d=$6 S=$7 V=30522
   echo "bench sample ($name): dsq, $S steps at B=$B L=$L..." >&2
-  local dsq torch
-  dsq=$(build/bench/sample_bench "$V" "$d" 128 "$H" "$nh" "$I" "$nl" "$L" "$B" "$S" | jq .s_per_step)
+  local dsq torch rss
+  dsq=$(/usr/bin/time -f %M -o "$T/rss" build/bench/sample_bench "$V" "$d" 128 "$H" "$nh" "$I" \
+    "$nl" "$L" "$B" "$S" | jq .s_per_step)
+  rss=$(cat "$T/rss")
   echo "bench sample ($name): PyTorch..." >&2
-  torch=$("$DSQ_PYTHON" tests/oracles/sampler_ref.py --bench \
-    "{\"vocab\":$V,\"d\":$d,\"dt\":128,\"H\":$H,\"nh\":$nh,\"I\":$I,\"n_layers\":$nl,\"L\":$L,\"B\":$B,\"S\":$S,\"threads\":$TH}" |
-    jq .s_per_step)
+  "$DSQ_PYTHON" tests/oracles/sampler_ref.py --bench \
+    "{\"vocab\":$V,\"d\":$d,\"dt\":128,\"H\":$H,\"nh\":$nh,\"I\":$I,\"n_layers\":$nl,\"L\":$L,\"B\":$B,\"S\":$S,\"threads\":$TH}" \
+    > "$T/torch.json"
+  torch=$(jq .s_per_step "$T/torch.json")
   local fpt
   fpt=$(flops "$nl" "$H" "$I" "$d" "$V" "$L")
   jq -c -n --arg name "$name" --argjson th "$TH" --argjson B "$B" --argjson L "$L" \
-    --argjson dsq "$dsq" --argjson torch "$torch" --argjson fpt "$fpt" '{bench: "sample",
+    --argjson dsq "$dsq" --argjson torch "$torch" --argjson fpt "$fpt" --argjson rss "$rss" \
+    --slurpfile t "$T/torch.json" '{bench: "sample",
       config: $name, sampler: "ddpm (rounding every step)", threads: $th, batch: $B,
       seq_len: $L, dsq_s_per_step: $dsq, torch_s_per_step: $torch,
       ratio: ($torch / $dsq), dsq_gflops: ($B * $L * $fpt / $dsq / 1e9),
-      dsq_sentences_per_s_2000_steps: ($B / ($dsq * 2000))}'
+      dsq_sentences_per_s_2000_steps: ($B / ($dsq * 2000)),
+      dsq_peak_rss_kb: $rss, torch_peak_rss_kb: $t[0].peak_rss_kb}'
 }
 
 run tiny 2 128 2 512 128 "${BENCH_SAMPLE_STEPS_A:-4}"

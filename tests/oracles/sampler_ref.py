@@ -288,7 +288,10 @@ def bench(spec):
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--bench":
-        print(json.dumps({"s_per_step": bench(json.loads(sys.argv[2]))}))
+        import resource
+        sps = bench(json.loads(sys.argv[2]))
+        print(json.dumps({"s_per_step": sps,
+                          "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
