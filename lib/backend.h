@@ -122,12 +122,15 @@ struct dsq_backend {
      * May be NULL in a backend that lacks it (lib/backend_cpu_bert.c). */
     void (*attention_masked_fwd)(dsq_backend *be, float *out, const float *qkv,
                                  const float *mask, int B, int L, int nh, int H);
-    /* out[N,OC] = inp[N,C] @ weight[OC,C]^T + bias[OC] (torch Linear; bias
-     * may be NULL), cut into blocks of rows fixed by N alone, so that the
-     * result does not depend on the thread count (gemm's split does).
-     * Inference only; may be NULL (layers.h's linear is used then). */
+    /* out[N,OC] = act(inp[N,C] @ weight[OC,C]^T + bias[OC]) (torch Linear;
+     * bias may be NULL; act 0: none, 1: exact GELU as PyTorch's vectorised
+     * CPU kernel computes it, erf by Abramowitz-Stegun 7.1.26, within 2e-7
+     * of erff), cut into blocks of rows fixed by N alone, so that the result
+     * does not depend on the thread count (gemm's split does).  Inference
+     * only; may be NULL (layers.h's linear and gelu_fwd are used then). */
     void (*linear_fixed_fwd)(dsq_backend *be, float *out, const float *inp,
-                             const float *weight, const float *bias, int N, int C, int OC);
+                             const float *weight, const float *bias, int N, int C, int OC,
+                             int act);
 
     /* ---- embeddings and model inputs --------------------------------------- */
     /* out[N,C] = table[ids[n], :]; ids[N] int32 in [0, V). */

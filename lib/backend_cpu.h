@@ -33,7 +33,10 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
 void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                               const float *mask, int B, int L, int nh, int H);
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
-                          const float *weight, const float *bias, int N, int C, int OC);
+                          const float *weight, const float *bias, int N, int C, int OC,
+                          int act);
+/* The GELU of linear_fixed_fwd's act 1 on n floats in place (for tests). */
+void cpu_gelu_as_torch(float *x, size_t n);
 
 /* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,

@@ -458,11 +458,15 @@ static void reserve(dsq_bert *m, int B, int L) {
     for (int b = 0; b < m->capB; b++) be->copy(be, m->typerows + (size_t)b * H, m->temb, H * 4);
 }
 
-/* Thread-count independent where the backend offers it. */
+/* Thread-count independent where the backend offers it; act 1: GELU. */
 static void linear(dsq_backend *be, float *out, const float *inp, const float *w,
-                   const float *b, int N, int C, int OC) {
-    if (be->linear_fixed_fwd) be->linear_fixed_fwd(be, out, inp, w, b, N, C, OC);
-    else layer_linear_fwd(be, out, inp, w, b, N, C, OC);
+                   const float *b, int N, int C, int OC, int act) {
+    if (be->linear_fixed_fwd) {
+        be->linear_fixed_fwd(be, out, inp, w, b, N, C, OC, act);
+        return;
+    }
+    layer_linear_fwd(be, out, inp, w, b, N, C, OC);
+    if (act == 1) be->gelu_fwd(be, out, out, (size_t)N * OC);
 }
 
 void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, int L,
@@ -494,14 +498,13 @@ void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, i
     if (all) be->download(be, all, m->h, NH * 4);
     for (int l = 0; l < layers; l++) {
         const dsq_bert_layer *w = &m->layers[l];
-        linear(be, m->qkv, m->h, w->qkvw, w->qkvb, N, H, 3 * H);
+        linear(be, m->qkv, m->h, w->qkvw, w->qkvb, N, H, 3 * H, 0);
         be->attention_masked_fwd(be, m->ctx, m->qkv, m->mask, B, L, c->nh, H);
-        linear(be, m->t, m->ctx, w->ow, w->ob, N, H, H);
+        linear(be, m->t, m->ctx, w->ow, w->ob, N, H, H, 0);
         be->add(be, m->t, m->t, m->h, NH);
         be->layernorm_fwd(be, m->h, m->mean, m->rstd, m->t, w->ln1w, w->ln1b, N, H, c->ln_eps);
-        linear(be, m->fc, m->h, w->fcw, w->fcb, N, H, I);
-        be->gelu_fwd(be, m->fc, m->fc, (size_t)N * I);
-        linear(be, m->t, m->fc, w->pw, w->pb, N, I, H);
+        linear(be, m->fc, m->h, w->fcw, w->fcb, N, H, I, 1);
+        linear(be, m->t, m->fc, w->pw, w->pb, N, I, H, 0);
         be->add(be, m->t, m->t, m->h, NH);
         be->layernorm_fwd(be, m->h, m->mean, m->rstd, m->t, w->ln2w, w->ln2b, N, H, c->ln_eps);
         if (all) be->download(be, all + (size_t)(l + 1) * NH, m->h, NH * 4);

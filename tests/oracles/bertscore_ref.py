@@ -15,6 +15,11 @@ HuggingFace layout.  Run with build/venv-bertscore/bin/python (scripts/deps.sh).
       first line {"mean_f1", "mean_p", "mean_r", "n"} (torch float32 means)
       then one line {"p", "r", "f", "hyp_ids", "ref_ids"} per pair: the
       float32 scores and bert_score's own token ids (sent_encode)
+  bertscore_ref.py bench PAIRS.jsonl --layer N --threads T
+      times bert_score.score alone (model loading included, imports not) with
+      torch on T threads; prints {"seconds", "mean_f1", "n"}
+  bertscore_ref.py bench-pairs QQP_DIR N OUT.jsonl
+      N pairs for bench/bertscore.sh: every QQP (src, trg), then swapped
   bertscore_ref.py hidden PAIRS.jsonl OUT.safetensors [--count K]
       transformers BertModel on the first K distinct texts, padded in one
       batch with the attention mask: "ids" I32 [K, L], "lens" I32 [K] and
@@ -90,6 +95,33 @@ def score(pairs, out, layer, idf, batch):
                                 "ref_ids": sent_encode(tok, refs[i])}) + "\n")
 
 
+def bench(pairs, layer, threads):
+    import time
+    import torch
+    import bertscore_env
+    import bert_score
+
+    torch.set_num_threads(threads)
+    hyps, refs = read_pairs(pairs)
+    d = bertscore_env.model_dir()
+    t0 = time.perf_counter()
+    P, R, F = bert_score.score(hyps, refs, model_type=d, num_layers=layer, device="cpu")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "mean_f1": F.mean().item(), "n": len(hyps)}))
+
+
+def bench_pairs(qqp_dir, n, out):
+    rows = []
+    for name in ("train.jsonl", "dev.jsonl"):
+        with open(os.path.join(qqp_dir, name), encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    pairs = [(r["src"], r["trg"]) for r in rows]
+    pairs += [(b, a) for a, b in pairs]
+    with open(out, "w", encoding="utf-8") as f:
+        for h, r in pairs[:n]:
+            f.write(json.dumps({"recover": h, "reference": r}, ensure_ascii=False) + "\n")
+
+
 def hidden(pairs, out, count):
     import torch
     import bertscore_env
@@ -126,18 +158,24 @@ def hidden(pairs, out, count):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["model-dir", "pairs", "score", "hidden"])
+    ap.add_argument("mode", choices=["model-dir", "pairs", "score", "hidden", "bench",
+                                     "bench-pairs"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--layer", type=int, default=6)
     ap.add_argument("--idf", action="store_true")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--count", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     if a.mode == "model-dir":
         import bertscore_env
         print(bertscore_env.model_dir())
     elif a.mode == "pairs":
         make_pairs(a.args[0], a.args[1])
+    elif a.mode == "bench":
+        bench(a.args[0], a.layer, a.threads)
+    elif a.mode == "bench-pairs":
+        bench_pairs(a.args[0], int(a.args[1]), a.args[2])
     elif a.mode == "score":
         score(a.args[0], a.args[1], a.layer, a.idf, a.batch)
     else:

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_cpu.h"
 #include "bert.h"
 #include "bertscore.h"
 #include "check.h"
@@ -521,6 +522,30 @@ static void test_bad_dirs(void) {
     expect_bad(d, DSQ_EDATA, "expected shape [128, 32]");
 }
 
+/* linear_fixed_fwd's GELU (PyTorch's vectorised erf) vs the exact one. */
+static void test_gelu_accuracy(void) {
+    enum { NX = 200001 };
+    float *x = xmalloc(NX * sizeof *x);
+    for (int i = 0; i < NX; i++) x[i] = -10.0f + 20.0f * i / (NX - 1);
+    float *y = xmalloc(NX * sizeof *y);
+    memcpy(y, x, NX * sizeof *y);
+    cpu_gelu_as_torch(y, NX);
+    double maxd = 0;
+    for (int i = 0; i < NX; i++) {
+        double ex = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+        double d = fabs(y[i] - ex) / fmax(1.0, fabs(ex));
+        if (d > maxd) maxd = d;
+    }
+    EXPECT(maxd <= 3e-7, "max error %g", maxd);
+    float big[] = {-1e30f, -100.0f, 0.0f, -0.0f, 100.0f, 1e30f};
+    cpu_gelu_as_torch(big, 6);
+    EXPECT(big[0] == 0 && big[1] == 0 && big[2] == 0 && big[3] == 0 && big[4] == 100.0f &&
+               big[5] == 1e30f, "extremes: %g %g %g %g %g %g", big[0], big[1], big[2], big[3],
+           big[4], big[5]);
+    free(x);
+    free(y);
+}
+
 static void rm_tree(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -544,6 +569,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_scores_batching);
     RUN_TEST(test_pair_rules);
     RUN_TEST(test_layer_table);
+    RUN_TEST(test_gelu_accuracy);
     RUN_TEST(test_bad_dirs);
     rm_tree(tmpdir);
     TEST_MAIN_END();
