@@ -51,6 +51,19 @@ else
   $(info dsq: CUDA: off (no nvcc found, or NO_CUDA=1); CPU backend only)
 endif
 
+# MPI (data-parallel dsq-train): built in whenever mpicc exists, unless
+# NO_MPI=1. Such binaries still run as a single process without mpirun.
+ifneq ($(NO_MPI),1)
+  MPICC ?= $(shell command -v mpicc 2>/dev/null)
+endif
+ifneq ($(MPICC),)
+  CFLAGS += -DDSQ_HAVE_MPI $(shell $(MPICC) --showme:compile)
+  LDLIBS += $(shell $(MPICC) --showme:link)
+  $(info dsq: MPI: $(MPICC); dsq-train runs data-parallel under mpirun)
+else
+  $(info dsq: MPI: off (no mpicc found, or NO_MPI=1); single-process training)
+endif
+
 LIB_SRCS  := $(wildcard lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILD)/obj/lib/%.o)
 TOOL_SRCS := $(wildcard tools/dsq-*.c)

@@ -9,7 +9,24 @@
 #ifdef DSQ_HAVE_MPI
 #include <mpi.h>
 
+#include <stdlib.h>
+
+/* Started by a launcher (mpirun, srun)? A plain single-process run does
+ * not initialise MPI at all: singleton MPI_Init starts a PMIx server, uses
+ * shared memory and fails under resource limits a plain run copes with. */
+static int launched_by_mpi(void) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK",
+                                 "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 void dsq_dist_init(dsq_dist *d, int *argc, char ***argv) {
+    d->rank = 0;
+    d->size = 1;
+    d->mpi = 0;
+    if (!launched_by_mpi()) return;
     int provided;
     MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);

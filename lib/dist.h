@@ -15,7 +15,8 @@ typedef struct {
     int mpi;  /* 1: MPI initialised by dsq_dist_init */
 } dsq_dist;
 
-/* MPI_Init when built with MPI; rank 0 of 1 otherwise. */
+/* MPI_Init when built with MPI and started by a launcher (mpirun/srun
+ * environment); rank 0 of 1 otherwise, without touching MPI. */
 void dsq_dist_init(dsq_dist *d, int *argc, char ***argv);
 void dsq_dist_finalize(dsq_dist *d);
 
