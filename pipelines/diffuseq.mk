@@ -58,7 +58,8 @@ SCORE_OPTS  ?=
 
 # --- execution --------------------------------------------------------------
 # THREADS: per process (empty: all cores).  MPI: a launcher put in front of
-# dsq-train and dsq-sample, e.g. MPI="mpirun -np 4".
+# dsq-train (data-parallel training), e.g. MPI="mpirun -np 4"; decoding
+# runs one process per seed (make -j for several).
 THREADS ?=
 MPI     ?=
 # Where the tools are: this checkout's tools/ when built, else PATH.
@@ -123,7 +124,7 @@ $(MODEL): $(OUT)/train.dsq $(if $(VALID_JSONL),$(OUT)/valid.dsq) $(VOCAB_TXT)
 # One decode per seed (dsq-sample -o writes the file only when complete).
 $(DEC)/seed%.jsonl: $(MODEL) $(OUT)/test.dsq
 	@mkdir -p $(@D)
-	$(OMP) $(MPI) $(SAMPLE) --model $(MODEL) --sampler $(SAMPLER) $(if $(STEPS),--steps $(STEPS)) \
+	$(OMP) $(SAMPLE) --model $(MODEL) --sampler $(SAMPLER) $(if $(STEPS),--steps $(STEPS)) \
 	  --seed $* $(if $(SAMPLE_BATCH),--batch $(SAMPLE_BATCH)) $(J) $(SAMPLE_OPTS) \
 	  -o $@ $(OUT)/test.dsq
 
