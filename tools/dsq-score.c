@@ -68,22 +68,26 @@ static void show_progress(void *ctx, size_t done, size_t total) {
     fflush(stderr);
 }
 
-/* Fills the BERTScore slot of every file. */
-static void run_bertscore(const char *dir, int layer, int idf, int group, dsq_decodes **dp,
-                          size_t k, dsq_file_scores *sc) {
+/* Loads the BERTScore model and settles the layer (before any scoring, so
+ * that a bad directory or layer fails fast). */
+static void load_bert(dsq_bert *m, dsq_backend *be, const char *dir, int *layer) {
     dsq_err e = {0};
-    dsq_backend *be = dsq_backend_cpu();
-    dsq_bert m;
-    if (dsq_bert_load(&m, dir, be, &e)) dsq_die_err(&e);
-    if (layer < 0) {
-        layer = dsq_bert_default_layer(m.cfg.name);
-        if (layer < 0)
+    if (dsq_bert_load(m, dir, be, &e)) dsq_die_err(&e);
+    if (*layer < 0) {
+        *layer = dsq_bert_default_layer(m->cfg.name);
+        if (*layer < 0)
             dsq_usage_error("--bertscore: model \"%s\" (%s) is not in bert_score's layer "
-                            "table: give --bertscore-layer N (0..%d)", m.cfg.name, dir,
-                            m.cfg.n_layers);
+                            "table: give --bertscore-layer N (0..%d)", m->cfg.name, dir,
+                            m->cfg.n_layers);
     }
-    if (layer > m.cfg.n_layers)
-        dsq_usage_error("--bertscore-layer %d: %s has %d layers", layer, dir, m.cfg.n_layers);
+    if (*layer > m->cfg.n_layers)
+        dsq_usage_error("--bertscore-layer %d: %s has %d layers", *layer, dir, m->cfg.n_layers);
+}
+
+/* Fills the BERTScore slot of every file. */
+static void run_bertscore(dsq_bert *m, int layer, int idf, int group, dsq_decodes **dp, size_t k,
+                          dsq_file_scores *sc) {
+    dsq_err e = {0};
     dsq_bertscore_opts o;
     dsq_bertscore_opts_default(&o);
     o.layer = layer;
@@ -101,7 +105,7 @@ static void run_bertscore(const char *dir, int layer, int idf, int group, dsq_de
         double *P = xmalloc((n ? n : 1) * sizeof *P), *R = xmalloc((n ? n : 1) * sizeof *R),
                *F = xmalloc((n ? n : 1) * sizeof *F);
         pr.file = i;
-        if (dsq_bertscore(&m, &o, d->hyp, d->hyp_len, d->ref, d->ref_len, n, P, R, F, &e)) {
+        if (dsq_bertscore(m, &o, d->hyp, d->hyp_len, d->ref, d->ref_len, n, P, R, F, &e)) {
             dsq_err_prefix(&e, "%s", d->name);
             dsq_die_err(&e);
         }
@@ -114,8 +118,6 @@ static void run_bertscore(const char *dir, int layer, int idf, int group, dsq_de
         free(F);
     }
     if (tty) fputc('\n', stderr);
-    dsq_bert_free(&m);
-    be->destroy(be);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -189,6 +191,12 @@ int main(int argc, char **argv) {
     if (no_bert || (bert_dir && !*bert_dir)) bert_dir = NULL;
     if (!bert_dir && (bert_layer >= 0 || bert_idf))
         dsq_usage_error("--bertscore-layer and --bertscore-idf need --bertscore DIR (or $DSQ_BERTSCORE_MODEL)");
+    dsq_bert bert;
+    dsq_backend *bert_be = NULL;
+    if (bert_dir) {
+        bert_be = dsq_backend_cpu();
+        load_bert(&bert, bert_be, bert_dir, &bert_layer);
+    }
 
     dsq_err e = {0};
     size_t k;
@@ -218,7 +226,11 @@ int main(int argc, char **argv) {
     dsq_diversity div;
     if (dsq_score_run(dp, k, &so, sc, &div, &e)) dsq_die_err(&e);
     const dsq_diversity *divp = div.k ? &div : NULL;
-    if (bert_dir) run_bertscore(bert_dir, bert_layer, bert_idf, bert_group, dp, k, sc);
+    if (bert_dir) {
+        run_bertscore(&bert, bert_layer, bert_idf, bert_group, dp, k, sc);
+        dsq_bert_free(&bert);
+        bert_be->destroy(bert_be);
+    }
 
     dsq_out out;
     if (dsq_out_open(&out, outpath, &e)) dsq_die_err(&e);
