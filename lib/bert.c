@@ -403,7 +403,7 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
 void dsq_bert_free(dsq_bert *m) {
     if (m->tok) dsq_tokenizer_free(m->tok);
     if (m->params) m->be->free(m->be, m->params);
-    if (m->acts) m->be->free(m->be, m->acts);
+    if (m->be) dsq_bert_ws_free(m, &m->ws);
     free(m->layers);
     memset(m, 0, sizeof *m);
 }
@@ -429,33 +429,38 @@ int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *ou
 
 /* ---- forward -------------------------------------------------------------- */
 
+void dsq_bert_ws_free(const dsq_bert *m, dsq_bert_ws *ws) {
+    if (ws->acts) m->be->free(m->be, ws->acts);
+    memset(ws, 0, sizeof *ws);
+}
+
 /* Grows the activations to hold B sequences of L positions (sized by
  * positions, so batches of the same token count reuse them). */
-static void reserve(dsq_bert *m, int B, int L) {
+static void reserve(const dsq_bert *m, dsq_bert_ws *w, int B, int L) {
     size_t N = (size_t)B * L;
-    if (N <= m->capN && B <= m->capB && L <= m->capL) return;
+    if (N <= w->capN && B <= w->capB && L <= w->capL) return;
     dsq_backend *be = m->be;
-    if (m->acts) be->free(be, m->acts);
-    if (B > m->capB) m->capB = B;
-    if (L > m->capL) m->capL = L;
-    if (N > m->capN) m->capN = N;
-    N = m->capN;
+    if (w->acts) be->free(be, w->acts);
+    if (B > w->capB) w->capB = B;
+    if (L > w->capL) w->capL = L;
+    if (N > w->capN) w->capN = N;
+    N = w->capN;
     size_t H = m->cfg.H, I = m->cfg.I;
-    size_t zl = (size_t)(m->capB > m->capL ? m->capB : m->capL) * H;
-    size_t sizes[] = {N * H, N * H, 3 * N * H, N * H, N * I, N, N, N, (size_t)m->capB * H, zl, N};
+    size_t zl = (size_t)(w->capB > w->capL ? w->capB : w->capL) * H;
+    size_t sizes[] = {N * H, N * H, 3 * N * H, N * H, N * I, N, N, N, (size_t)w->capB * H, zl, N};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += align16(sizes[i]);
-    m->acts = be->alloc(be, total * sizeof(float));
-    float *p = m->acts;
-    float **dst[] = {&m->h, &m->t, &m->qkv, &m->ctx, &m->fc, &m->mean, &m->rstd, &m->mask,
-                     &m->typerows, &m->zeros};
+    w->acts = be->alloc(be, total * sizeof(float));
+    float *p = w->acts;
+    float **dst[] = {&w->h, &w->t, &w->qkv, &w->ctx, &w->fc, &w->mean, &w->rstd, &w->mask,
+                     &w->typerows, &w->zeros};
     for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
         *dst[i] = p;
         p += align16(sizes[i]);
     }
-    m->ids = (int32_t *)p;  /* N int32 in the last slot (float-sized) */
+    w->ids = (int32_t *)p;  /* N int32 in the last slot (float-sized) */
     /* B copies of token-type row 0 (bert_score passes no token_type_ids). */
-    for (int b = 0; b < m->capB; b++) be->copy(be, m->typerows + (size_t)b * H, m->temb, H * 4);
+    for (int b = 0; b < w->capB; b++) be->copy(be, w->typerows + (size_t)b * H, m->temb, H * 4);
 }
 
 /* Thread-count independent where the backend offers it; act 1: GELU. */
@@ -471,10 +476,15 @@ static void linear(dsq_backend *be, float *out, const float *inp, const float *w
 
 void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, int L,
                       int layers, float *out, float *all) {
+    dsq_bert_forward_ws(m, &m->ws, ids, lens, B, L, layers, out, all);
+}
+
+void dsq_bert_forward_ws(const dsq_bert *m, dsq_bert_ws *w, const int32_t *ids,
+                         const int *lens, int B, int L, int layers, float *out, float *all) {
     dsq_backend *be = m->be;
     const dsq_bert_config *c = &m->cfg;
     DSQ_CHECK(layers >= 0 && layers <= c->n_layers && L <= c->max_pos && B > 0 && L > 0);
-    reserve(m, B, L);
+    reserve(m, w, B, L);
     int N = B * L, H = c->H, I = c->I;
     size_t NH = (size_t)N * H;
     int32_t *hid = xmalloc((size_t)N * sizeof *hid);
@@ -485,29 +495,29 @@ void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, i
             hid[(size_t)b * L + l] = real ? ids[(size_t)b * L + l] : m->pad_id;
             hmask[(size_t)b * L + l] = real ? 1.0f : 0.0f;
         }
-    be->upload(be, m->ids, hid, (size_t)N * sizeof *hid);
-    be->upload(be, m->mask, hmask, (size_t)N * sizeof *hmask);
+    be->upload(be, w->ids, hid, (size_t)N * sizeof *hid);
+    be->upload(be, w->mask, hmask, (size_t)N * sizeof *hmask);
     free(hid);
     free(hmask);
     /* (word + token type) + position, in BertEmbeddings' order: two passes
      * of add_time_pos with zero operands keep that association. */
-    be->embedding_fwd(be, m->t, m->ids, m->wemb, N, H, c->vocab);
-    be->add_time_pos_fwd(be, m->t, m->t, m->typerows, m->zeros, B, L, H);
-    be->add_time_pos_fwd(be, m->t, m->t, m->zeros, m->pemb, B, L, H);
-    be->layernorm_fwd(be, m->h, m->mean, m->rstd, m->t, m->elnw, m->elnb, N, H, c->ln_eps);
-    if (all) be->download(be, all, m->h, NH * 4);
+    be->embedding_fwd(be, w->t, w->ids, m->wemb, N, H, c->vocab);
+    be->add_time_pos_fwd(be, w->t, w->t, w->typerows, w->zeros, B, L, H);
+    be->add_time_pos_fwd(be, w->t, w->t, w->zeros, m->pemb, B, L, H);
+    be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, m->elnw, m->elnb, N, H, c->ln_eps);
+    if (all) be->download(be, all, w->h, NH * 4);
     for (int l = 0; l < layers; l++) {
-        const dsq_bert_layer *w = &m->layers[l];
-        linear(be, m->qkv, m->h, w->qkvw, w->qkvb, N, H, 3 * H, 0);
-        be->attention_masked_fwd(be, m->ctx, m->qkv, m->mask, B, L, c->nh, H);
-        linear(be, m->t, m->ctx, w->ow, w->ob, N, H, H, 0);
-        be->add(be, m->t, m->t, m->h, NH);
-        be->layernorm_fwd(be, m->h, m->mean, m->rstd, m->t, w->ln1w, w->ln1b, N, H, c->ln_eps);
-        linear(be, m->fc, m->h, w->fcw, w->fcb, N, H, I, 1);
-        linear(be, m->t, m->fc, w->pw, w->pb, N, I, H, 0);
-        be->add(be, m->t, m->t, m->h, NH);
-        be->layernorm_fwd(be, m->h, m->mean, m->rstd, m->t, w->ln2w, w->ln2b, N, H, c->ln_eps);
-        if (all) be->download(be, all + (size_t)(l + 1) * NH, m->h, NH * 4);
+        const dsq_bert_layer *lw = &m->layers[l];
+        linear(be, w->qkv, w->h, lw->qkvw, lw->qkvb, N, H, 3 * H, 0);
+        be->attention_masked_fwd(be, w->ctx, w->qkv, w->mask, B, L, c->nh, H);
+        linear(be, w->t, w->ctx, lw->ow, lw->ob, N, H, H, 0);
+        be->add(be, w->t, w->t, w->h, NH);
+        be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, lw->ln1w, lw->ln1b, N, H, c->ln_eps);
+        linear(be, w->fc, w->h, lw->fcw, lw->fcb, N, H, I, 1);
+        linear(be, w->t, w->fc, lw->pw, lw->pb, N, I, H, 0);
+        be->add(be, w->t, w->t, w->h, NH);
+        be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, lw->ln2w, lw->ln2b, N, H, c->ln_eps);
+        if (all) be->download(be, all + (size_t)(l + 1) * NH, w->h, NH * 4);
     }
-    be->download(be, out, m->h, NH * 4);
+    be->download(be, out, w->h, NH * 4);
 }

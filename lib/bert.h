@@ -44,6 +44,17 @@ typedef struct {
     float *ln2w, *ln2b;  /* [H] output.LayerNorm */
 } dsq_bert_layer;
 
+/* Activations of one forward: capN positions, up to capB sequences of
+ * capL.  Several workspaces let several threads run forwards at once on
+ * the CPU backend (lib/bertscore.c). */
+typedef struct {
+    size_t capN;
+    int capB, capL;
+    float *acts;
+    float *h, *t, *qkv, *ctx, *fc, *mean, *rstd, *mask, *typerows, *zeros;
+    int32_t *ids;
+} dsq_bert_ws;
+
 typedef struct {
     dsq_bert_config cfg;
     dsq_backend *be;
@@ -53,12 +64,7 @@ typedef struct {
     float *wemb, *pemb, *temb;    /* [V,H], [max_pos,H], [type_vocab,H] */
     float *elnw, *elnb;           /* [H] embeddings.LayerNorm */
     dsq_bert_layer *layers;
-    /* Activations: capN positions, up to capB sequences of capL. */
-    size_t capN;
-    int capB, capL;
-    float *acts;
-    float *h, *t, *qkv, *ctx, *fc, *mean, *rstd, *mask, *typerows, *zeros;
-    int32_t *ids;
+    dsq_bert_ws ws;               /* dsq_bert_forward's workspace */
 } dsq_bert;
 
 /* Loads dir (see above).  Errors: DSQ_EIO for a missing or unreadable
@@ -84,5 +90,11 @@ int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *ou
  * positions are unspecified; real positions do not depend on padding. */
 void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, int L,
                       int layers, float *out, float *all);
+/* The same in a workspace of the caller's (zero-initialised; grows as
+ * needed; free with dsq_bert_ws_free).  m is only read, so threads with
+ * their own workspaces may run at once when the backend allows it. */
+void dsq_bert_forward_ws(const dsq_bert *m, dsq_bert_ws *ws, const int32_t *ids,
+                         const int *lens, int B, int L, int layers, float *out, float *all);
+void dsq_bert_ws_free(const dsq_bert *m, dsq_bert_ws *ws);
 
 #endif

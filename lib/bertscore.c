@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,44 +87,68 @@ static float weight_of(const ctx_t *c, int32_t id) {
 }
 
 /* Encodes texts idx[0..k) (sorted as cmp_texts) into emb (normalised rows,
- * text j at off[j]). */
+ * text j at off[j]).  On the CPU backend the batches are spread over the
+ * threads, each running whole forwards in its own workspace (the
+ * operations inside then run on one thread: no barrier per operation, and
+ * the same bits as on any other thread count); elsewhere one after the
+ * other. */
 static void encode_sorted(ctx_t *c, const size_t *idx, size_t k, const size_t *off, float *emb) {
     dsq_bert *m = c->m;
     int H = m->cfg.H;
-    size_t s = 0;
-    while (s < k) {
+    /* Batches: start index and size. */
+    size_t nb = 0, *start = xmalloc((k + 1) * sizeof *start);
+    int *size = xmalloc((k + 1) * sizeof *size);
+    for (size_t s = 0; s < k;) {
         int L = (int)c->tok[idx[s]].n;
         int B = c->o->max_tokens / L;
         if (B < 1) B = 1;
         if (B > c->o->batch) B = c->o->batch;
         if ((size_t)B > k - s) B = (int)(k - s);
-        int32_t *ids = xcalloc((size_t)B * L, sizeof *ids);
-        int *lens = xmalloc((size_t)B * sizeof *lens);
-        for (int b = 0; b < B; b++) {
-            const dsq_ids *t = &c->tok[idx[s + b]];
-            lens[b] = (int)t->n;
-            memcpy(ids + (size_t)b * L, t->ids, t->n * sizeof *ids);
-        }
-        float *out = xmalloc((size_t)B * L * H * sizeof *out);
-        dsq_bert_forward(m, ids, lens, B, L, c->o->layer, out, NULL);
-#pragma omp parallel for schedule(static)
-        for (int b = 0; b < B; b++) {
-            for (int l = 0; l < lens[b]; l++) {
-                const float *x = out + ((size_t)b * L + l) * H;
-                float *y = emb + (off[s + b] + (size_t)l) * H;
-                double ss = 0;
-                for (int j = 0; j < H; j++) ss += (double)x[j] * x[j];
-                float nrm = (float)sqrt(ss);
-                for (int j = 0; j < H; j++) y[j] = x[j] / nrm;
+        start[nb] = s;
+        size[nb++] = B;
+        s += (size_t)B;
+    }
+    int par = strcmp(m->be->name, "cpu") == 0 && !omp_in_parallel();
+#pragma omp parallel if (par)
+    {
+        dsq_bert_ws ws = {0};
+#pragma omp for schedule(dynamic, 1)
+        for (size_t bi = 0; bi < nb; bi++) {
+            size_t s = start[bi];
+            int B = size[bi], L = (int)c->tok[idx[s]].n;
+            int32_t *ids = xcalloc((size_t)B * L, sizeof *ids);
+            int *lens = xmalloc((size_t)B * sizeof *lens);
+            for (int b = 0; b < B; b++) {
+                const dsq_ids *t = &c->tok[idx[s + b]];
+                lens[b] = (int)t->n;
+                memcpy(ids + (size_t)b * L, t->ids, t->n * sizeof *ids);
+            }
+            float *out = xmalloc((size_t)B * L * H * sizeof *out);
+            dsq_bert_forward_ws(m, &ws, ids, lens, B, L, c->o->layer, out, NULL);
+            for (int b = 0; b < B; b++) {
+                for (int l = 0; l < lens[b]; l++) {
+                    const float *x = out + ((size_t)b * L + l) * H;
+                    float *y = emb + (off[s + b] + (size_t)l) * H;
+                    double ss = 0;
+                    for (int j = 0; j < H; j++) ss += (double)x[j] * x[j];
+                    float nrm = (float)sqrt(ss);
+                    for (int j = 0; j < H; j++) y[j] = x[j] / nrm;
+                }
+            }
+            free(out);
+            free(ids);
+            free(lens);
+#pragma omp critical(dsq_bertscore_progress)
+            {
+                c->done += (size_t)B;
+                if (c->o->progress && omp_get_thread_num() == 0)
+                    c->o->progress(c->o->progress_ctx, c->done, c->total);
             }
         }
-        free(out);
-        free(ids);
-        free(lens);
-        s += (size_t)B;
-        c->done += (size_t)B;
-        if (c->o->progress) c->o->progress(c->o->progress_ctx, c->done, c->total);
+        dsq_bert_ws_free(m, &ws);
     }
+    free(start);
+    free(size);
 }
 
 /* Pairs [p0, p1): encode their distinct texts, then match each pair. */
