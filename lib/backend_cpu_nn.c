@@ -202,18 +202,9 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                  dv, 3 * H, hs, nh);
     }
     if (p > 0.0f) {
-        /* Through the dropout, in place: datt = mask * datt / (1-p). */
-        float keep = 1.0f / (1.0f - p);
-        size_t ng = (natt + 3) / 4;
-#pragma omp parallel for
-        for (size_t gi = 0; gi < ng; gi++) {
-            uint32_t x[4];
-            dsq_philox_block(seed, off, gi, x);
-            for (size_t l = 0; l < 4 && gi * 4 + l < natt; l++) {
-                size_t i = gi * 4 + l;
-                datt[i] = dsq_philox_uniform(x[l]) >= p ? datt[i] * keep : 0.0f;
-            }
-        }
+        /* Through the dropout, in place: datt = mask * datt / (1-p), the
+         * forward's mask applied to the gradient (elementwise, so it may alias). */
+        cpu_dropout_fwd(be, datt, datt, natt, p, seed, off);
     }
     /* Through the softmax, in place: datt becomes d scores (scale folded). */
 #pragma omp parallel for
