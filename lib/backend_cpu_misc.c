@@ -88,9 +88,10 @@ void cpu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
     }
 }
 
-void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
-                     float p, uint64_t seed, uint64_t off) {
-    (void)be;
+/* dst[i] (=, or += when accumulate) src[i] / (1-p) where the Philox draw
+ * for element i keeps it: the one mask both directions share. */
+static void dropout_apply(float *dst, const float *src, size_t n, float p, uint64_t seed,
+                          uint64_t off, int accumulate) {
     float keep = 1.0f / (1.0f - p);
     size_t ng = (n + 3) / 4;
 #pragma omp parallel for
@@ -99,25 +100,23 @@ void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
         dsq_philox_block(seed, off, g, x);
         for (size_t l = 0; l < 4 && g * 4 + l < n; l++) {
             size_t i = g * 4 + l;
-            out[i] = dsq_philox_uniform(x[l]) >= p ? inp[i] * keep : 0.0f;
+            float v = dsq_philox_uniform(x[l]) >= p ? src[i] * keep : 0.0f;
+            if (accumulate) dst[i] += v;
+            else dst[i] = v;
         }
     }
+}
+
+void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
+                     float p, uint64_t seed, uint64_t off) {
+    (void)be;
+    dropout_apply(out, inp, n, p, seed, off, 0);
 }
 
 void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
                      float p, uint64_t seed, uint64_t off) {
     (void)be;
-    float keep = 1.0f / (1.0f - p);
-    size_t ng = (n + 3) / 4;
-#pragma omp parallel for
-    for (size_t g = 0; g < ng; g++) {
-        uint32_t x[4];
-        dsq_philox_block(seed, off, g, x);
-        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) {
-            size_t i = g * 4 + l;
-            if (dsq_philox_uniform(x[l]) >= p) dinp[i] += dout[i] * keep;
-        }
-    }
+    dropout_apply(dinp, dout, n, p, seed, off, 1);
 }
 
 void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off) {
