@@ -6,9 +6,12 @@
 # one JSON line per (sampler, steps): BLEU, ROUGE-L, dist-1, sentences/s.
 # The curve a user needs to pick a sampler.
 #
-# Needs a model: BENCH_SAMPLE_MODEL=run/ema_0.9999_050000.safetensors (with
-# its config and vocabulary beside it, as dsq-train writes them), e.g. the
-# demo pipeline's.  Without one it says so and prints nothing.
+# The model: BENCH_SAMPLE_MODEL=run/ema_0.9999_050000.safetensors (with its
+# config and vocabulary beside it, as dsq-train writes them), e.g. a
+# pipeline's.  Without one the bench trains its own through
+# pipelines/diffuseq.mk on ../shared/data/qqp/train.jsonl (the demo's
+# settings, BENCH_QUALITY_TRAIN_STEPS updates, default 3000: ~40 minutes on
+# 2 cores) into $DSQ_BUILD/bench-quality and reuses it on later runs.
 # Env: BENCH_QUALITY_N (200), BENCH_QUALITY_STEPS ("10 20 50 100"),
 # BENCH_THREADS, BENCH_QUALITY_SEED (101), BENCH_QUALITY_DATA (qqp dev).
 set -euo pipefail
@@ -16,9 +19,43 @@ cd "$(dirname "$0")/.."
 : "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
 : "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
 MODEL=${BENCH_SAMPLE_MODEL:-}
-if [ -z "$MODEL" ] || [ ! -f "$MODEL" ]; then
-  echo "bench sample_quality: no trained model (set BENCH_SAMPLE_MODEL=.../ema_*.safetensors); skipped" >&2
-  exit 0
+if [ -n "$MODEL" ] && [ ! -f "$MODEL" ]; then
+  echo "bench sample_quality: $MODEL: no such checkpoint" >&2; exit 1
+fi
+if [ -z "$MODEL" ]; then
+  steps=${BENCH_QUALITY_TRAIN_STEPS:-3000}
+  mdir="${DSQ_BUILD:-$PWD/build}/bench-quality"
+  mkdir -p "$mdir"
+  cat > "$mdir/Makefile.new" <<MAKE
+# Written by bench/sample_quality.sh: the model its table decodes with.
+DSQ_BIN := $DSQ_BIN
+OUT := $mdir
+TRAIN_JSONL := $DSQ_SHARED/data/qqp/train.jsonl
+TEST_JSONL := $DSQ_SHARED/data/qqp/dev.jsonl
+VALID_JSONL :=
+VOCAB_KIND := word
+MIN_COUNT := 2
+SEQ_LEN := 48
+CONFIG := bert-tiny
+HIDDEN_DIM := 128
+DIFF_STEPS := 2000
+NOISE_SCHEDULE := sqrt
+SCHEDULE_SAMPLER := lossaware
+LR := 1e-3
+LEARNING_STEPS := $steps
+BSZ := 64
+MICROBATCH := 64
+SAVE_INTERVAL := $steps
+LOG_INTERVAL := 100
+EMA_RATE := 0.999
+include $PWD/pipelines/diffuseq.mk
+MAKE
+  # other settings: start again
+  cmp -s "$mdir/Makefile.new" "$mdir/Makefile" || { rm -rf "$mdir/run"; mv "$mdir/Makefile.new" "$mdir/Makefile"; }
+  rm -f "$mdir/Makefile.new"
+  echo "bench sample_quality: training the bench model ($steps updates) in $mdir unless done..." >&2
+  (unset MAKEFLAGS MFLAGS MAKELEVEL; make -s --no-print-directory -C "$mdir" train) >&2
+  MODEL=$(ls "$mdir"/run/ema_0.999_*.safetensors | tail -n 1)
 fi
 N=${BENCH_QUALITY_N:-200}
 SEED=${BENCH_QUALITY_SEED:-101}

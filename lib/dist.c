@@ -61,6 +61,27 @@ void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n) {
     MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
 }
 
+void dsq_dist_bcast_int(const dsq_dist *d, int *x, size_t n) {
+    if (d->size <= 1) return;
+    MPI_Bcast(x, (int)n, MPI_INT, 0, MPI_COMM_WORLD);
+}
+
+void dsq_dist_send(const dsq_dist *d, int dest, const void *buf, size_t bytes) {
+    const char *p = buf;
+    for (size_t i = 0; i < bytes; i += PIECE)
+        MPI_Send(p + i, (int)(bytes - i < PIECE ? bytes - i : PIECE), MPI_BYTE, dest, 0,
+                 MPI_COMM_WORLD);
+    (void)d;
+}
+
+void dsq_dist_recv(const dsq_dist *d, int src, void *buf, size_t bytes) {
+    char *p = buf;
+    for (size_t i = 0; i < bytes; i += PIECE)
+        MPI_Recv(p + i, (int)(bytes - i < PIECE ? bytes - i : PIECE), MPI_BYTE, src, 0,
+                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    (void)d;
+}
+
 void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,
                         int *t_all, double *loss_all) {
     if (d->size <= 1) {
@@ -88,6 +109,21 @@ int dsq_dist_available(void) { return 0; }
 void dsq_dist_sum_float(const dsq_dist *d, float *x, size_t n) { (void)d; (void)x; (void)n; }
 void dsq_dist_sum_double(const dsq_dist *d, double *x, size_t n) { (void)d; (void)x; (void)n; }
 void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n) { (void)d; (void)x; (void)n; }
+
+void dsq_dist_bcast_int(const dsq_dist *d, int *x, size_t n) { (void)d; (void)x; (void)n; }
+
+/* A single process has no one to talk to: reaching these is a bug. */
+void dsq_dist_send(const dsq_dist *d, int dest, const void *buf, size_t bytes) {
+    (void)d; (void)buf; (void)bytes;
+    (void)dest;
+    DSQ_CHECK(!"dsq_dist_send without MPI");
+}
+
+void dsq_dist_recv(const dsq_dist *d, int src, void *buf, size_t bytes) {
+    (void)d; (void)buf; (void)bytes;
+    (void)src;
+    DSQ_CHECK(!"dsq_dist_recv without MPI");
+}
 
 void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,
                         int *t_all, double *loss_all) {

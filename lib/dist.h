@@ -29,6 +29,14 @@ void dsq_dist_sum_double(const dsq_dist *d, double *x, size_t n);
 /* In-place maximum over the ranks. */
 void dsq_dist_max_int(const dsq_dist *d, int *x, size_t n);
 
+/* Broadcasts n ints from rank 0 to every rank. */
+void dsq_dist_bcast_int(const dsq_dist *d, int *x, size_t n);
+
+/* Point-to-point transfer of bytes (any size); the receiver knows how
+ * many to expect.  Not collective: only dest and src take part. */
+void dsq_dist_send(const dsq_dist *d, int dest, const void *buf, size_t bytes);
+void dsq_dist_recv(const dsq_dist *d, int src, void *buf, size_t bytes);
+
 /* Gathers n (t, loss) pairs from every rank (n equal on all ranks), in
  * rank order, into t_all[size * n] and loss_all[size * n]. */
 void dsq_dist_gather_tl(const dsq_dist *d, const int *t, const double *loss, int n,

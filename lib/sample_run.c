@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "dist.h"
 #include "diffusion_schedule.h"
 #include "examples.h"
 #include "jsonl.h"
@@ -233,149 +234,258 @@ static int on_step(void *ctx, int k, int total) {
     return 0;
 }
 
-/* ---- the run ------------------------------------------------------------- */
+/* ---- input rows (rank 0) -------------------------------------------------- */
 
+typedef struct {
+    dsq_stream_reader *rd;
+    const char *name;
+    const dsq_tokenizer *tok;
+    const model_setup *su;
+    const char *model;
+    dsq_record rec;
+    dsq_examples v;
+    int64_t next;             /* next unread row of rec */
+    int eof;
+    int L;                    /* 0 until the first record is read */
+} row_source;
+
+/* Reads the next record into s->v; sets s->eof at the end of the stream.
+ * The first record fixes L (checked against the model), later ones must
+ * agree. */
+static int source_next_record(row_source *s, dsq_err *e) {
+    int got = dsq_stream_read(s->rd, &s->rec, e);
+    if (got < 0) return e->code;
+    s->next = 0;
+    memset(&s->v, 0, sizeof s->v);
+    if (!got) {
+        s->eof = 1;
+        return 0;
+    }
+    char where[600];
+    snprintf(where, sizeof where, "%s: record %ld", s->name, dsq_stream_records_read(s->rd));
+    if (dsq_check_tokenizer_meta(&s->rec, s->tok, where, e)) return e->code;
+    if (dsq_examples_view(&s->rec, s->su->mc.vocab, &s->v, where, e)) return e->code;
+    int L = (int)s->v.seq_len;
+    if (!s->L) {
+        if (s->su->seq_len && L != s->su->seq_len)
+            return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, but the model %s was trained with "
+                               "seq_len %d (tokenize with --seq-len %d)", where, L, s->model,
+                               s->su->seq_len, s->su->seq_len);
+        if (L > s->su->mc.max_pos)
+            return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d exceeds the model's %d positions",
+                               where, L, s->su->mc.max_pos);
+        s->L = L;
+    } else if (L != s->L) {
+        return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d differs from the stream's first record "
+                           "(%d)", where, L, s->L);
+    }
+    return 0;
+}
+
+/* Up to cap rows into ids/mask/index ([cap, L], [cap, L], [cap]); *n of
+ * them; fewer than cap only at the end of the stream. */
+static int source_rows(row_source *s, int32_t *ids, uint8_t *mask, int64_t *index, int cap,
+                       int *n, dsq_err *e) {
+    int L = s->L;
+    *n = 0;
+    while (*n < cap) {
+        if (s->eof) return 0;
+        if (s->next == s->v.n) {
+            if (source_next_record(s, e)) return e->code;
+            continue;
+        }
+        int64_t r = s->next++;
+        memcpy(ids + (size_t)*n * L, s->v.input_ids + r * L, (size_t)L * sizeof *ids);
+        memcpy(mask + (size_t)*n * L, s->v.input_mask + r * L, (size_t)L);
+        index[*n] = s->v.index[r];
+        (*n)++;
+    }
+    return 0;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+/* Ranks agree on failure: the maximum of the codes; a rank that did not
+ * fail itself learns that another one did. */
+static int agree(const dsq_dist *d, int rc, dsq_err *e) {
+    int all = rc;
+    dsq_dist_max_int(d, &all, 1);
+    if (all && !rc)
+        rc = dsq_err_set(e, all, "rank %d stopped: another rank failed (see its message)",
+                         d->rank);
+    return rc;
+}
+
+/* Model, tokenizer, schedule and sampler options: the same on every rank. */
+static int setup_model(const dsq_sample_run_opts *o, model_setup *su, dsq_tokenizer **tok,
+                       dsq_schedule *sch, int *have_sch, dsq_backend **be, dsq_model *m,
+                       int *have_model, dsq_sample_opts *so, dsq_err *e) {
+    int rc = load_setup(o, su, e);
+    if (rc) return rc;
+    dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
+                        : su->kind_known ? su->kind : DSQ_TOK_WORDPIECE;
+    if ((rc = dsq_tokenizer_load(tok, su->vocab_path, kind, e))) return rc;
+    if (dsq_tokenizer_vocab_size(*tok) != su->mc.vocab)
+        return dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",
+                           su->vocab_path, (int)dsq_tokenizer_vocab_size(*tok), o->model,
+                           su->mc.vocab);
+    if (su->digest[0] && strcmp(su->digest, dsq_tokenizer_digest(*tok)))
+        return dsq_err_set(e, DSQ_EDATA, "%s (%s) is not the vocabulary the model %s was trained "
+                           "with (%s)", su->vocab_path, dsq_tokenizer_digest(*tok), o->model,
+                           su->digest);
+    if ((rc = dsq_schedule_init(sch, su->schedule, su->T, e))) return rc;
+    *have_sch = 1;
+    {   /* bad sampler options fail before any input is read */
+        dsq_sample_plan plan;
+        if ((rc = dsq_sample_plan_make(&plan, sch, &o->so, e))) return rc;
+        dsq_sample_plan_free(&plan);
+    }
+    *so = o->so;
+    if (so->kind == DSQ_SAMPLER_DDPM && su->mc.mean_embed)
+        so->mean_start = o->mean_start < 0 ? 1 : o->mean_start;
+    else
+        so->mean_start = o->mean_start > 0;
+    so->denoise_rate = o->denoise_rate >= 0 ? o->denoise_rate
+                       : su->denoise && su->mc.mean_embed ? (float)su->denoise_rate : 0.0f;
+    if (so->kind != DSQ_SAMPLER_DDPM) so->denoise_rate = 0;
+    if (!su->mc.mean_embed && (o->mean_start > 0 || o->denoise_rate > 0))
+        return dsq_err_set(e, DSQ_EUSAGE, "--%s needs a model with a learned mean embedding "
+                           "(%s has none)", o->mean_start > 0 ? "mean-start" : "denoise-rate",
+                           o->model);
+
+    *be = dsq_backend_cpu();
+    /* inference: no dropout, and no dropout-mask activations either */
+    su->mc.hidden_dropout = su->mc.attn_dropout = 0.0f;
+    if ((rc = dsq_model_create(m, &su->mc, *be, e))) return rc;
+    *have_model = 1;
+    return dsq_ckpt_read(o->model, m, m->params, e);
+}
+
+/* Every rank decodes a share of each round of rows; rank 0 reads the
+ * input, hands the shares out, collects the tokens and writes the round in
+ * input order.  A single process is the case of one rank.  Every draw
+ * depends only on the seed and the example's index, so the output does not
+ * depend on the number of ranks, the batch or the threads. */
 int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
+    static const dsq_dist single = {.rank = 0, .size = 1};
+    const dsq_dist *d = o->dist ? o->dist : &single;
+    int root = d->rank == 0;
     model_setup su;
+    memset(&su, 0, sizeof su);
     dsq_tokenizer *tok = NULL;
     dsq_backend *be = NULL;
     dsq_model m;
     int have_model = 0, have_sch = 0;
     dsq_schedule sch;
+    dsq_sample_opts so;
     dsq_sampler *smp = NULL;
     FILE *in = NULL;
-    dsq_stream_reader *rd = NULL;
+    row_source src = {.eof = 0};
+    dsq_record_init(&src.rec);
     writer w = {.o = o};
     int out_open = 0;
     long done = 0;
-    int32_t *bids = NULL, *btok = NULL;
+    int32_t *bids = NULL, *btok = NULL;   /* root: a round; others: their share */
     uint8_t *bmask = NULL;
     int64_t *bindex = NULL;
-    dsq_record rec;
-    dsq_record_init(&rec);
-    int rc = load_setup(o, &su, e);
-    if (rc) goto out;
+    int Bmax = o->batch, cap = root ? Bmax * d->size : Bmax;
 
-    dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
-                        : su.kind_known ? su.kind : DSQ_TOK_WORDPIECE;
-    if ((rc = dsq_tokenizer_load(&tok, su.vocab_path, kind, e))) goto out;
-    if (dsq_tokenizer_vocab_size(tok) != su.mc.vocab) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",
-                         su.vocab_path, (int)dsq_tokenizer_vocab_size(tok), o->model, su.mc.vocab);
-        goto out;
+    int rc = setup_model(o, &su, &tok, &sch, &have_sch, &be, &m, &have_model, &so, e);
+    if (!rc && root) {
+        src.name = strcmp(o->input, "-") ? o->input : "<stdin>";
+        in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
+        if (!in)
+            rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
     }
-    if (su.digest[0] && strcmp(su.digest, dsq_tokenizer_digest(tok))) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s (%s) is not the vocabulary the model %s was trained "
-                         "with (%s)", su.vocab_path, dsq_tokenizer_digest(tok), o->model, su.digest);
-        goto out;
+    if (!rc && root) {
+        src.rd = dsq_stream_reader_open(in, src.name, 0);
+        src.tok = tok;
+        src.su = &su;
+        src.model = o->model;
+        if (!(rc = dsq_out_open(&w.out, o->output, e))) {
+            out_open = 1;
+            w.tok = tok;
+            if (o->ids_out) w.w = dsq_stream_writer_open(w.out.f, dsq_out_name(&w.out), 3);
+            rc = source_next_record(&src, e);   /* fixes L */
+        }
     }
-    if ((rc = dsq_schedule_init(&sch, su.schedule, su.T, e))) goto out;
-    have_sch = 1;
-    {   /* bad sampler options fail before any input is read */
-        dsq_sample_plan plan;
-        if ((rc = dsq_sample_plan_make(&plan, &sch, &o->so, e))) goto out;
-        dsq_sample_plan_free(&plan);
-    }
-
-    be = dsq_backend_cpu();
-    /* inference: no dropout, and no dropout-mask activations either */
-    su.mc.hidden_dropout = su.mc.attn_dropout = 0.0f;
-    if ((rc = dsq_model_create(&m, &su.mc, be, e))) goto out;
-    have_model = 1;
-    if ((rc = dsq_ckpt_read(o->model, &m, m.params, e))) goto out;
-
-    dsq_sample_opts so = o->so;
-    if (so.kind == DSQ_SAMPLER_DDPM && su.mc.mean_embed)
-        so.mean_start = o->mean_start < 0 ? 1 : o->mean_start;
-    else
-        so.mean_start = o->mean_start > 0;
-    so.denoise_rate = o->denoise_rate >= 0 ? o->denoise_rate
-                      : su.denoise && su.mc.mean_embed ? (float)su.denoise_rate : 0.0f;
-    if (so.kind != DSQ_SAMPLER_DDPM) so.denoise_rate = 0;
-    if (!su.mc.mean_embed && (o->mean_start > 0 || o->denoise_rate > 0)) {
-        rc = dsq_err_set(e, DSQ_EUSAGE, "--%s needs a model with a learned mean embedding "
-                         "(%s has none)", o->mean_start > 0 ? "mean-start" : "denoise-rate",
-                         o->model);
-        goto out;
-    }
-
-    const char *in_name = strcmp(o->input, "-") ? o->input : "<stdin>";
-    in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
-    if (!in) {
-        rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
-        goto out;
-    }
-    rd = dsq_stream_reader_open(in, in_name, 0);
-    if ((rc = dsq_out_open(&w.out, o->output, e))) goto out;
-    out_open = 1;
-    w.tok = tok;
-    if (o->ids_out) w.w = dsq_stream_writer_open(w.out.f, dsq_out_name(&w.out), 3);
+    if ((rc = agree(d, rc, e))) goto fail;
 
     prog pg = {.o = o, .t0 = now_s()};
     pg.last = pg.t0;
-    int L = 0, Bmax = o->batch, nb = 0, got;
     while (1) {
-        got = dsq_stream_read(rd, &rec, e);
-        if (got < 0) { rc = e->code; break; }
-        dsq_examples v = {0};
-        char where[600];
-        if (got) {
-            snprintf(where, sizeof where, "%s: record %ld", in_name, dsq_stream_records_read(rd));
-            if ((rc = dsq_check_tokenizer_meta(&rec, tok, where, e))) break;
-            if ((rc = dsq_examples_view(&rec, su.mc.vocab, &v, where, e))) break;
-            if (!L) {
-                L = (int)v.seq_len;
-                if (su.seq_len && L != su.seq_len) {
-                    rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, but the model %s was trained "
-                                     "with seq_len %d (tokenize with --seq-len %d)", where, L,
-                                     o->model, su.seq_len, su.seq_len);
-                    break;
-                }
-                if (L > su.mc.max_pos) {
-                    rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d exceeds the model's %d positions",
-                                     where, L, su.mc.max_pos);
-                    break;
-                }
-                w.L = L;
-                if ((rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e))) break;
+        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows, L} */
+        int hdr[3] = {0, 0, src.L};
+        if (root) {
+            if (!src.eof && !bids && src.L) {
+                bids = xmalloc((size_t)cap * src.L * sizeof *bids);
+                bmask = xmalloc((size_t)cap * src.L);
+                bindex = xmalloc((size_t)cap * sizeof *bindex);
+            }
+            if (!src.eof && (rc = source_rows(&src, bids, bmask, bindex, cap, &hdr[1], e)))
+                hdr[0] = 2;
+            else if (hdr[1] == 0)
+                hdr[0] = 1;
+        }
+        dsq_dist_bcast_int(d, hdr, 3);
+        if (hdr[0] == 2 && !root)
+            rc = dsq_err_set(e, DSQ_EFAIL, "rank %d stopped: rank 0 failed (see its message)",
+                             d->rank);
+        if (hdr[0]) break;
+        int n = hdr[1], L = hdr[2];
+        w.L = L;
+        if (!smp) {
+            if (!bids) {
+                bids = xmalloc((size_t)cap * L * sizeof *bids);
+                bmask = xmalloc((size_t)cap * L);
+                bindex = xmalloc((size_t)cap * sizeof *bindex);
+            }
+            btok = xmalloc((size_t)cap * L * sizeof *btok);
+            if (!(rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e)))
                 dsq_sampler_set_progress(smp, on_step, &pg);
-                bids = xmalloc((size_t)Bmax * L * sizeof *bids);
-                btok = xmalloc((size_t)Bmax * L * sizeof *btok);
-                bmask = xmalloc((size_t)Bmax * L);
-                bindex = xmalloc((size_t)Bmax * sizeof *bindex);
-            } else if (v.seq_len != L) {
-                rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %" PRId64 " differs from the stream's "
-                                 "first record (%d)", where, v.seq_len, L);
-                break;
-            }
         }
-        /* rows of this record into the batch; run every full batch (and
-         * the last partial one at the end) */
-        int64_t r = 0;
-        while (1) {
-            for (; got && r < v.n && nb < Bmax; r++, nb++) {
-                memcpy(bids + (size_t)nb * L, v.input_ids + r * L, (size_t)L * sizeof *bids);
-                memcpy(bmask + (size_t)nb * L, v.input_mask + r * L, (size_t)L);
-                bindex[nb] = v.index[r];
+        /* shares: rank r decodes rows [r * per, (r + 1) * per) of the round */
+        int per = (n + d->size - 1) / d->size;
+#define SHARE(r) ((r) * per >= n ? 0 : (r) * per + per > n ? n - (r) * per : per)
+        int mine = SHARE(d->rank);
+        if (root) {
+            for (int r = 1; r < d->size; r++) {
+                size_t at = (size_t)r * per;
+                if (!SHARE(r)) continue;
+                dsq_dist_send(d, r, bids + at * L, (size_t)SHARE(r) * L * sizeof *bids);
+                dsq_dist_send(d, r, bmask + at * L, (size_t)SHARE(r) * L);
+                dsq_dist_send(d, r, bindex + at, (size_t)SHARE(r) * sizeof *bindex);
             }
-            if (nb == 0 || (got && nb < Bmax)) break;
-            pg.batch_rows = nb;
-            if ((rc = dsq_sampler_run(smp, bids, bmask, bindex, nb, btok, e))) break;
-            if ((rc = write_batch(&w, bids, bmask, bindex, btok, nb, e))) break;
-            done += nb;
-            pg.done = done;
-            show(&pg, 0, 0, 1);
-            nb = 0;
+        } else if (mine) {
+            dsq_dist_recv(d, 0, bids, (size_t)mine * L * sizeof *bids);
+            dsq_dist_recv(d, 0, bmask, (size_t)mine * L);
+            dsq_dist_recv(d, 0, bindex, (size_t)mine * sizeof *bindex);
         }
-        if (rc || !got) break;
+        pg.batch_rows = mine;
+        if (!rc && mine) rc = dsq_sampler_run(smp, bids, bmask, bindex, mine, btok, e);
+        if ((rc = agree(d, rc, e))) break;
+        if (root) {
+            for (int r = 1; r < d->size; r++)
+                if (SHARE(r))
+                    dsq_dist_recv(d, r, btok + (size_t)r * per * L,
+                                  (size_t)SHARE(r) * L * sizeof *btok);
+            if ((rc = write_batch(&w, bids, bmask, bindex, btok, n, e))) break;
+        } else if (mine) {
+            dsq_dist_send(d, 0, btok, (size_t)mine * L * sizeof *btok);
+        }
+#undef SHARE
+        done += n;
+        pg.done = done;
+        show(&pg, 0, 0, 1);
     }
     if (o->progress == 1) fputc('\n', stderr);
     if (!rc && w.w) rc = dsq_stream_writer_close(w.w, e);
     w.w = NULL;
-    if (!rc) {
+    if (!rc && out_open) {
         rc = dsq_out_commit(&w.out, e);
         out_open = 0;
     }
+fail:
     if (rc && out_open) {
         /* What is complete stays readable, under a name that says so. */
         if (w.out.path && done > 0) {
@@ -391,12 +501,11 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
         }
         dsq_out_abort(&w.out);
     }
-out:
     /* A failed --ids stream is left unterminated (never closed, so no reader
      * takes it for complete); its writer is not freed: the tool exits. */
-    dsq_record_free(&rec);
+    dsq_record_free(&src.rec);
     free(w.buf.s);
-    if (rd) dsq_stream_reader_close(rd);
+    if (src.rd) dsq_stream_reader_close(src.rd);
     if (in && in != stdin) fclose(in);
     dsq_sampler_free(smp);
     free(bids), free(btok), free(bmask), free(bindex);
@@ -405,6 +514,6 @@ out:
     if (be) be->destroy(be);
     dsq_tokenizer_free(tok);
     free(su.vocab_path);
-    if (n_done) *n_done = done;
+    if (n_done) *n_done = root ? done : 0;
     return rc;
 }

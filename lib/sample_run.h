@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include "dist.h"
 #include "err.h"
 #include "sample.h"
 #include "tokenizer.h"
@@ -28,6 +29,7 @@ typedef struct {
     int progress;             /* 1: one-line progress (stderr a terminal);
                                  2: a plain line every 30 s; 0: none */
     int quiet;
+    const dsq_dist *dist;     /* mpirun ranks; NULL: one process */
 } dsq_sample_run_opts;
 
 /* Set by the tool's SIGINT/SIGTERM handler: the run stops after the

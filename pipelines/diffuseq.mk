@@ -58,10 +58,12 @@ SCORE_OPTS  ?=
 
 # --- execution --------------------------------------------------------------
 # THREADS: per process (empty: all cores).  MPI: a launcher put in front of
-# dsq-train (data-parallel training), e.g. MPI="mpirun -np 4"; decoding
-# runs one process per seed (make -j for several).
+# dsq-train (data-parallel training), e.g. MPI="mpirun -np 4"; SAMPLE_MPI
+# (default: MPI) the same for dsq-sample, which splits each seed's examples
+# over the ranks.  Seeds are separate runs (make -j for several at once).
 THREADS ?=
 MPI     ?=
+SAMPLE_MPI ?= $(MPI)
 # Where the tools are: this checkout's tools/ when built, else PATH.
 DSQ_BIN ?= $(if $(wildcard $(PIPELINES)/../tools/dsq-train),$(abspath $(PIPELINES)/../tools))
 T := $(if $(DSQ_BIN),$(DSQ_BIN)/,)
@@ -124,7 +126,7 @@ $(MODEL): $(OUT)/train.dsq $(if $(VALID_JSONL),$(OUT)/valid.dsq) $(VOCAB_TXT)
 # One decode per seed (dsq-sample -o writes the file only when complete).
 $(DEC)/seed%.jsonl: $(MODEL) $(OUT)/test.dsq
 	@mkdir -p $(@D)
-	$(OMP) $(SAMPLE) --model $(MODEL) --sampler $(SAMPLER) $(if $(STEPS),--steps $(STEPS)) \
+	$(OMP) $(SAMPLE_MPI) $(SAMPLE) --model $(MODEL) --sampler $(SAMPLER) $(if $(STEPS),--steps $(STEPS)) \
 	  --seed $* $(if $(SAMPLE_BATCH),--batch $(SAMPLE_BATCH)) $(J) $(SAMPLE_OPTS) \
 	  -o $@ $(OUT)/test.dsq
 

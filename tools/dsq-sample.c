@@ -10,6 +10,7 @@
 
 #include "buildinfo.h"
 #include "cli.h"
+#include "dist.h"
 #include "sample_run.h"
 
 static const char usage[] =
@@ -45,9 +46,12 @@ static const char usage[] =
     "      --denoise-rate R     v2 discrete denoise noise (default: the config's)\n"
     "\n"
     "Running:\n"
-    "  -b, --batch N            examples per batch (default 64); the output is\n"
-    "                           identical for any N\n"
-    "  -j, --threads N          threads (default: all cores); output identical\n"
+    "  -b, --batch N            examples per batch and process (default 64); the\n"
+    "                           output is identical for any N\n"
+    "  -j, --threads N          threads per process (default: all cores); output\n"
+    "                           identical\n"
+    "  Under mpirun -np N the processes share the examples; rank 0 reads the\n"
+    "  input and writes the output, identical for any N.\n"
     "\n"
     "Output:\n"
     "      --ids                write a tensor stream of ids (dsq_kind=ids)\n"
@@ -107,6 +111,8 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
     dsq_progname = "dsq-sample";
+    dsq_dist dist;
+    dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init under mpirun in an MPI build */
     dsq_sample_run_opts o = {.input = "-", .output = "-", .join = DSQ_JOIN_MODERN,
                              .mean_start = -1, .denoise_rate = -1.0f, .batch = 64};
     dsq_sample_opts_default(&o.so);
@@ -164,7 +170,9 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
+    if (dist.rank) o.quiet = 1;            /* rank 0 speaks for all */
     o.progress = o.quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
+    o.dist = &dist;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -174,7 +182,9 @@ int main(int argc, char **argv) {
 
     dsq_err e = {0};
     long n = 0;
-    if (dsq_sample_main(&o, &n, &e)) dsq_die_err(&e);
+    int rc = dsq_sample_main(&o, &n, &e);
+    dsq_dist_finalize(&dist);   /* every rank gets here: failures are agreed */
+    if (rc) dsq_die_err(&e);
     if (!o.quiet)
         fprintf(stderr, "dsq-sample: %ld examples decoded (%s) to %s\n", n,
                 dsq_sampler_name(o.so.kind), strcmp(o.output, "-") ? o.output : "<stdout>");

@@ -7,36 +7,16 @@
 #     the same counts per t and, per t, the same losses (rel. 1e-5);
 #   - final parameters within 2e-3 of their scale (AdamW's eps, see
 #     below); rank 0 alone writes.
-# The Makefile builds without MPI, so this script compiles an MPI build of
-# libdsq and dsq-train with mpicc into $DSQ_BUILD/mpi (a few seconds).
+# An MPI build of libdsq and dsq-train goes to $DSQ_BUILD/mpi
+# (tests/lib/mpi-build.sh): the regular build has MPI only when mpicc was
+# there when it was made.
 set -u
 cd "$(dirname "$0")/../.."
 py="${DSQ_PYTHON:-$PWD/build/venv/bin/python}"
 bin="${DSQ_BIN:-$PWD/tools}"
-out="${DSQ_BUILD:-$PWD/build}/mpi"
-for tool in mpicc mpirun; do
-  if ! command -v $tool >/dev/null; then
-    echo "FAIL train_mpi: $tool not found (Debian: libopenmpi-dev openmpi-bin)"; exit 1
-  fi
-done
-mkdir -p "$out/obj"
-pids=()
-for f in lib/*.c; do
-  o="$out/obj/$(basename "$f" .c).o"
-  if [ ! "$o" -nt "$f" ] || [ -n "$(find lib -name '*.h' -newer "$o" | head -n 1)" ]; then
-    mpicc -O2 -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -DDSQ_HAVE_MPI -c "$f" -o "$o" &
-    pids+=($!)
-  fi
-done
-ok=1; for p in "${pids[@]}"; do wait "$p" || ok=0; done
-if [ $ok = 1 ]; then
-  rm -f "$out/libdsq.a" && ar rcs "$out/libdsq.a" "$out"/obj/*.o &&
-  mpicc -O2 -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -DDSQ_HAVE_MPI \
-    -o "$out/dsq-train" tools/dsq-train.c "$out/libdsq.a" -ljansson -lzstd -lutf8proc -lopenblas -lm ||
-  ok=0
-fi
-if [ $ok = 0 ]; then echo "FAIL train_mpi: the MPI build failed"; exit 1; fi
-echo "PASS train_mpi_build"
+. tests/lib/mpi-build.sh
+mpi_build train_mpi dsq-train
+out=$mpi_out
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$bin/dsq-tokenize" --build-vocab "$DSQ_SHARED/data/qqp/train.jsonl" > "$tmp/w.txt" 2>/dev/null

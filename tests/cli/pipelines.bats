@@ -172,7 +172,10 @@ check_recipe() {
   assert_output --partial "--bsz 14336 --microbatch 64 --save-interval 20000"
   run recipe qqp.mk MPI="mpirun -np 4" THREADS=8
   assert_output --regexp "OMP_NUM_THREADS=8 +mpirun -np 4 .*dsq-train"
-  refute_output --regexp "mpirun[^\n]*dsq-sample"   # decoding is single-process
+  assert_output --regexp "OMP_NUM_THREADS=8 +mpirun -np 4 .*dsq-sample"
+  run recipe qqp.mk MPI="mpirun -np 4" SAMPLE_MPI=
+  assert_output --regexp "mpirun -np 4 .*dsq-train"
+  refute_output --regexp "mpirun[^\n]*dsq-sample"   # decoding in one process
 }
 
 @test "demo.sh QUICK=1 runs every stage and prints the table, examples and timing" {
