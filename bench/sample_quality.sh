@@ -69,6 +69,8 @@ L=$(jq .seq_len "$cfg")
 kind=$(jq -r '.vocab_kind // "wordpiece"' "$cfg")
 vocab="$dir/$(jq -r '.vocab // "vocab.txt"' "$cfg")"
 TT=$(jq .diffusion_steps "$cfg")
+# word vocabularies mark sentences as [START] ... [END] (pipelines/diffuseq.mk)
+clean=(); [ "$kind" = word ] && clean=(--sos '[START]' --eos '[END]' --sep '[END]')
 head -n "$N" "$DATA" | "$DSQ_BIN/dsq-tokenize" -q --vocab "$vocab" --vocab-kind "$kind" \
   --seq-len "$L" > "$T/in.dsq"
 
@@ -78,21 +80,38 @@ one() {  # sampler steps
   "$DSQ_BIN/dsq-sample" -q -m "$MODEL" -s "$s" ${n:+-n "$n"} --seed "$SEED" -j "$TH" \
     "$T/in.dsq" > "$T/out.jsonl"
   t1=$(date +%s.%N)
-  "$DSQ_BIN/dsq-score" "$T/out.jsonl" > "$T/score.json"
+  "$DSQ_BIN/dsq-score" "${clean[@]}" "$T/out.jsonl" > "$T/score.json"
   jq -c --arg s "$s" --argjson n "${n:-$TT}" --argjson t0 "$t0" --argjson t1 "$t1" \
     --argjson N "$N" --argjson th "$TH" '{bench: "sample_quality", sampler: $s, steps: $n,
       examples: $N, threads: $th, bleu, rougeL, dist1, avg_len,
       sentences_per_s: ($N / ($t1 - $t0))}' "$T/score.json"
 }
 
-if [ "${BENCH_QUALITY_FULL:-0}" = 1 ]; then
+# the full chain by default only for the bench's own (tiny) model
+if [ "${BENCH_QUALITY_FULL:-$([ -z "${BENCH_SAMPLE_MODEL:-}" ] && echo 1 || echo 0)}" = 1 ]; then
   echo "bench sample_quality: ddpm, $TT steps..." >&2
-  one ddpm ""
+  one ddpm "" | tee -a "$T/lines.jsonl"
 fi
 for n in ${BENCH_QUALITY_STEPS:-10 20 50 100}; do
   [ "$n" -le "$TT" ] || continue
   for s in ddim 'dpm++' 'dpm++v2'; do
     echo "bench sample_quality: $s, $n steps..." >&2
-    one "$s" "$n"
+    one "$s" "$n" | tee -a "$T/lines.jsonl"
   done
 done
+[ -s "$T/lines.jsonl" ] || exit 0
+
+# The goal: fast samplers at 20 steps within 1 BLEU point (0.01) of the
+# full chain.
+jq -c -s --argjson T "$TT" '(map(select(.sampler == "ddpm" and .steps == $T)) | first) as $full
+  | select($full != null) | .[] | select(.steps == 20) | {bench: "sample_quality_goal",
+    sampler, steps, bleu, full_chain_bleu: $full.bleu, bleu_points_below: (($full.bleu - .bleu) * 100),
+    within_1_bleu: (($full.bleu - .bleu) <= 0.01), speedup: (.sentences_per_s / $full.sentences_per_s)}' \
+  "$T/lines.jsonl"
+{
+  echo "sampler    steps    BLEU  ROUGE-L  dist-1  sentences/s"
+  jq -r '[.sampler, .steps, .bleu * 100, .rougeL * 100, .dist1, .sentences_per_s]
+    | "\(.[0])\t\(.[1])\t\(.[2])\t\(.[3])\t\(.[4])\t\(.[5])"' "$T/lines.jsonl" |
+    awk -F'\t' '{printf "%-9s %6d %7.2f %8.2f %7.4f %12.2f\n", $1, $2, $3, $4, $5, $6}'
+  echo "(BLEU and ROUGE-L x 100; $N examples of $(basename "$DATA"); model $MODEL)"
+} >&2

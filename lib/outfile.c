@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Temporaries still open, removed at exit so a failed run leaves nothing
@@ -31,6 +32,16 @@ int dsq_out_open(dsq_out *o, const char *path, dsq_err *e) {
         return 0;
     }
     o->path = xstrdup(path);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!(o->f = fopen(path, "wb"))) {
+            dsq_err_set(e, DSQ_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+            free(o->path);
+            memset(o, 0, sizeof *o);
+            return DSQ_EIO;
+        }
+        return 0;
+    }
     size_t n = strlen(path) + 64;
     o->tmp = xmalloc(n);
     /* Same directory, so rename is atomic; hidden and clearly temporary. */
@@ -58,6 +69,15 @@ int dsq_out_commit(dsq_out *o, dsq_err *e) {
         return 0;
     }
     int rc = 0;
+    if (!o->tmp) {  /* written directly */
+        if (fflush(o->f) != 0 || ferror(o->f))
+            rc = dsq_err_set(e, DSQ_EIO, "%s: write error: %s", o->path, strerror(errno));
+        if (fclose(o->f) != 0 && !rc)
+            rc = dsq_err_set(e, DSQ_EIO, "%s: write error: %s", o->path, strerror(errno));
+        free(o->path);
+        memset(o, 0, sizeof *o);
+        return rc;
+    }
     if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
         rc = dsq_err_set(e, DSQ_EIO, "%s: write error: %s", o->path, strerror(errno));
     if (fclose(o->f) != 0 && !rc)
@@ -76,8 +96,10 @@ int dsq_out_commit(dsq_out *o, dsq_err *e) {
 void dsq_out_abort(dsq_out *o) {
     if (!o->path) return;
     if (o->f) fclose(o->f);
-    unlink(o->tmp);
-    track(o->tmp, 0);
+    if (o->tmp) {
+        unlink(o->tmp);
+        track(o->tmp, 0);
+    }
     free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);

@@ -13,10 +13,12 @@
 typedef struct {
     FILE *f;
     char *path;  /* final name, NULL for stdout */
-    char *tmp;   /* temporary name while open */
+    char *tmp;   /* temporary name while open; NULL when written directly */
 } dsq_out;
 
-/* Opens path for writing ("-" or NULL → stdout). */
+/* Opens path for writing ("-" or NULL → stdout).  A path that exists and
+ * is not a regular file (/dev/null, a FIFO, a terminal) is written
+ * directly: renaming a temporary over it would replace the device. */
 int dsq_out_open(dsq_out *o, const char *path, dsq_err *e);
 /* Flushes, fsyncs and renames into place (stdout: flush + error check). */
 int dsq_out_commit(dsq_out *o, dsq_err *e);

@@ -414,22 +414,23 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     prog pg = {.o = o, .t0 = now_s()};
     pg.last = pg.t0;
     while (1) {
-        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows, L} */
-        int hdr[3] = {0, 0, src.L};
+        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows, L,
+         * its exit code} */
+        int hdr[4] = {0, 0, src.L, 0};
         if (root) {
             if (!src.eof && !bids && src.L) {
                 bids = xmalloc((size_t)cap * src.L * sizeof *bids);
                 bmask = xmalloc((size_t)cap * src.L);
                 bindex = xmalloc((size_t)cap * sizeof *bindex);
             }
-            if (!src.eof && (rc = source_rows(&src, bids, bmask, bindex, cap, &hdr[1], e)))
-                hdr[0] = 2;
+            if (rc || (!src.eof && (rc = source_rows(&src, bids, bmask, bindex, cap, &hdr[1], e))))
+                hdr[0] = 2, hdr[3] = rc;   /* reading this round, or the last write, failed */
             else if (hdr[1] == 0)
                 hdr[0] = 1;
         }
-        dsq_dist_bcast_int(d, hdr, 3);
+        dsq_dist_bcast_int(d, hdr, 4);
         if (hdr[0] == 2 && !root)
-            rc = dsq_err_set(e, DSQ_EFAIL, "rank %d stopped: rank 0 failed (see its message)",
+            rc = dsq_err_set(e, hdr[3], "rank %d stopped: rank 0 failed (see its message)",
                              d->rank);
         if (hdr[0]) break;
         int n = hdr[1], L = hdr[2];
@@ -469,7 +470,8 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
                 if (SHARE(r))
                     dsq_dist_recv(d, r, btok + (size_t)r * per * L,
                                   (size_t)SHARE(r) * L * sizeof *btok);
-            if ((rc = write_batch(&w, bids, bmask, bindex, btok, n, e))) break;
+            /* a failed write is told to the others at the next round */
+            if ((rc = write_batch(&w, bids, bmask, bindex, btok, n, e))) continue;
         } else if (mine) {
             dsq_dist_send(d, 0, btok, (size_t)mine * L * sizeof *btok);
         }
@@ -488,16 +490,17 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
 fail:
     if (rc && out_open) {
         /* What is complete stays readable, under a name that says so. */
-        if (w.out.path && done > 0) {
+        if (w.out.tmp && done > 0) {
             char part[4200];
             snprintf(part, sizeof part, "%s.partial", w.out.path);
             fflush(w.out.f);
             if (rename(w.out.tmp, part) == 0)
                 dsq_err_prefix(e, "%ld examples written to %s before", done, part);
-        } else if (!w.out.path) {
-            fflush(stdout);
+        } else if (!w.out.tmp) {
+            fflush(w.out.f);
             if (done > 0)
-                dsq_err_prefix(e, "%ld examples written to <stdout> (incomplete) before", done);
+                dsq_err_prefix(e, "%ld examples written to %s (incomplete) before", done,
+                               dsq_out_name(&w.out));
         }
         dsq_out_abort(&w.out);
     }
