@@ -222,7 +222,7 @@ void dsq_model_destroy(dsq_model *m) {
     if (!m->be) return;
     free_acts(m);
     m->be->free(m->be, m->params);
-    m->be->free(m->be, m->grads);
+    if (m->grads) m->be->free(m->be, m->grads);
     free(m->p.layers);
     free(m->g.layers);
     free(m->info);
@@ -336,31 +336,49 @@ static size_t layout_acts(const dsq_model_config *c, int B, int L, float *base,
     return off;
 }
 
-int dsq_model_reserve(dsq_model *m, int B, int L, dsq_err *e) {
+/* Activations for (B, L): to train, every layer's and their gradients; to
+ * decode, two layer sets (or fewer layers) and no gradients. */
+static int reserve(dsq_model *m, int B, int L, int training, dsq_err *e) {
     const dsq_model_config *c = &m->cfg;
+    int nl = c->n_layers, sets = training || nl < 2 ? nl : 2;
     if (B <= 0 || L <= 0)
         return dsq_err_set(e, DSQ_EUSAGE, "model: batch %d x length %d is empty", B, L);
     if (L > c->max_pos)
         return dsq_err_set(e, DSQ_EUSAGE, "model: sequence length %d exceeds the %d "
                            "position embeddings", L, c->max_pos);
-    if (m->acts && L == m->L && B <= m->B) return 0;
+    if (m->acts && L == m->L && B <= m->B && training == (m->dacts != NULL)) return 0;
     free_acts(m);
     dsq_model_acts tmp = {0};
     float *alt[2];
-    int nl = c->n_layers;
-    tmp.layers = xcalloc(nl ? nl : 1, sizeof *tmp.layers);
-    m->n_acts = layout_acts(c, B, L, NULL, &tmp, nl, NULL);
-    m->n_dacts = layout_acts(c, B, L, NULL, &tmp, nl ? 1 : 0, alt);
+    tmp.layers = xcalloc(sets ? sets : 1, sizeof *tmp.layers);
+    m->n_acts = layout_acts(c, B, L, NULL, &tmp, sets, NULL);
+    m->n_dacts = training ? layout_acts(c, B, L, NULL, &tmp, nl ? 1 : 0, alt) : 0;
     free(tmp.layers);
     m->acts = m->be->alloc(m->be, m->n_acts * sizeof(float));
-    m->dacts = m->be->alloc(m->be, m->n_dacts * sizeof(float));
-    m->a.layers = xcalloc(nl ? nl : 1, sizeof *m->a.layers);
-    m->da.layers = xcalloc(1, sizeof *m->da.layers);
-    layout_acts(c, B, L, m->acts, &m->a, nl, NULL);
-    layout_acts(c, B, L, m->dacts, &m->da, nl ? 1 : 0, m->dalt);
+    m->a.layers = xcalloc(sets ? sets : 1, sizeof *m->a.layers);
+    layout_acts(c, B, L, m->acts, &m->a, sets, NULL);
+    if (training) {
+        m->dacts = m->be->alloc(m->be, m->n_dacts * sizeof(float));
+        m->da.layers = xcalloc(1, sizeof *m->da.layers);
+        layout_acts(c, B, L, m->dacts, &m->da, nl ? 1 : 0, m->dalt);
+    }
+    m->act_sets = sets;
     m->B = B;
     m->L = L;
     return 0;
+}
+
+int dsq_model_reserve(dsq_model *m, int B, int L, dsq_err *e) {
+    DSQ_CHECK(m->grads);  /* not after dsq_model_reserve_inference */
+    return reserve(m, B, L, 1, e);
+}
+
+int dsq_model_reserve_inference(dsq_model *m, int B, int L, dsq_err *e) {
+    if (m->grads) {
+        m->be->free(m->be, m->grads);
+        m->grads = NULL;
+    }
+    return reserve(m, B, L, 0, e);
 }
 
 uint64_t dsq_model_rng_streams(const dsq_model_config *cfg) {
@@ -370,6 +388,7 @@ uint64_t dsq_model_rng_streams(const dsq_model_config *cfg) {
 float dsq_model_rescale_t(int t, int T) { return (float)t * (float)(1000.0 / T); }
 
 void dsq_model_zero_grad(dsq_model *m) {
+    DSQ_CHECK(m->grads);
     m->be->zero(m->be, m->grads, m->n_params * sizeof(float));
 }
 
@@ -413,7 +432,7 @@ const float *dsq_model_forward(dsq_model *m, const float *x, const float *t, int
     const float *hin = a->h0;
     for (int i = 0; i < c->n_layers; i++) {
         const dsq_layer_params *lp = &p->layers[i];
-        dsq_layer_acts *la = &a->layers[i];
+        dsq_layer_acts *la = &a->layers[i % m->act_sets];  /* decoding: 2 sets in turn */
         uint64_t o = off + 1 + 3 * (uint64_t)i;
         layer_linear_fwd(be, la->qkv, hin, lp->qkvw, lp->qkvb, N, H, 3 * H);
         be->attention_fwd(be, la->ctx, la->att, la->attd, la->qkv, B, L, c->nh, H, pa,
@@ -457,8 +476,9 @@ void dsq_model_backward(dsq_model *m, float *dx, const float *dout) {
     uint64_t off = m->rng_offset;
     size_t NH = (size_t)N * H;
 
-    be->zero(be, m->dacts, m->n_dacts * sizeof(float));
     int nl = c->n_layers;
+    DSQ_CHECK(m->dacts);  /* reserved for training */
+    be->zero(be, m->dacts, m->n_dacts * sizeof(float));
     const float *hlast = nl ? a->layers[nl - 1].ln2 : a->h0;
     /* the gradient of layer i's output lives in dalt[i % 2] */
     float *dhlast = nl ? m->dalt[(nl - 1) % 2] : da->h0;

@@ -130,10 +130,13 @@ typedef struct {
     int n_tensors;               /* parameter table */
     dsq_param_info *info;
     size_t n_params;             /* floats in the parameter allocation */
-    float *params, *grads;       /* device, [n_params] each */
+    float *params, *grads;       /* device, [n_params] each (grads NULL
+                                    after dsq_model_reserve_inference) */
     dsq_model_views p, g;        /* views into params and grads */
-    /* Activations, sized by dsq_model_reserve. */
+    /* Activations, sized by dsq_model_reserve (or _inference). */
     int B, L;
+    int act_sets;                /* layer activation sets: n_layers, or 2
+                                    when reserved for inference */
     size_t n_acts, n_dacts;
     float *acts, *dacts;         /* device, [n_acts] and [n_dacts] */
     /* da has the layout of a with ONE layer set (da.layers[0]), reused by
@@ -174,6 +177,12 @@ void dsq_model_init_params(dsq_model *m, uint64_t seed);
 /* Allocates activations for batches of B sequences of length L (grows
  * only).  DSQ_EUSAGE when L exceeds max_pos. */
 int dsq_model_reserve(dsq_model *m, int B, int L, dsq_err *e);
+
+/* For decoding: activations of two layers only (layer i overwrites layer
+ * i - 2's), no activation gradients, and the parameter gradients freed;
+ * the model runs forwards only from then on.  A bert-base batch needs
+ * about 1/6 of the memory of dsq_model_reserve's. */
+int dsq_model_reserve_inference(dsq_model *m, int B, int L, dsq_err *e);
 
 /* Dropout streams one forward uses. */
 uint64_t dsq_model_rng_streams(const dsq_model_config *cfg);

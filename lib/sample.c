@@ -75,18 +75,17 @@ int dsq_sampler_create(dsq_sampler **out, dsq_model *m, const dsq_schedule *sch,
     if (o->denoise_rate > 0 && !m->cfg.mean_embed)
         return dsq_err_set(e, DSQ_EUSAGE, "denoise noise needs a model with mean_embed");
     if (o->top_p < 0) return dsq_err_set(e, DSQ_EUSAGE, "--top-p must be >= 0");
-    /* The model keeps every layer's activations (it is built for
-     * training); decoding only needs the output, so the forward runs on
-     * slices of fb rows whose activations fit the budget.  Rows are
-     * independent, so the result does not depend on fb. */
-    int rc = dsq_model_reserve(m, 1, L, e);
+    /* Decoding keeps two layers' activations and no gradients; the
+     * forward runs on slices of fb rows whose activations fit the budget.
+     * Rows are independent, so the result does not depend on fb. */
+    int rc = dsq_model_reserve_inference(m, 1, L, e);
     if (rc) return rc;
     size_t budget = o->act_budget ? o->act_budget : (size_t)1 << 30;
     size_t per_row = m->n_acts * sizeof(float) / (size_t)m->B;
     int fb = per_row ? (int)(budget / per_row) : B_max;
     if (fb < 1) fb = 1;
     if (fb > B_max) fb = B_max;
-    if ((rc = dsq_model_reserve(m, fb, L, e))) return rc;
+    if ((rc = dsq_model_reserve_inference(m, fb, L, e))) return rc;
     dsq_sampler *s = xcalloc(1, sizeof *s);
     s->fb = fb;
     if ((rc = dsq_sample_plan_make(&s->plan, sch, o, e))) {

@@ -308,6 +308,43 @@ static void test_init(void) {
     dsq_model_destroy(&m);
 }
 
+/* The decoding reserve (two layer sets in turn, no gradients) gives the
+ * training reserve's output bit for bit, for 1 to 5 layers and d == H or
+ * not, in a fraction of the memory. */
+static void test_inference_reserve(void) {
+    for (int nl = 1; nl <= 5; nl++) {
+        for (int d = 8; d <= 16; d += 8) {
+            dsq_model_config c;
+            dsq_model_config_default(&c, 23, d);
+            c.dt = 6; c.H = 16; c.nh = 2; c.I = 24; c.n_layers = nl; c.max_pos = 8;
+            c.hidden_dropout = c.attn_dropout = 0.0f;
+            dsq_model tm, im;
+            dsq_err e = {0};
+            int B = 3, L = 7;
+            EXPECT(dsq_model_create(&tm, &c, be, &e) == 0 && dsq_model_create(&im, &c, be, &e) == 0
+                   && dsq_model_reserve(&tm, B, L, &e) == 0
+                   && dsq_model_reserve_inference(&im, B, L, &e) == 0, "%s", e.msg);
+            dsq_model_init_params(&tm, 11);
+            dsq_model_init_params(&im, 11);
+            size_t nx = (size_t)B * L * d;
+            float *x = be->alloc(be, nx * 4), *t = be->alloc(be, B * 4);
+            for (size_t i = 0; i < nx; i++) x[i] = dsq_philox_normal_at(4, 1, i);
+            for (int b = 0; b < B; b++) t[b] = dsq_model_rescale_t(5 * b + 1, 20);
+            const float *o1 = dsq_model_forward(&tm, x, t, B, L);
+            const float *o2 = dsq_model_forward(&im, x, t, B, L);
+            EXPECT(!memcmp(o1, o2, nx * 4), "layers %d, d %d: outputs differ", nl, d);
+            EXPECT(im.grads == NULL && im.dacts == NULL, "inference keeps no gradients");
+            if (nl >= 3)
+                EXPECT(im.n_acts < tm.n_acts, "layers %d: %zu floats vs %zu", nl, im.n_acts,
+                       tm.n_acts);
+            be->free(be, x);
+            be->free(be, t);
+            dsq_model_destroy(&tm);
+            dsq_model_destroy(&im);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) {
         n_fixtures = 0;
@@ -318,6 +355,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_oracle_parity);
     RUN_TEST(test_dropout_fd);
     RUN_TEST(test_init);
+    RUN_TEST(test_inference_reserve);
     be->destroy(be);
     TEST_MAIN_END();
 }
