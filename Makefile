@@ -45,7 +45,10 @@ ifneq ($(NVCC),)
   CUDA_SRCS  := $(wildcard kernels/*.cu)
   CUDA_OBJS  := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/obj/kernels/%.o)
   # Static cudart: the binaries start on machines without a CUDA runtime.
-  LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
+  # cuBLAS exists only as a shared library; --as-needed keeps it out of
+  # the binaries that do not use the CUDA backend.
+  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,--push-state,--as-needed -lcublas -Wl,--pop-state \
+                -lcudart_static -lstdc++ -ldl -lrt -lpthread
   $(info dsq: CUDA: nvcc at $(NVCC); building kernels/ into libdsq ($(CUDA_ARCH)))
 else
   $(info dsq: CUDA: off (no nvcc found, or NO_CUDA=1); CPU backend only)
@@ -81,7 +84,11 @@ $(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
 
 $(BUILD)/obj/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h lib/*.h)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c -o $@ $<
+
+# The fp32 backend kernels round like the CPU backend: no contraction of
+# a*b+c into FMA (they are memory-bound; cuBLAS is not affected).
+$(BUILD)/obj/kernels/backend_cuda%.o: NVCC_EXTRA := --fmad=false
 
 $(LIBA): $(LIB_OBJS) $(CUDA_OBJS)
 	@mkdir -p $(dir $@)
@@ -104,7 +111,27 @@ deps:
 test-deps: deps
 	@scripts/deps.sh test
 
-check-build: all $(TESTS)
+# CPU-vs-CUDA parity of every backend operation and of the whole model
+# (tests/cuda/check_ops.c); built by check-build, run by check-cuda. It
+# skips (exit 77) where there is no CUDA build or no GPU.
+CHECK_OPS := $(BUILD)/tests/check_ops
+CHECK_OPS_SRCS := $(wildcard tests/cuda/*.c)
+$(CHECK_OPS): $(CHECK_OPS_SRCS) $(wildcard tests/cuda/*.h) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/cuda -o $@ $(CHECK_OPS_SRCS) $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+# Per-operation and model-step timings on the GPU (bench/gpu-check.sh).
+CUDA_BENCH := $(BUILD)/bench/cuda_bench
+$(CUDA_BENCH): bench/cuda_bench.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+check-build: all $(TESTS) $(CHECK_OPS)
+
+.PHONY: check-cuda
+check-cuda: $(CHECK_OPS)
+	@$(CHECK_OPS); rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "check-cuda: skipped"; exit 0; fi; exit $$rc
 
 check: test-deps
 	@$(MAKE) --no-print-directory check-build
