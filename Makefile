@@ -128,10 +128,15 @@ $(CUDA_BENCH): bench/cuda_bench.c $(LIBA)
 
 check-build: all $(TESTS) $(CHECK_OPS)
 
-.PHONY: check-cuda
+.PHONY: check-cuda check-cuda-emu
 check-cuda: $(CHECK_OPS)
 	@$(CHECK_OPS); rc=$$?; \
 	  if [ $$rc -eq 77 ]; then echo "check-cuda: skipped"; exit 0; fi; exit $$rc
+
+# The same checks without a GPU: kernels/ compiled for the host through a
+# small CUDA emulation (tests/cuda/emu; minutes, single-threaded fibers).
+check-cuda-emu: all
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} tests/cuda/emu/run.sh
 
 check: test-deps
 	@$(MAKE) --no-print-directory check-build

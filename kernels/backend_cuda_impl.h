@@ -93,16 +93,17 @@ static __device__ __forceinline__ float cu_block_max(float v, float *sh) {
 
 // ---- column sums -------------------------------------------------------
 // out[j] += sum over rows i < N of f(i, j), j < C, accumulated in Acc:
-// blocks of 32 columns x CU_COLSUM_ROWS rows write partial sums, a second
-// kernel adds them in order.  The split depends on N and C only.
+// blocks of 32 columns x `rows` rows (CU_COLSUM_ROWS, doubled while the
+// grid would be too tall) write partial sums, a second kernel adds them in
+// order.  The split depends on N and C only.
 enum { CU_COLSUM_ROWS = 128 };
 
 template <typename Acc, typename F>
-__global__ void cu_colsum_part_kernel(Acc *part, int N, int C, F f) {
+__global__ void cu_colsum_part_kernel(Acc *part, int N, int C, int rows, F f) {
     __shared__ Acc sh[8][32];
     int j = blockIdx.x * 32 + threadIdx.x;
-    int r0 = blockIdx.y * CU_COLSUM_ROWS;
-    int r1 = r0 + CU_COLSUM_ROWS < N ? r0 + CU_COLSUM_ROWS : N;
+    int r0 = blockIdx.y * rows;
+    int r1 = r0 + rows < N ? r0 + rows : N;
     Acc acc = 0;
     if (j < C)
         for (int i = r0 + (int)threadIdx.y; i < r1; i += 8) acc += (Acc)f(i, j);
@@ -127,10 +128,12 @@ __global__ void cu_colsum_finish_kernel(float *out, const Acc *part, int nsplit,
 template <typename Acc, typename F>
 static void cu_colsum(dsq_backend *be, float *out, int N, int C, F f) {
     if (N <= 0 || C <= 0) return;
-    int nsplit = (N + CU_COLSUM_ROWS - 1) / CU_COLSUM_ROWS;
+    int rows = CU_COLSUM_ROWS;
+    while ((N + rows - 1) / rows > 65535) rows *= 2;  // grid.y limit
+    int nsplit = (N + rows - 1) / rows;
     Acc *part = (Acc *)cu_ws(be, CU_WS_REDUCE, (size_t)nsplit * C * sizeof(Acc));
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)nsplit), block(32, 8);
-    cu_colsum_part_kernel<Acc, F><<<grid, block, 0, cu_stream(be)>>>(part, N, C, f);
+    cu_colsum_part_kernel<Acc, F><<<grid, block, 0, cu_stream(be)>>>(part, N, C, rows, f);
     cu_colsum_finish_kernel<Acc><<<cu_grid((size_t)C, CU_THREADS), CU_THREADS, 0,
                                    cu_stream(be)>>>(out, part, nsplit, C);
     CU_AFTER(be);
