@@ -4,7 +4,10 @@
  * Philox masks, so the two agree with dropout too); the full training loss
  * (dsq_diffusion_loss: q_sample, the model, the vocabulary cross-entropy,
  * the gradients into the tied embedding), with the v2 mean embedding and
- * denoising as well; and a short sampler run (tokens compared).
+ * denoising as well; two training steps (dsq_trainer_step: clipping,
+ * AdamW, EMA) and the checkpoint and training-state files written from
+ * and read into CUDA buffers; a short sampler run (tokens compared); and
+ * the BERTScore encoder (lib/bert.c) on a tiny random BERT.
  * Tolerances: forward and losses 1e-4, gradients 1e-3 per tensor, where a
  * tensor's error is ||cuda - cpu|| / max(||cpu||, 1e-4 x the largest
  * tensor norm): the key biases' exact gradient is zero, their computed
@@ -13,13 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "bert.h"
+#include "checkpoint.h"
 #include "diffusion.h"
 #include "err.h"
 #include "model.h"
 #include "pair.h"
 #include "philox.h"
+#include "safetensors.h"
 #include "sample.h"
+#include "train.h"
 
 #define TOL_FWD 1e-4
 #define TOL_GRAD 1e-3
@@ -230,6 +239,248 @@ static void sampler_case(const char *tag, dsq_model_config c, int B, int L) {
     dsq_model_destroy(&mg);
 }
 
+/* Downloads n floats of a device buffer of be. */
+static float *fetch(dsq_backend *be, const float *src, size_t n) {
+    float *h = xmalloc(n * sizeof *h + 1);
+    be->download(be, h, src, n * sizeof *h);
+    return h;
+}
+
+static void check_dev(const char *name, const float *c, const float *g, size_t n, double tol) {
+    float *hc = fetch(cpu, c, n), *hg = fetch(gpu, g, n);
+    check_vec(name, hc, hg, n, tol);
+    free(hc);
+    free(hg);
+}
+
+/* Two whole training steps (two microbatches each, clipping, annealing,
+ * AdamW, EMA) on both backends; then the checkpoint and training-state
+ * files written from the CUDA buffers and read back into them. */
+static void trainer_case(const char *tag, dsq_model_config c, int B, int L) {
+    dsq_model mc, mg;
+    if (make_pair(&mc, &mg, &c, B, L, tag)) return;
+    dsq_err e = {0};
+    dsq_schedule sch;
+    dsq_diffusion dfc, dfg;
+    dsq_tsampler sc, sg;
+    dsq_trainer tc, tg;
+    dsq_diffusion_opts o = {0, 0.0f, 0.0f};
+    dsq_train_opts to = {.lr = 1e-3f, .learning_steps = 10, .weight_decay = 0.01f,
+                         .grad_clip = 0.5f, .microbatch = B / 2, .n_ema = 1, .ema = {0.9f},
+                         .seed = 7};
+    int rc = dsq_schedule_init(&sch, "sqrt", 100, &e);
+    rc = rc ? rc : dsq_diffusion_init(&dfc, &mc, &sch, &o, &e);
+    rc = rc ? rc : dsq_diffusion_init(&dfg, &mg, &sch, &o, &e);
+    rc = rc ? rc : dsq_diffusion_reserve(&dfc, B / 2, L, &e);
+    rc = rc ? rc : dsq_diffusion_reserve(&dfg, B / 2, L, &e);
+    rc = rc ? rc : dsq_tsampler_init(&sc, "lossaware", 100, &e);
+    rc = rc ? rc : dsq_tsampler_init(&sg, "lossaware", 100, &e);
+    rc = rc ? rc : dsq_trainer_init(&tc, &mc, &dfc, &sc, &to, &e);
+    rc = rc ? rc : dsq_trainer_init(&tg, &mg, &dfg, &sg, &to, &e);
+    if (rc) {
+        check_true(tag, 0, e.msg);
+        return;
+    }
+    size_t N = (size_t)B * L, np = mc.n_params;
+    int32_t *ids = xmalloc(N * sizeof *ids);
+    uint8_t *mask = xmalloc(N);
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = (int32_t)(dsq_philox_uniform_at(94, 1, i) * c.vocab) % c.vocab;
+        mask[i] = (i % L) >= (size_t)(L / 3);
+    }
+    for (int step = 0; step < 2; step++) {
+        dsq_train_stats stc = {0}, stg = {0};
+        double lc = dsq_trainer_step(&tc, ids, mask, B, L, step == 1, &stc);
+        double lg = dsq_trainer_step(&tg, ids, mask, B, L, step == 1, &stg);
+        float v[2][3] = {{(float)lc, (float)stc.grad_norm, (float)stc.nll},
+                         {(float)lg, (float)stg.grad_norm, (float)stg.nll}};
+        check_vec(NAME("%s: step %d loss %.5f, gradient norm %.4f, nll", tag, step + 1, lc,
+                       stc.grad_norm), v[0], v[1], step == 1 ? 3 : 2, TOL_FWD);
+    }
+    /* Adam normalises each gradient, so parameters whose exact gradient
+     * is zero (the key biases) move by +-lr on rounding noise: rel ~1e-5. */
+    check_dev(NAME("%s: parameters after 2 steps", tag), mc.params, mg.params, np, TOL_FWD);
+    check_dev(NAME("%s: exp_avg", tag), tc.adam_m, tg.adam_m, np, TOL_GRAD);
+    check_dev(NAME("%s: EMA", tag), tc.ema[0], tg.ema[0], np, TOL_FWD);
+
+    /* checkpoint: CUDA buffer -> file -> CPU and CUDA buffers, exactly */
+    char dir[] = "/tmp/dsq-check-ops-XXXXXX", path[256];
+    if (!mkdtemp(dir)) {
+        check_true(NAME("%s: temporary directory", tag), 0, "mkdtemp failed");
+    } else {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        float *before = fetch(gpu, mg.params, np);
+        rc = dsq_ckpt_write(path, &mg, mg.params, "{}", &e);
+        gpu->zero(gpu, mg.params, np * sizeof(float));
+        rc = rc ? rc : dsq_ckpt_read(path, &mg, mg.params, &e);
+        rc = rc ? rc : dsq_ckpt_read(path, &mc, mc.params, &e);
+        if (rc) {
+            check_true(NAME("%s: checkpoint", tag), 0, e.msg);
+        } else {
+            float *back = fetch(gpu, mg.params, np), *onc = fetch(cpu, mc.params, np);
+            check_vec(NAME("%s: checkpoint written from CUDA, read into CUDA", tag), before, back,
+                      np, 0.0);
+            check_vec(NAME("%s: checkpoint written from CUDA, read into CPU", tag), before, onc,
+                      np, 0.0);
+            free(back);
+            free(onc);
+        }
+        unlink(path);
+        snprintf(path, sizeof path, "%s/state.safetensors", dir);
+        dsq_train_state st = {.step = 2, .epoch = 0, .pos = 0, .n_ema = 1, .params = mg.params,
+                              .adam_m = tg.adam_m, .adam_v = tg.adam_v, .T = 100,
+                              .history = sg.history, .counts = sg.counts};
+        st.ema[0] = tg.ema[0];
+        float *v0 = fetch(gpu, tg.adam_v, np);
+        rc = dsq_state_write(path, &mg, &st, "{}", &e);
+        gpu->zero(gpu, tg.adam_v, np * sizeof(float));
+        rc = rc ? rc : dsq_state_read(path, &mg, &st, NULL, &e);
+        if (rc) {
+            check_true(NAME("%s: training state", tag), 0, e.msg);
+        } else {
+            float *v1 = fetch(gpu, tg.adam_v, np);
+            check_vec(NAME("%s: training state written from and read into CUDA", tag), v0, v1,
+                      np, 0.0);
+            free(v1);
+        }
+        free(v0);
+        free(before);
+        unlink(path);
+        rmdir(dir);
+    }
+    free(ids);
+    free(mask);
+    dsq_trainer_free(&tc);
+    dsq_trainer_free(&tg);
+    dsq_tsampler_free(&sc);
+    dsq_tsampler_free(&sg);
+    dsq_diffusion_free(&dfc);
+    dsq_diffusion_free(&dfg);
+    dsq_schedule_free(&sch);
+    dsq_model_destroy(&mc);
+    dsq_model_destroy(&mg);
+}
+
+/* ---- the BERTScore encoder on a tiny random BERT ---------------------- */
+
+enum { BV = 24, BH = 64, BNH = 4, BI = 128, BLAYERS = 2, BPOS = 64 };
+
+static void put_file(const char *dir, const char *name, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void rm_in(const char *dir, const char *name) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    unlink(p);
+}
+
+static void add_tensor(dsq_record *r, const char *name, int64_t s0, int64_t s1, float scale,
+                       float offset) {
+    int64_t shape[2] = {s0, s1};
+    size_t n = (size_t)s0 * (s1 ? s1 : 1);
+    float *d = xmalloc(n * sizeof *d);
+    host_randn(d, n, scale, stream_id++);
+    for (size_t i = 0; i < n; i++) d[i] += offset;
+    dsq_record_add_owned(r, name, DSQ_F32, s1 ? 2 : 1, shape, d);
+}
+
+static int write_tiny_bert(const char *dir) {
+    char cfg[512], voc[512] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", nm[128];
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"bert\", \"hidden_size\": %d, \"num_attention_heads\": %d,"
+             " \"intermediate_size\": %d, \"num_hidden_layers\": %d,"
+             " \"max_position_embeddings\": %d, \"vocab_size\": %d}", BH, BNH, BI, BLAYERS,
+             BPOS, BV);
+    put_file(dir, "config.json", cfg);
+    for (int i = 5; i < BV; i++) {
+        char w[16];
+        snprintf(w, sizeof w, "w%d\n", i);
+        strcat(voc, w);
+    }
+    put_file(dir, "vocab.txt", voc);
+    dsq_record r;
+    dsq_record_init(&r);
+    add_tensor(&r, "embeddings.word_embeddings.weight", BV, BH, 1.0f, 0.0f);
+    add_tensor(&r, "embeddings.position_embeddings.weight", BPOS, BH, 0.5f, 0.0f);
+    add_tensor(&r, "embeddings.token_type_embeddings.weight", 2, BH, 0.5f, 0.0f);
+    add_tensor(&r, "embeddings.LayerNorm.weight", BH, 0, 0.1f, 1.0f);
+    add_tensor(&r, "embeddings.LayerNorm.bias", BH, 0, 0.1f, 0.0f);
+    static const char *sq[] = {"attention.self.query", "attention.self.key",
+                               "attention.self.value", "attention.output.dense"};
+    static const char *ln[] = {"attention.output.LayerNorm", "output.LayerNorm"};
+    for (int l = 0; l < BLAYERS; l++) {
+        for (int k = 0; k < 4; k++) {
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.weight", l, sq[k]);
+            add_tensor(&r, nm, BH, BH, 0.15f, 0.0f);
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.bias", l, sq[k]);
+            add_tensor(&r, nm, BH, 0, 0.1f, 0.0f);
+        }
+        snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.weight", l);
+        add_tensor(&r, nm, BI, BH, 0.15f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.bias", l);
+        add_tensor(&r, nm, BI, 0, 0.1f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.weight", l);
+        add_tensor(&r, nm, BH, BI, 0.1f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.bias", l);
+        add_tensor(&r, nm, BH, 0, 0.1f, 0.0f);
+        for (int k = 0; k < 2; k++) {
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.weight", l, ln[k]);
+            add_tensor(&r, nm, BH, 0, 0.1f, 1.0f);
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.bias", l, ln[k]);
+            add_tensor(&r, nm, BH, 0, 0.1f, 0.0f);
+        }
+    }
+    char p[512];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    dsq_err e = {0};
+    int rc = dsq_st_write_file(p, &r, &e);
+    if (rc) fprintf(stderr, "write_tiny_bert: %s\n", e.msg);
+    dsq_record_free(&r);
+    return rc;
+}
+
+/* Hidden states of every layer for padded batches, CPU vs CUDA. */
+static void bert_case(void) {
+    const char *tag = "BERT encoder (tiny random), every layer";
+    char dir[] = "/tmp/dsq-check-bert-XXXXXX";
+    if (!mkdtemp(dir) || write_tiny_bert(dir)) {
+        check_true(tag, 0, "cannot write the model directory");
+        return;
+    }
+    dsq_bert bc, bg;
+    dsq_err e = {0};
+    int rc = dsq_bert_load(&bc, dir, cpu, &e);
+    rc = rc ? rc : dsq_bert_load(&bg, dir, gpu, &e);
+    if (rc) {
+        check_true(tag, 0, e.msg);
+    } else {
+        int B = 3, L = 37, lens[3] = {37, 20, 5};
+        size_t N = (size_t)B * L, all = (size_t)(BLAYERS + 1) * N * BH;
+        int32_t *ids = xmalloc(N * sizeof *ids);
+        for (size_t i = 0; i < N; i++)
+            ids[i] = 5 + (int32_t)(dsq_philox_uniform_at(93, 1, i) * (BV - 5)) % (BV - 5);
+        float *oc = xmalloc(N * BH * sizeof *oc), *og = xmalloc(N * BH * sizeof *og);
+        float *ac = xmalloc(all * sizeof *ac), *ag = xmalloc(all * sizeof *ag);
+        dsq_bert_forward(&bc, ids, lens, B, L, BLAYERS, oc, ac);
+        dsq_bert_forward(&bg, ids, lens, B, L, BLAYERS, og, ag);
+        check_vec(NAME("%s: all hidden states", tag), ac, ag, all, TOL_FWD);
+        check_vec(NAME("%s: output", tag), oc, og, N * BH, TOL_FWD);
+        free(ids); free(oc); free(og); free(ac); free(ag);
+        dsq_bert_free(&bc);
+        dsq_bert_free(&bg);
+    }
+    rm_in(dir, "config.json");
+    rm_in(dir, "vocab.txt");
+    rm_in(dir, "model.safetensors");
+    rmdir(dir);
+}
+
 void check_model(void) {
     dsq_model_config small;
     dsq_model_config_default(&small, 101, 16);
@@ -245,7 +496,9 @@ void check_model(void) {
     model_case("model small, d == H", same, 2, 12, 0);
     diffusion_case("diffusion loss small", drop, 4, 12, 0);
     diffusion_case("diffusion loss small, v2 mean embedding + denoise", drop, 4, 12, 1);
+    trainer_case("trainer small, 2 steps", drop, 4, 12);
     sampler_case("sampler small, ddpm 10 steps", small, 3, 12);
+    bert_case();
     /* bert-base width and heads, the real vocabulary, two layers */
     dsq_model_config wide;
     dsq_model_config_default(&wide, 30522, 128);

@@ -1,11 +1,75 @@
 // The host emulation of CUDA declared in cuda_emu.h: the block scheduler
 // (fibers, barriers, warp exchanges), the runtime calls and cuBLAS SGEMMs.
+//
+// "Device" memory is mapped with no access rights except while a kernel,
+// a cuBLAS call or a copy / memset runs, so any HOST dereference of a
+// device buffer (in the backend's host code or in the model code above
+// it) stops the program with a message and a backtrace.
 #include "cuda_emu.h"
 
 #include <cblas.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <vector>
+
+namespace {
+
+struct device_alloc {
+    char *p;
+    size_t len;
+};
+std::vector<device_alloc> live;
+int device_open;
+
+void set_access(int prot) {
+    for (const device_alloc &a : live)
+        if (mprotect(a.p, a.len, prot)) {
+            perror("cuda_emu: mprotect");
+            abort();
+        }
+}
+
+// Device memory is accessible for the lifetime of one of these.
+struct device_scope {
+    device_scope() {
+        if (!device_open++) set_access(PROT_READ | PROT_WRITE);
+    }
+    ~device_scope() {
+        if (!--device_open) set_access(PROT_NONE);
+    }
+};
+
+void on_segv(int sig, siginfo_t *si, void *) {
+    const char *a = (const char *)si->si_addr;
+    int dev = 0;
+    for (const device_alloc &d : live) dev |= a >= d.p && a < d.p + d.len;
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "cuda_emu: %s at %p%s; backtrace:\n",
+                     sig == SIGSEGV ? "segmentation fault" : "bus error", (void *)a,
+                     dev ? ": HOST ACCESS TO DEVICE MEMORY" : "");
+    if (write(2, msg, (size_t)n) < 0) _exit(3);
+    void *bt[64];
+    int k = backtrace(bt, 64);
+    backtrace_symbols_fd(bt, k, 2);
+    _exit(3);
+}
+
+struct segv_installer {
+    segv_installer() {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
+    }
+} install_segv;
+
+}  // namespace
 
 dim3 emu_grid, emu_block;
 emu_uint3 emu_bidx;
@@ -82,6 +146,7 @@ void emu_run_grid(dim3 grid, dim3 block, size_t smem_bytes, emu_body *b) {
     if (grid.y > 65535 || grid.z > 65535) die("grid.y or grid.z > 65535");
     if (smem_bytes > 48 * 1024) die("more than 48 KB of dynamic shared memory");
     if (nt % 32) die("block not a whole number of warps (the backend never launches one)");
+    device_scope scope;
     emu_grid = grid;
     emu_block = block;
     body = b;
@@ -173,16 +238,27 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
     return d == 0 ? cudaSuccess : cudaErrorInvalidValue;
 }
 cudaError_t cudaMalloc(void **p, size_t bytes) {
-    *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!*p) return cudaErrorMemoryAllocation;
-    memset(*p, 0xff, bytes);  // cudaMalloc leaves memory undefined
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytes + page - 1) / page * page;
+    if (!len) len = page;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
+    memset(m, 0xff, len);  // cudaMalloc leaves memory undefined: NaN bytes
+    if (!device_open) mprotect(m, len, PROT_NONE);
+    live.push_back({(char *)m, len});
+    *p = m;
     return cudaSuccess;
 }
 cudaError_t cudaFree(void *p) {
-    free(p);
-    return cudaSuccess;
+    for (size_t i = 0; i < live.size(); i++)
+        if (live[i].p == p) {
+            munmap(live[i].p, live[i].len);
+            live.erase(live.begin() + (long)i);
+            return cudaSuccess;
+        }
+    return p ? cudaErrorInvalidValue : cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int v, size_t bytes, cudaStream_t) {
+    device_scope scope;
     memset(p, v, bytes);
     return cudaSuccess;
 }
@@ -190,6 +266,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
                             cudaStream_t) {
     const char *d = (const char *)dst, *s = (const char *)src;
     if (d < s + bytes && s < d + bytes && d != s) return cudaErrorInvalidValue;  // no overlap
+    device_scope scope;
     memcpy(dst, src, bytes);
     return cudaSuccess;
 }
@@ -229,6 +306,7 @@ static cublasStatus_t gemm1(cublasOperation_t ta, cublasOperation_t tb, int m, i
         ldc < max1(m))
         return CUBLAS_STATUS_INVALID_VALUE;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    device_scope scope;
     if (beta == 0.0f)  // cuBLAS does not read C then: NaNs there must not matter
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) C[(size_t)j * ldc + i] = 0.0f;
@@ -265,6 +343,7 @@ cublasStatus_t cublasSgemmBatched(cublasHandle_t, cublasOperation_t ta, cublasOp
                                   int ldb, const float *beta, float *const C[], int ldc,
                                   int batch) {
     if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    device_scope scope;  // the pointer arrays are device memory
     for (int i = 0; i < batch; i++) {
         cublasStatus_t s = gemm1(ta, tb, m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc);
         if (s != CUBLAS_STATUS_SUCCESS) return s;
