@@ -128,6 +128,26 @@ $(CUDA_BENCH): bench/cuda_bench.c $(LIBA)
 
 check-build: all $(TESTS) $(CHECK_OPS)
 
+# check_ops and cuda_bench for a GPU machine whose image lacks the build
+# dependencies (bench/gpu-check.sh falls back to them): jansson, zstd,
+# utf8proc and OpenBLAS linked statically, no MPI; cuBLAS, the C and C++
+# runtimes and libgomp stay shared (a CUDA image has them).
+PREBUILT := build/gpu-prebuilt
+STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lopenblas -Wl,-Bdynamic -lm \
+  -L$(CUDA_HOME)/lib64 -lcublas -lcudart_static -lstdc++ -ldl -lrt -lpthread
+.PHONY: gpu-prebuilt
+gpu-prebuilt:
+	@test -n "$(NVCC)" || { echo "gpu-prebuilt: needs nvcc"; exit 1; }
+	$(MAKE) --no-print-directory NO_MPI=1 BUILD=$(PREBUILT) LIBA=$(PREBUILT)/libdsq.a \
+	  BINDIR=$(PREBUILT)/tools $(PREBUILT)/libdsq.a
+	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -Itests/cuda -o $(PREBUILT)/check_ops \
+	  $(CHECK_OPS_SRCS) $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
+	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -o $(PREBUILT)/cuda_bench \
+	  bench/cuda_bench.c $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
+	strip --strip-debug $(PREBUILT)/check_ops $(PREBUILT)/cuda_bench
+	@rm -rf $(PREBUILT)/obj $(PREBUILT)/libdsq.a  # only the two binaries travel
+	@ls -l $(PREBUILT)
+
 .PHONY: check-cuda check-cuda-emu
 check-cuda: $(CHECK_OPS)
 	@$(CHECK_OPS); rc=$$?; \

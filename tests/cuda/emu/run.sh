@@ -5,7 +5,9 @@
 # `extern __shared__ T a[];` to a pointer to the block's dynamic shared
 # memory.  Checks the backend's logic (indexing, reductions, launch shapes,
 # the cuBLAS mapping) without a GPU; slow (one fiber per thread).
-#   tests/cuda/emu/run.sh [ops|model]
+#   tests/cuda/emu/run.sh [ops|model]        check_ops (all by default)
+#   tests/cuda/emu/run.sh bench ARGS...      bench/cuda_bench ARGS (a smoke
+#                                            run: use small sizes)
 # Needs the normal build first (make): it links build/obj/lib/*.o.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -30,9 +32,19 @@ done
 "$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
 libobjs=()
 for o in build/obj/lib/*.o; do libobjs+=("$o"); done
-"$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
-  -o "$out/check_ops" tests/cuda/*.c "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
-  -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
-  $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)
+link() {  # output, main sources...
+  local o=$1; shift
+  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
+    -o "$o" "$@" "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
+    -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
+    $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)
+}
+if [ "${1:-}" = bench ]; then
+  shift
+  link "$out/cuda_bench" bench/cuda_bench.c
+  echo "emu: built $out/cuda_bench" >&2
+  exec "$out/cuda_bench" "$@"
+fi
+link "$out/check_ops" tests/cuda/*.c
 echo "emu: built $out/check_ops" >&2
 exec "$out/check_ops" "$@"
