@@ -43,12 +43,21 @@ ifneq ($(NVCC),)
   NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Ilib
   CFLAGS     += -DDSQ_HAVE_CUDA
   CUDA_SRCS  := $(wildcard kernels/*.cu)
+  # The backend (kernels/backend_cuda*.cu) needs cuBLAS, which exists only
+  # as a shared library; without it only device discovery is built.
+  CUBLAS_DIR := $(firstword $(patsubst %/libcublas.so,%,$(wildcard $(CUDA_HOME)/lib64/libcublas.so \
+                  $(CUDA_HOME)/targets/x86_64-linux/lib/libcublas.so /usr/lib/x86_64-linux-gnu/libcublas.so)))
+  ifneq ($(CUBLAS_DIR),)
+    CFLAGS   += -DDSQ_HAVE_CUDA_BACKEND
+    # --as-needed keeps cuBLAS out of the binaries that do not use the backend
+    LDLIBS   += -L$(CUBLAS_DIR) -Wl,--push-state,--as-needed -lcublas -Wl,--pop-state
+  else
+    CUDA_SRCS := $(filter-out kernels/backend_cuda%,$(CUDA_SRCS))
+    $(info dsq: CUDA: no cuBLAS next to nvcc: the CUDA backend is left out)
+  endif
   CUDA_OBJS  := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/obj/kernels/%.o)
   # Static cudart: the binaries start on machines without a CUDA runtime.
-  # cuBLAS exists only as a shared library; --as-needed keeps it out of
-  # the binaries that do not use the CUDA backend.
-  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,--push-state,--as-needed -lcublas -Wl,--pop-state \
-                -lcudart_static -lstdc++ -ldl -lrt -lpthread
+  LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
   $(info dsq: CUDA: nvcc at $(NVCC); building kernels/ into libdsq ($(CUDA_ARCH)))
 else
   $(info dsq: CUDA: off (no nvcc found, or NO_CUDA=1); CPU backend only)
@@ -134,10 +143,10 @@ check-build: all $(TESTS) $(CHECK_OPS)
 # runtimes and libgomp stay shared (a CUDA image has them).
 PREBUILT := build/gpu-prebuilt
 STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lopenblas -Wl,-Bdynamic -lm \
-  -L$(CUDA_HOME)/lib64 -lcublas -lcudart_static -lstdc++ -ldl -lrt -lpthread
+  -L$(CUBLAS_DIR) -lcublas -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 .PHONY: gpu-prebuilt
 gpu-prebuilt:
-	@test -n "$(NVCC)" || { echo "gpu-prebuilt: needs nvcc"; exit 1; }
+	@test -n "$(NVCC)" -a -n "$(CUBLAS_DIR)" || { echo "gpu-prebuilt: needs nvcc and cuBLAS"; exit 1; }
 	$(MAKE) --no-print-directory NO_MPI=1 BUILD=$(PREBUILT) LIBA=$(PREBUILT)/libdsq.a \
 	  BINDIR=$(PREBUILT)/tools $(PREBUILT)/libdsq.a
 	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -Itests/cuda -o $(PREBUILT)/check_ops \

@@ -25,11 +25,13 @@ build=1
 [ "${1:-}" = --no-build ] && { build=0; shift; }
 B=${1:-64} L=${2:-128}
 
-if ! nvidia-smi -L >/dev/null 2>&1; then
-  echo "gpu-check: no NVIDIA GPU here (nvidia-smi lists none): nothing to check" >&2
+if ! nvidia-smi -L >/dev/null 2>&1 && [ ! -e /dev/nvidia0 ]; then
+  echo "gpu-check: no NVIDIA GPU here (nvidia-smi lists none, no /dev/nvidia0): nothing to check" >&2
   exit 0
 fi
-gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
+      head -n 1)
+gpu=${gpu:-"(nvidia-smi did not answer; /dev/nvidia0 exists)"}
 say "GPU: $gpu"
 command -v nvcc >/dev/null 2>&1 || export PATH="/usr/local/cuda/bin:$PATH"
 say "$(nvcc --version 2>/dev/null | tail -n 1)"

@@ -5,9 +5,9 @@
  * the CPU's numbers).  Reductions have a fixed order, so results do not
  * change from run to run; they may differ from the CPU's in the last bits.
  *
- * Every build has these functions: without nvcc (or NO_CUDA=1) they come
- * from lib/backend_cuda_none.c and report that the library was built
- * without CUDA.  One device per process: operations run on the device the
+ * Every build has these functions: without nvcc (or NO_CUDA=1, or without
+ * cuBLAS beside nvcc) they come from lib/backend_cuda_none.c and report
+ * that the library was built without the CUDA backend.  One device per process: operations run on the device the
  * backend was created for, on one stream of its own.
  *
  * DSQ_CUDA_SYNC=1 in the environment synchronises and checks for errors
