@@ -8,7 +8,8 @@
 #   tests/cuda/emu/run.sh [ops|model]        check_ops (all by default)
 #   tests/cuda/emu/run.sh bench ARGS...      bench/cuda_bench ARGS (a smoke
 #                                            run: use small sizes)
-# Needs the normal build first (make): it links build/obj/lib/*.o.
+# Needs the normal build first (make): it links build/obj/lib/*.o.  Needs
+# no nvcc: the .cu files are compiled by g++.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=build/emu
@@ -30,8 +31,10 @@ for f in kernels/*.cu; do
   objs+=("$out/$b.o")
 done
 "$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
-libobjs=()
-for o in build/obj/lib/*.o; do libobjs+=("$o"); done
+libobjs=()  # the library's C objects, less the stand-in of a build without the backend
+for o in build/obj/lib/*.o; do
+  [ "$(basename "$o")" = backend_cuda_none.o ] || libobjs+=("$o")
+done
 link() {  # output, main sources...
   local o=$1; shift
   "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
