@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The CUDA backend on a machine with an NVIDIA GPU, in one go (about 4
-# minutes, at most 8): build (make -j$(nproc)), the CPU-vs-CUDA parity
-# checks of every backend operation and of the whole model
+# The CUDA backend on a machine with an NVIDIA GPU, in one go (about 3
+# minutes; the time limits of its three stages add up to 8): build
+# (make -j$(nproc)), the CPU-vs-CUDA parity checks of every backend
+# operation and of the whole model
 # (tests/cuda/check_ops), then a short GPU benchmark (bench/cuda_bench.c:
 # per-operation timings at the bert-base training shape, a training step,
 # a forward and a sampling step).  The benchmark's JSON lines go to stdout
@@ -48,7 +49,7 @@ bench=build/bench/cuda_bench
 build_status="skipped (--no-build)"
 if [ "$build" = 1 ]; then
   say "building: make -j$nproc (log: $out/build.log) ..."
-  if timeout 270 make -j"$nproc" all "$check_ops" "$bench" >"$out/build.log" 2>&1; then
+  if timeout 240 make -j"$nproc" all "$check_ops" "$bench" >"$out/build.log" 2>&1; then
     build_status="ok in $(secs) s"
   else
     build_status="FAILED after $(secs) s (build.log)"
@@ -78,7 +79,7 @@ done
 # ---- 2. CPU-vs-CUDA parity ---------------------------------------------------
 say "check_ops: every operation and the model, CPU vs CUDA (log: $out/check_ops.log) ..."
 t1=$(date +%s)
-DSQ_CUDA_SYNC=1 timeout 180 "$check_ops" >"$out/check_ops.log" 2>"$out/check_ops.err"
+DSQ_CUDA_SYNC=1 timeout 120 "$check_ops" >"$out/check_ops.log" 2>"$out/check_ops.err"
 crc=$?
 npass=$(grep -c '^PASS' "$out/check_ops.log")
 nfail=$(grep -c '^FAIL' "$out/check_ops.log")
@@ -91,7 +92,7 @@ say "check_ops: $check_status"
 # ---- 3. benchmark --------------------------------------------------------------
 say "cuda_bench B $B L $L (log: $out/bench.jsonl) ..."
 t2=$(date +%s)
-env -u DSQ_CUDA_SYNC timeout 200 "$bench" all "$B" "$L" >"$out/bench.jsonl" 2>"$out/bench.err"
+env -u DSQ_CUDA_SYNC timeout 120 "$bench" all "$B" "$L" >"$out/bench.jsonl" 2>"$out/bench.err"
 brc=$?
 bench_status="exit $brc, $(($(date +%s) - t2)) s"
 [ $brc -eq 124 ] && bench_status="$bench_status (TIMED OUT)"
