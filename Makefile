@@ -43,6 +43,18 @@ ifneq ($(NVCC),)
   NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Ilib
   CFLAGS     += -DDSQ_HAVE_CUDA
   CUDA_SRCS  := $(wildcard kernels/*.cu)
+  # The backend (kernels/backend_cuda*.cu) needs cuBLAS, which exists only
+  # as a shared library; without it only device discovery is built.
+  CUBLAS_DIR := $(firstword $(patsubst %/libcublas.so,%,$(wildcard $(CUDA_HOME)/lib64/libcublas.so \
+                  $(CUDA_HOME)/targets/x86_64-linux/lib/libcublas.so /usr/lib/x86_64-linux-gnu/libcublas.so)))
+  ifneq ($(CUBLAS_DIR),)
+    CFLAGS   += -DDSQ_HAVE_CUDA_BACKEND
+    # --as-needed keeps cuBLAS out of the binaries that do not use the backend
+    LDLIBS   += -L$(CUBLAS_DIR) -Wl,--push-state,--as-needed -lcublas -Wl,--pop-state
+  else
+    CUDA_SRCS := $(filter-out kernels/backend_cuda%,$(CUDA_SRCS))
+    $(info dsq: CUDA: no cuBLAS next to nvcc: the CUDA backend is left out)
+  endif
   CUDA_OBJS  := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/obj/kernels/%.o)
   # Static cudart: the binaries start on machines without a CUDA runtime.
   LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
@@ -81,7 +93,11 @@ $(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
 
 $(BUILD)/obj/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h lib/*.h)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c -o $@ $<
+
+# The fp32 backend kernels round like the CPU backend: no contraction of
+# a*b+c into FMA (they are memory-bound; cuBLAS is not affected).
+$(BUILD)/obj/kernels/backend_cuda%.o: NVCC_EXTRA := --fmad=false
 
 $(LIBA): $(LIB_OBJS) $(CUDA_OBJS)
 	@mkdir -p $(dir $@)
@@ -104,7 +120,52 @@ deps:
 test-deps: deps
 	@scripts/deps.sh test
 
-check-build: all $(TESTS)
+# CPU-vs-CUDA parity of every backend operation and of the whole model
+# (tests/cuda/check_ops.c); built by check-build, run by check-cuda. It
+# skips (exit 77) where there is no CUDA build or no GPU.
+CHECK_OPS := $(BUILD)/tests/check_ops
+CHECK_OPS_SRCS := $(wildcard tests/cuda/*.c)
+$(CHECK_OPS): $(CHECK_OPS_SRCS) $(wildcard tests/cuda/*.h) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/cuda -o $@ $(CHECK_OPS_SRCS) $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+# Per-operation and model-step timings on the GPU (bench/gpu-check.sh).
+CUDA_BENCH := $(BUILD)/bench/cuda_bench
+$(CUDA_BENCH): bench/cuda_bench.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+check-build: all $(TESTS) $(CHECK_OPS)
+
+# check_ops and cuda_bench for a GPU machine whose image lacks the build
+# dependencies (bench/gpu-check.sh falls back to them): jansson, zstd,
+# utf8proc and OpenBLAS linked statically, no MPI; cuBLAS, the C and C++
+# runtimes and libgomp stay shared (a CUDA image has them).
+PREBUILT := build/gpu-prebuilt
+STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lopenblas -Wl,-Bdynamic -lm \
+  -L$(CUBLAS_DIR) -lcublas -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
+.PHONY: gpu-prebuilt
+gpu-prebuilt:
+	@test -n "$(NVCC)" -a -n "$(CUBLAS_DIR)" || { echo "gpu-prebuilt: needs nvcc and cuBLAS"; exit 1; }
+	$(MAKE) --no-print-directory NO_MPI=1 BUILD=$(PREBUILT) LIBA=$(PREBUILT)/libdsq.a \
+	  BINDIR=$(PREBUILT)/tools $(PREBUILT)/libdsq.a
+	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -Itests/cuda -o $(PREBUILT)/check_ops \
+	  $(CHECK_OPS_SRCS) $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
+	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -o $(PREBUILT)/cuda_bench \
+	  bench/cuda_bench.c $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
+	strip --strip-debug $(PREBUILT)/check_ops $(PREBUILT)/cuda_bench
+	@rm -rf $(PREBUILT)/obj $(PREBUILT)/libdsq.a  # only the two binaries travel
+	@ls -l $(PREBUILT)
+
+.PHONY: check-cuda check-cuda-emu
+check-cuda: $(CHECK_OPS)
+	@$(CHECK_OPS); rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "check-cuda: skipped"; exit 0; fi; exit $$rc
+
+# The same checks without a GPU: kernels/ compiled for the host through a
+# small CUDA emulation (tests/cuda/emu; minutes, single-threaded fibers).
+check-cuda-emu: all
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} tests/cuda/emu/run.sh
 
 check: test-deps
 	@$(MAKE) --no-print-directory check-build

@@ -10,6 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Also included by the CUDA side (kernels/, C++). */
+#ifdef __cplusplus
+#define DSQ_NORETURN [[noreturn]]
+extern "C" {
+#else
+#define DSQ_NORETURN _Noreturn
+#endif
+
 /* Exit codes, sysexits(3) style, as DESIGN.md §1 fixes them. */
 enum {
     DSQ_OK = 0,
@@ -37,10 +45,10 @@ int dsq_err_prefix(dsq_err *e, const char *fmt, ...)
 extern const char *dsq_progname;
 
 /* Prints "prog: message" to stderr and exits with e->code (1 if 0). */
-_Noreturn void dsq_die_err(const dsq_err *e);
+DSQ_NORETURN void dsq_die_err(const dsq_err *e);
 
 /* Prints "prog: message" to stderr and exits with code. */
-_Noreturn void dsq_die(int code, const char *fmt, ...)
+DSQ_NORETURN void dsq_die(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Internal invariant / allocation failures: file and line, exit 1. */
@@ -58,5 +66,9 @@ char *dsq_strdup_or_die(const char *s, const char *file, int line);
 #define xcalloc(n, s) dsq_calloc_or_die((n), (s), __FILE__, __LINE__)
 #define xrealloc(p, n) dsq_realloc_or_die((p), (n), __FILE__, __LINE__)
 #define xstrdup(s) dsq_strdup_or_die((s), __FILE__, __LINE__)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

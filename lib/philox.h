@@ -23,16 +23,16 @@
 
 #include <stdint.h>
 
+#include "philox_core.h"  /* inline core, also compiled for the device */
+
 /* Ten Philox rounds of counter ctr under key: out = philox(ctr, key). */
 void dsq_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* The four words of block g of stream (seed, off). */
 void dsq_philox_block(uint64_t seed, uint64_t off, uint64_t g, uint32_t out[4]);
 
-/* Uniform float in [0,1) from one 32-bit word (see the mapping above). */
-static inline float dsq_philox_uniform(uint32_t x) {
-    return (float)(x >> 8) * (1.0f / 16777216.0f);
-}
+/* dsq_philox_uniform(x): uniform float in [0,1) from one 32-bit word
+ * (philox_core.h; the mapping above). */
 
 /* Box-Muller on words (a, b): two standard normals, as documented above. */
 void dsq_philox_box_muller(uint32_t a, uint32_t b, float *n0, float *n1);

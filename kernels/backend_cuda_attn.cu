@@ -1,0 +1,167 @@
+// CUDA backend: multi-head self-attention (training, BERT layout), the
+// masked inference attention of the BERTScore encoder, and the fixed-block
+// linear layer with PyTorch's vectorised GELU (lib/backend_cpu_nn.c,
+// lib/backend_cpu_bert.c).  The per-head products are one batched cuBLAS
+// call over all (sequence, head) pairs.
+#include <math.h>
+
+#include "backend_cuda_impl.h"
+
+// Head h of q, k, v of sequence b starts at qkv + b*L*3H + {0, H, 2H} + h*hs.
+void cu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd, const float *qkv,
+                      int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off) {
+    int hs = H / nh;
+    float scale = 1.0f / sqrtf((float)hs);
+    long long LL = (long long)L * L, Lq = (long long)L * 3 * H;
+    // att[b,h] = q k^T
+    cu_gemm_bh(be, 0, 1, L, L, hs, 1.0f, qkv, 3 * H, Lq, hs, qkv + H, 3 * H, Lq, hs, 0.0f, att,
+               L, nh * LL, LL, B, nh);
+    cu_softmax_fwd(be, att, att, B * nh * L, L, scale);
+    const float *use = att;
+    if (p > 0.0f) {
+        cu_dropout_fwd(be, attd, att, (size_t)B * nh * LL, p, seed, off);
+        use = attd;
+    }
+    // out[b, :, h*hs..] = attd[b,h] v
+    cu_gemm_bh(be, 0, 0, L, hs, L, 1.0f, use, L, nh * LL, LL, qkv + 2 * H, 3 * H, Lq, hs, 0.0f,
+               out, H, (long long)L * H, hs, B, nh);
+}
+
+void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
+                      const float *qkv, const float *att, const float *attd, int B, int L,
+                      int nh, int H, float p, uint64_t seed, uint64_t off) {
+    int hs = H / nh;
+    float scale = 1.0f / sqrtf((float)hs);
+    long long LL = (long long)L * L, Lq = (long long)L * 3 * H, LH = (long long)L * H;
+    size_t natt = (size_t)B * nh * LL;
+    const float *use = p > 0.0f ? attd : att;
+    // d attd = g v^T (overwrites datt);  dv += attd^T g
+    cu_gemm_bh(be, 0, 1, L, L, hs, 1.0f, dout, H, LH, hs, qkv + 2 * H, 3 * H, Lq, hs, 0.0f, datt,
+               L, nh * LL, LL, B, nh);
+    cu_gemm_bh(be, 1, 0, L, hs, L, 1.0f, use, L, nh * LL, LL, dout, H, LH, hs, 1.0f,
+               dqkv + 2 * H, 3 * H, Lq, hs, B, nh);
+    // through the dropout: the forward's mask applied to the gradient
+    if (p > 0.0f) cu_dropout_fwd(be, datt, datt, natt, p, seed, off);
+    // through the softmax, in place: datt becomes d scores (scale folded)
+    cu_softmax_bwd_rows(be, datt, att, datt, B * nh * L, L, scale, 0);
+    // dq += ds k;  dk += ds^T q
+    cu_gemm_bh(be, 0, 0, L, hs, L, 1.0f, datt, L, nh * LL, LL, qkv + H, 3 * H, Lq, hs, 1.0f,
+               dqkv, 3 * H, Lq, hs, B, nh);
+    cu_gemm_bh(be, 1, 0, L, hs, L, 1.0f, datt, L, nh * LL, LL, qkv, 3 * H, Lq, hs, 1.0f,
+               dqkv + H, 3 * H, Lq, hs, B, nh);
+}
+
+// ---- masked attention (inference) ----------------------------------------------
+
+// Softmax of s[j] / div over the keys j with mask != 0, in place; masked
+// keys get exactly 0 and a row without any key is all zeros (as the CPU's
+// masked_softmax_row).  One warp per row; row r of the chunk belongs to
+// sequence b0 + r / (nh * L).
+__global__ void masked_softmax_kernel(float *s, const float *__restrict__ mask, int rows, int L,
+                                      int nh, int b0, float div) {
+    int row = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    float *x = s + (size_t)row * L;
+    const float *m = mask + (size_t)(b0 + row / (nh * L)) * L;
+    float mx = -INFINITY;
+    for (int j = lane; j < L; j += 32) {
+        if (m[j] == 0.0f) continue;
+        float v = x[j] / div;  // PyTorch divides by sqrt(head size)
+        x[j] = v;
+        mx = fmaxf(mx, v);
+    }
+    mx = cu_warp_max(mx);
+    if (mx == -INFINITY) {
+        for (int j = lane; j < L; j += 32) x[j] = 0.0f;
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = lane; j < L; j += 32) {
+        float e = m[j] == 0.0f ? 0.0f : expf(x[j] - mx);
+        x[j] = e;
+        sum += e;
+    }
+    sum = cu_warp_sum(sum);
+    for (int j = lane; j < L; j += 32) x[j] /= sum;
+}
+
+// Scores of a chunk of sequences at a time, at most this many bytes.
+#define MASKED_SCRATCH_BYTES ((size_t)256 << 20)
+
+void cu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv, const float *mask,
+                             int B, int L, int nh, int H) {
+    if (B <= 0 || L <= 0) return;
+    int hs = H / nh;
+    float div = sqrtf((float)hs);
+    long long LL = (long long)L * L, Lq = (long long)L * 3 * H, LH = (long long)L * H;
+    size_t per_seq = (size_t)nh * LL * sizeof(float);
+    int chunk = (int)(MASKED_SCRATCH_BYTES / per_seq);
+    if (chunk < 1) chunk = 1;
+    if (chunk > B) chunk = B;
+    float *s = (float *)cu_ws(be, CU_WS_SCRATCH, (size_t)chunk * per_seq);
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        int nb = B - b0 < chunk ? B - b0 : chunk;
+        const float *q = qkv + (size_t)b0 * Lq;
+        cu_gemm_bh(be, 0, 1, L, L, hs, 1.0f, q, 3 * H, Lq, hs, q + H, 3 * H, Lq, hs, 0.0f, s, L,
+                   nh * LL, LL, nb, nh);
+        int rows = nb * nh * L;
+        masked_softmax_kernel<<<(unsigned)((rows + 7) / 8), 256, 0, cu_stream(be)>>>(
+            s, mask, rows, L, nh, b0, div);
+        CU_AFTER(be);
+        cu_gemm_bh(be, 0, 0, L, hs, L, 1.0f, s, L, nh * LL, LL, q + 2 * H, 3 * H, Lq, hs, 0.0f,
+                   out + (size_t)b0 * LH, H, LH, hs, nb, nh);
+    }
+}
+
+// ---- fixed-block linear with PyTorch's GELU -------------------------------------
+
+// exp(-y) for 0 <= y <= 87, the CPU's Cephes polynomial (backend_cpu_bert.c).
+static __device__ __forceinline__ float exp_neg(float y) {
+    float x = -y;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    return p * __int_as_float(((int)n + 127) * (1 << 23));
+}
+
+// 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz-Stegun 7.1.26 as
+// PyTorch's vectorised CPU kernel (and cpu_gelu_as_torch).
+static __device__ __forceinline__ float gelu_as_torch(float v) {
+    float a = v * 0.70710678118654752f;
+    float aa = fabsf(a), a2 = a * a;
+    a2 = a2 < 87.0f ? a2 : 87.0f;
+    float t = 1.0f / (0.3275911f * aa + 1.0f);
+    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
+              0.254829592f;
+    float e = 1.0f - r * t * exp_neg(a2);
+    e = a < 0.0f ? -e : e;
+    return v * 0.5f * (1.0f + e);
+}
+
+__global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
+                                int act) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float v = out[i];
+        if (bias) v += bias[i % (size_t)OC];
+        if (act == 1) v = gelu_as_torch(v);
+        out[i] = v;
+    }
+}
+
+// One GEMM: cuBLAS does not split by threads, so the result depends on
+// the shapes only, as the operation requires.
+void cu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp, const float *weight,
+                         const float *bias, int N, int C, int OC, int act) {
+    if (N <= 0 || OC <= 0) return;
+    cu_gemm(be, 0, 1, N, OC, C, 1.0f, inp, C, 0, weight, C, 0, 0.0f, out, OC, 0, 1);
+    if (!bias && act != 1) return;
+    size_t n = (size_t)N * OC;
+    bias_act_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, bias, n, OC,
+                                                                              act);
+    CU_AFTER(be);
+}

@@ -1,0 +1,255 @@
+// CUDA backend: LayerNorm, pointwise nonlinearities and row softmax, with
+// the CPU backend's formulas and accumulation precisions
+// (lib/backend_cpu_nn.c): one warp per row for the row operations.
+#include <math.h>
+
+#include "backend_cuda_impl.h"
+
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);     \
+         i += (size_t)gridDim.x * blockDim.x)
+
+enum { ROWS_PER_BLOCK = 8 };  // warps per block of the row kernels
+
+static unsigned row_grid(int rows) {
+    return (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+}
+
+// ---- LayerNorm --------------------------------------------------------------
+
+// Sums in double as the CPU: mean, then the biased variance of (x - m)
+// with the difference rounded to float first.
+__global__ void layernorm_fwd_kernel(float *out, float *__restrict__ mean,
+                                     float *__restrict__ rstd, const float *inp,
+                                     const float *__restrict__ weight,
+                                     const float *__restrict__ bias, int N, int C, float eps) {
+    int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= N) return;
+    const float *x = inp + (size_t)row * C;
+    float *o = out + (size_t)row * C;
+    double s = 0;
+    for (int j = lane; j < C; j += 32) s += x[j];
+    s = cu_warp_sum(s);
+    float m = (float)(s / C);
+    double v = 0;
+    for (int j = lane; j < C; j += 32) {
+        double d = x[j] - m;
+        v += d * d;
+    }
+    v = cu_warp_sum(v);
+    float rs = (float)(1.0 / sqrt(v / C + eps));
+    for (int j = lane; j < C; j += 32) o[j] = (x[j] - m) * rs * weight[j] + bias[j];
+    if (lane == 0) {
+        mean[row] = m;
+        rstd[row] = rs;
+    }
+}
+
+void cu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd, const float *inp,
+                      const float *weight, const float *bias, int N, int C, float eps) {
+    if (N <= 0) return;
+    layernorm_fwd_kernel<<<row_grid(N), 32 * ROWS_PER_BLOCK, 0, cu_stream(be)>>>(
+        out, mean, rstd, inp, weight, bias, N, C, eps);
+    CU_AFTER(be);
+}
+
+__global__ void layernorm_bwd_dinp_kernel(float *__restrict__ dinp,
+                                          const float *__restrict__ dout,
+                                          const float *__restrict__ inp,
+                                          const float *__restrict__ weight,
+                                          const float *__restrict__ mean,
+                                          const float *__restrict__ rstd, int N, int C) {
+    int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= N) return;
+    const float *x = inp + (size_t)row * C, *g = dout + (size_t)row * C;
+    float *dx = dinp + (size_t)row * C;
+    float m = mean[row], rs = rstd[row];
+    double a = 0, b = 0;  // mean(dnorm), mean(dnorm * norm)
+    for (int j = lane; j < C; j += 32) {
+        float dn = weight[j] * g[j];
+        a += dn;
+        b += (double)dn * ((x[j] - m) * rs);
+    }
+    a = cu_warp_sum(a);
+    b = cu_warp_sum(b);
+    float ma = (float)(a / C), mb = (float)(b / C);
+    for (int j = lane; j < C; j += 32) {
+        float norm = (x[j] - m) * rs;
+        dx[j] += (weight[j] * g[j] - ma - norm * mb) * rs;
+    }
+}
+
+struct ln_dweight_term {  // (x - mean) * rstd * dout
+    const float *x, *g, *mean, *rstd;
+    int C;
+    __device__ float operator()(int i, int j) const {
+        size_t k = (size_t)i * C + j;
+        return (x[k] - mean[i]) * rstd[i] * g[k];
+    }
+};
+
+struct ln_dbias_term {
+    const float *g;
+    int C;
+    __device__ float operator()(int i, int j) const { return g[(size_t)i * C + j]; }
+};
+
+void cu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbias,
+                      const float *dout, const float *inp, const float *weight,
+                      const float *mean, const float *rstd, int N, int C) {
+    if (N <= 0) return;
+    if (dinp) {
+        layernorm_bwd_dinp_kernel<<<row_grid(N), 32 * ROWS_PER_BLOCK, 0, cu_stream(be)>>>(
+            dinp, dout, inp, weight, mean, rstd, N, C);
+        CU_AFTER(be);
+    }
+    if (dweight) cu_colsum<float>(be, dweight, N, C, ln_dweight_term{inp, dout, mean, rstd, C});
+    if (dbias) cu_colsum<float>(be, dbias, N, C, ln_dbias_term{dout, C});
+}
+
+// ---- pointwise nonlinearities (out may alias inp) ------------------------------
+
+#define SQRT1_2F 0.70710678118654752440f
+
+__global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n) {
+    GRID_STRIDE(i, n) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * SQRT1_2F));
+    }
+}
+
+__global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                const float *__restrict__ dout, size_t n) {
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    GRID_STRIDE(i, n) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * SQRT1_2F));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
+__global__ void tanh_fwd_kernel(float *out, const float *inp, size_t n) {
+    GRID_STRIDE(i, n) out[i] = tanhf(inp[i]);
+}
+
+__global__ void tanh_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ out,
+                                const float *__restrict__ dout, size_t n) {
+    GRID_STRIDE(i, n) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+__global__ void silu_fwd_kernel(float *out, const float *inp, size_t n) {
+    GRID_STRIDE(i, n) out[i] = inp[i] / (1.0f + expf(-inp[i]));
+}
+
+__global__ void silu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                const float *__restrict__ dout, size_t n) {
+    GRID_STRIDE(i, n) {
+        float s = 1.0f / (1.0f + expf(-inp[i]));
+        dinp[i] += dout[i] * s * (1.0f + inp[i] * (1.0f - s));
+    }
+}
+
+void cu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
+    if (!n) return;
+    gelu_fwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, inp, n);
+    CU_AFTER(be);
+}
+
+void cu_gelu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+    if (!n) return;
+    gelu_bwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(dinp, inp, dout,
+                                                                              n);
+    CU_AFTER(be);
+}
+
+void cu_tanh_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
+    if (!n) return;
+    tanh_fwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, inp, n);
+    CU_AFTER(be);
+}
+
+void cu_tanh_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout, size_t n) {
+    if (!n) return;
+    tanh_bwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(dinp, out, dout,
+                                                                              n);
+    CU_AFTER(be);
+}
+
+void cu_silu_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
+    if (!n) return;
+    silu_fwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, inp, n);
+    CU_AFTER(be);
+}
+
+void cu_silu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+    if (!n) return;
+    silu_bwd_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(dinp, inp, dout,
+                                                                              n);
+    CU_AFTER(be);
+}
+
+// ---- row softmax ---------------------------------------------------------------
+
+// out = softmax(scale * inp) per row; the exponentials' sum in double.
+// Each lane reads and writes only its own elements, so out may alias inp.
+__global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int cols,
+                                   float scale) {
+    int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float *x = inp + (size_t)row * cols;
+    float *o = out + (size_t)row * cols;
+    float mx = -INFINITY;
+    for (int j = lane; j < cols; j += 32) mx = fmaxf(mx, scale * x[j]);
+    mx = cu_warp_max(mx);
+    double s = 0;
+    for (int j = lane; j < cols; j += 32) {
+        float e = expf(scale * x[j] - mx);
+        o[j] = e;
+        s += e;
+    }
+    s = cu_warp_sum(s);
+    float inv = (float)(1.0 / s);
+    for (int j = lane; j < cols; j += 32) o[j] *= inv;
+}
+
+void cu_softmax_fwd(dsq_backend *be, float *out, const float *inp, int rows, int cols,
+                    float scale) {
+    if (rows <= 0 || cols <= 0) return;
+    softmax_fwd_kernel<<<row_grid(rows), 32 * ROWS_PER_BLOCK, 0, cu_stream(be)>>>(
+        out, inp, rows, cols, scale);
+    CU_AFTER(be);
+}
+
+// d x_j = scale * y_j (g_j - sum_k y_k g_k), the sum in double; dx may
+// alias g (each lane finishes reading before the reduction, then writes
+// only its own elements).
+__global__ void softmax_bwd_kernel(float *dinp, const float *__restrict__ out,
+                                   const float *dout, int rows, int cols, float scale,
+                                   int accumulate) {
+    int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float *y = out + (size_t)row * cols, *g = dout + (size_t)row * cols;
+    float *dx = dinp + (size_t)row * cols;
+    double s = 0;
+    for (int j = lane; j < cols; j += 32) s += (double)y[j] * g[j];
+    s = cu_warp_sum(s);
+    float fs = (float)s;
+    for (int j = lane; j < cols; j += 32) {
+        float d = scale * y[j] * (g[j] - fs);
+        dx[j] = accumulate ? dx[j] + d : d;
+    }
+}
+
+void cu_softmax_bwd_rows(dsq_backend *be, float *dinp, const float *out, const float *dout,
+                         int rows, int cols, float scale, int accumulate) {
+    if (rows <= 0 || cols <= 0) return;
+    softmax_bwd_kernel<<<row_grid(rows), 32 * ROWS_PER_BLOCK, 0, cu_stream(be)>>>(
+        dinp, out, dout, rows, cols, scale, accumulate);
+    CU_AFTER(be);
+}
+
+void cu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout,
+                    int rows, int cols, float scale) {
+    cu_softmax_bwd_rows(be, dinp, out, dout, rows, cols, scale, 1);
+}

@@ -1,0 +1,146 @@
+// CUDA backend: bias broadcast and gradient, pointwise arithmetic, the sum
+// of squares, and the optimiser updates (AdamW, EMA), each in the CPU
+// backend's order of float operations (lib/backend_cpu.c, _misc.c).
+#include <math.h>
+
+#include "backend_cuda_impl.h"
+
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);     \
+         i += (size_t)gridDim.x * blockDim.x)
+
+// out[N,C] += bias[C]
+__global__ void bias_add_kernel(float *__restrict__ out, const float *__restrict__ bias,
+                                size_t n, int C) {
+    GRID_STRIDE(i, n) out[i] += bias[i % (size_t)C];
+}
+
+void cu_bias_add(dsq_backend *be, float *out, const float *bias, int N, int C) {
+    size_t n = (size_t)N * C;
+    if (!n) return;
+    bias_add_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, bias, n, C);
+    CU_AFTER(be);
+}
+
+// Element (i, j) of a row-major [N, C] matrix, for cu_colsum.
+struct cu_elem {
+    const float *x;
+    int C;
+    __device__ float operator()(int i, int j) const { return x[(size_t)i * C + j]; }
+};
+
+// dbias[C] += column sums of dout[N,C]
+void cu_bias_grad(dsq_backend *be, float *dbias, const float *dout, int N, int C) {
+    cu_colsum<float>(be, dbias, N, C, cu_elem{dout, C});
+}
+
+// out = a + b (may alias)
+__global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
+    GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+}
+
+void cu_add(dsq_backend *be, float *out, const float *a, const float *b, size_t n) {
+    if (!n) return;
+    add_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, a, b, n);
+    CU_AFTER(be);
+}
+
+// dst += alpha * src
+__global__ void axpy_kernel(float *dst, float alpha, const float *src, size_t n) {
+    GRID_STRIDE(i, n) dst[i] += alpha * src[i];
+}
+
+void cu_axpy(dsq_backend *be, float *dst, float alpha, const float *src, size_t n) {
+    if (!n) return;
+    axpy_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(dst, alpha, src, n);
+    CU_AFTER(be);
+}
+
+__global__ void scale_kernel(float *x, float s, size_t n) {
+    GRID_STRIDE(i, n) x[i] *= s;
+}
+
+void cu_scale(dsq_backend *be, float *x, float s, size_t n) {
+    if (!n) return;
+    scale_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(x, s, n);
+    CU_AFTER(be);
+}
+
+// Sum of squares in double: one block per chunk of SUMSQ_CHUNK elements
+// (the CPU's chunk), then the chunk sums in order by one block.
+enum { SUMSQ_CHUNK = 1 << 16 };
+
+__global__ void sumsq_part_kernel(double *part, const float *__restrict__ x, size_t n) {
+    __shared__ double sh[32];
+    size_t i0 = (size_t)blockIdx.x * SUMSQ_CHUNK;
+    size_t i1 = i0 + SUMSQ_CHUNK < n ? i0 + SUMSQ_CHUNK : n;
+    double s = 0;
+    for (size_t i = i0 + threadIdx.x; i < i1; i += blockDim.x) s += (double)x[i] * x[i];
+    s = cu_block_sum(s, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+__global__ void sumsq_finish_kernel(float *out, const double *part, size_t nch) {
+    __shared__ double sh[32];
+    // Each thread sums a contiguous run of chunk sums; the runs are then
+    // combined in a fixed tree: deterministic.
+    size_t per = (nch + blockDim.x - 1) / blockDim.x;
+    size_t c0 = threadIdx.x * per, c1 = c0 + per < nch ? c0 + per : nch;
+    double s = 0;
+    for (size_t c = c0; c < c1; c++) s += part[c];
+    s = cu_block_sum(s, sh);
+    if (threadIdx.x == 0) out[0] = (float)s;
+}
+
+void cu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
+    size_t nch = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    double *part = (double *)cu_ws(be, CU_WS_REDUCE, (nch ? nch : 1) * sizeof(double));
+    if (nch)
+        sumsq_part_kernel<<<(unsigned)nch, CU_THREADS, 0, cu_stream(be)>>>(part, x, n);
+    sumsq_finish_kernel<<<1, CU_THREADS, 0, cu_stream(be)>>>(out, part, nch);
+    CU_AFTER(be);
+}
+
+// torch.optim.AdamW step; the scalar factors come from the host as the
+// CPU backend rounds them.
+__global__ void adamw_kernel(float *__restrict__ param, const float *__restrict__ grad,
+                             float *__restrict__ m, float *__restrict__ v, size_t n,
+                             float beta1, float beta2, float eps, float decay, float step_size,
+                             float bc2_sqrt, float a1, float a2) {
+    GRID_STRIDE(i, n) {
+        float g = grad[i];
+        float p = param[i] * decay;
+        float mi = m[i] * beta1 + a1 * g;
+        float vi = v[i] * beta2 + a2 * g * g;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        param[i] = p - step_size * (mi / denom);
+        m[i] = mi;
+        v[i] = vi;
+    }
+}
+
+void cu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v, size_t n,
+              float lr, float beta1, float beta2, float eps, float wd, int step) {
+    if (!n) return;
+    double bc1 = 1.0 - pow((double)beta1, step);
+    double bc2 = 1.0 - pow((double)beta2, step);
+    float decay = (float)(1.0 - (double)lr * wd);
+    float step_size = (float)((double)lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    float a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
+    adamw_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(
+        param, grad, m, v, n, beta1, beta2, eps, decay, step_size, bc2_sqrt, a1, a2);
+    CU_AFTER(be);
+}
+
+__global__ void ema_kernel(float *__restrict__ ema, const float *__restrict__ param, size_t n,
+                           float rate, float a) {
+    GRID_STRIDE(i, n) ema[i] = ema[i] * rate + a * param[i];
+}
+
+void cu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate) {
+    if (!n) return;
+    float a = (float)(1.0 - (double)rate);
+    ema_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(ema, param, n, rate, a);
+    CU_AFTER(be);
+}

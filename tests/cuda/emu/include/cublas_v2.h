@@ -1,0 +1,2 @@
+/* Emulated CUDA cuBLAS for the host build of kernels/ (see ../cuda_emu.h). */
+#include "cuda_emu.h"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs tests/cuda/check_ops against the CUDA backend compiled for the HOST
+# through the emulation in cuda_emu.h: kernels/*.cu with each launch
+# `k<<<cfg>>>(args)` rewritten to `emu_launch(k, cfg, args)` and
+# `extern __shared__ T a[];` to a pointer to the block's dynamic shared
+# memory.  Checks the backend's logic (indexing, reductions, launch shapes,
+# the cuBLAS mapping) without a GPU; slow (one fiber per thread).
+#   tests/cuda/emu/run.sh [ops|model]        check_ops (all by default)
+#   tests/cuda/emu/run.sh bench ARGS...      bench/cuda_bench ARGS (a smoke
+#                                            run: use small sizes)
+# Needs the normal build first (make): it links build/obj/lib/*.o.  Needs
+# no nvcc: the .cu files are compiled by g++.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+out=build/emu
+mkdir -p "$out"
+CXX=${CXX:-g++}
+CC=${CC:-cc}
+flags=(-O1 -g -std=c++17 -Wall -Wno-unused-function -D_GNU_SOURCE
+       -Itests/cuda/emu/include -Itests/cuda/emu -Ikernels -Ilib)
+rewrite() {
+  perl -0pe 's/(\b\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/emu_launch($1, $2, /gs;
+             s/extern __shared__ (\w+) (\w+)\[\];/$1 *$2 = ($1 *)emu_dynamic_smem;/g' "$1"
+}
+for h in kernels/*.h; do rewrite "$h" > "$out/$(basename "$h")"; done
+objs=()
+for f in kernels/*.cu; do
+  b=$(basename "$f" .cu)
+  rewrite "$f" > "$out/$b.cpp"
+  "$CXX" "${flags[@]}" -include cuda_emu.h -c -o "$out/$b.o" "$out/$b.cpp"
+  objs+=("$out/$b.o")
+done
+"$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
+libobjs=()  # the library's C objects, less the stand-in of a build without the backend
+for o in build/obj/lib/*.o; do
+  [ "$(basename "$o")" = backend_cuda_none.o ] || libobjs+=("$o")
+done
+link() {  # output, main sources...
+  local o=$1; shift
+  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
+    -o "$o" "$@" "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
+    -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
+    $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)
+}
+if [ "${1:-}" = bench ]; then
+  shift
+  link "$out/cuda_bench" bench/cuda_bench.c
+  echo "emu: built $out/cuda_bench" >&2
+  exec "$out/cuda_bench" "$@"
+fi
+link "$out/check_ops" tests/cuda/*.c
+echo "emu: built $out/check_ops" >&2
+exec "$out/check_ops" "$@"
