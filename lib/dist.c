@@ -6,6 +6,18 @@
 
 #include "err.h"
 
+#include <stdlib.h>
+
+int dsq_dist_local_rank(void) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                 "SLURM_LOCALID", "PMI_LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
 #ifdef DSQ_HAVE_MPI
 #include <mpi.h>
 

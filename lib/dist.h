@@ -20,6 +20,10 @@ typedef struct {
 void dsq_dist_init(dsq_dist *d, int *argc, char ***argv);
 void dsq_dist_finalize(dsq_dist *d);
 
+/* This process's rank among those on its machine, from the launcher's
+ * environment (Open MPI, MPICH/Hydra, Slurm); 0 when not launched. */
+int dsq_dist_local_rank(void);
+
 /* 1 when this build has MPI. */
 int dsq_dist_available(void);
 

@@ -353,7 +353,7 @@ static int setup_model(const dsq_sample_run_opts *o, model_setup *su, dsq_tokeni
                            "(%s has none)", o->mean_start > 0 ? "mean-start" : "denoise-rate",
                            o->model);
 
-    *be = dsq_backend_cpu();
+    if (!(*be = dsq_device_backend(&o->device, e))) return e->code;
     /* inference: no dropout, and no dropout-mask activations either */
     su->mc.hidden_dropout = su->mc.attn_dropout = 0.0f;
     if ((rc = dsq_model_create(m, &su->mc, *be, e))) return rc;

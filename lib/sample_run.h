@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include "device.h"
 #include "dist.h"
 #include "err.h"
 #include "sample.h"
@@ -30,6 +31,7 @@ typedef struct {
                                  2: a plain line every 30 s; 0: none */
     int quiet;
     const dsq_dist *dist;     /* mpirun ranks; NULL: one process */
+    dsq_device device;        /* zero: the CPU */
 } dsq_sample_run_opts;
 
 /* Set by the tool's SIGINT/SIGTERM handler: the run stops after the

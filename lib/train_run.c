@@ -326,7 +326,10 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
 
     dsq_model_config mc = o->model;
     mc.vocab = V;
-    be = dsq_backend_cpu();
+    if (!(be = dsq_device_backend(&o->device, e))) {
+        rc = e->code;
+        goto out;
+    }
     if ((rc = dsq_model_create(&m, &mc, be, e))) goto out;
     dsq_model_init_params(&m, o->topts.seed);
     if ((rc = dsq_schedule_init(&sch, o->schedule, o->T, e))) goto out;

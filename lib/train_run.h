@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "device.h"
 #include "diffusion.h"
 #include "dist.h"
 #include "err.h"
@@ -30,6 +31,7 @@ typedef struct {
     int64_t stop_at;           /* 0: run to learning_steps */
     int progress;              /* 1: one-line bar (stderr a terminal), 0: a line
                                   per log interval, -1: quiet */
+    dsq_device device;         /* zero: the CPU */
     const dsq_dist *dist;      /* NULL: one process.  Rank 0 writes every file
                                   and all output; bsz is the global batch */
 } dsq_run_opts;

@@ -50,6 +50,8 @@ static const char usage[] =
     "                           output is identical for any N\n"
     "  -j, --threads N          threads per process (default: all cores); output\n"
     "                           identical\n"
+    "      --device DEV         cpu (default), cuda (under mpirun: the local\n"
+    "                           rank's GPU, else GPU 0) or cuda:N\n"
     "  Under mpirun -np N the processes share the examples; rank 0 reads the\n"
     "  input and writes the output, identical for any N.\n"
     "\n"
@@ -66,7 +68,7 @@ static const char usage[] =
 
 enum { OPT_CONFIG = 256, OPT_SEED, OPT_CLAMP_STEP, OPT_NO_CLAMP_FIRST, OPT_NO_ROUND,
        OPT_CLIP, OPT_TOP_P, OPT_ORDER, OPT_MEAN_START, OPT_NO_MEAN_START, OPT_DENOISE,
-       OPT_IDS, OPT_JOIN };
+       OPT_IDS, OPT_JOIN, OPT_DEVICE };
 
 static const struct option long_opts[] = {
     {"model", required_argument, 0, 'm'},
@@ -87,6 +89,7 @@ static const struct option long_opts[] = {
     {"denoise-rate", required_argument, 0, OPT_DENOISE},
     {"batch", required_argument, 0, 'b'},
     {"threads", required_argument, 0, 'j'},
+    {"device", required_argument, 0, OPT_DEVICE},
     {"ids", no_argument, 0, OPT_IDS},
     {"join", required_argument, 0, OPT_JOIN},
     {"output", required_argument, 0, 'o'},
@@ -153,6 +156,10 @@ int main(int argc, char **argv) {
         case OPT_DENOISE: o.denoise_rate = opt_float(optarg, "--denoise-rate", 0.0, 1e6); break;
         case 'b': o.batch = (int)dsq_opt_long(optarg, "--batch", 1, 1 << 20); break;
         case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
+        case OPT_DEVICE:
+            if (dsq_device_parse(optarg, &o.device))
+                dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
+            break;
         case OPT_IDS: o.ids_out = 1; break;
         case OPT_JOIN:
             if (dsq_join_parse(optarg, &o.join))

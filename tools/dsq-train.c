@@ -61,6 +61,8 @@ static const char usage[] =
     "      --resume PATH          continue from a state file or a run directory's\n"
     "                             newest state (same options)\n"
     "      --stop-at N            stop after update N with a resumable checkpoint\n"
+    "      --device DEV           cpu (default), cuda (under mpirun: the local\n"
+    "                             rank's GPU, else GPU 0) or cuda:N\n"
     "  -q, --quiet                no progress output\n"
     "  -h, --help                 this help\n"
     "  -V, --version              version and build\n"
@@ -76,7 +78,7 @@ enum {
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
     O_SCHED, O_SAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
-    O_LOG, O_EVAL, O_RESUME, O_STOP, O_IGNORED,
+    O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_IGNORED,
 };
 
 #define OPT(name, has, val) {name, has, 0, val}
@@ -108,7 +110,8 @@ static const struct option long_opts[] = {
     OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
     OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
     OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
-    OPT("stop-at", 1, O_STOP), OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
+    OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE),
+    OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
     OPT("version", 0, O_VERSION),
     /* reference settings dsq fixes (predict x0, rescaled t, fp32) */
     OPT("use_fp16", 1, O_IGNORED), OPT("predict_xstart", 1, O_IGNORED),
@@ -251,6 +254,10 @@ int main(int argc, char **argv) {
         case O_EVAL: o.eval_interval = dsq_opt_long(optarg, "--eval-interval", 1, 1L << 40); break;
         case O_RESUME: o.resume = optarg; break;
         case O_STOP: o.stop_at = dsq_opt_long(optarg, "--stop-at", 1, 1L << 40); break;
+        case O_DEVICE:
+            if (dsq_device_parse(optarg, &o.device))
+                dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
+            break;
         case O_IGNORED: break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: fputs(usage, stdout); return 0;

@@ -91,6 +91,20 @@ setup() {
   diff <(jq -c '{recover}' "$T/out.jsonl") <(jq -c . "$T/rec.jsonl")
 }
 
+@test "--device: cpu is the default; cuda without a usable GPU fails with the reason" {
+  run -0 dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq"
+  a=$output
+  run -0 dsq-sample -q -m "$CKPT" -j 1 --device cpu "$T/in.dsq"
+  assert_equal "$output" "$a"
+  run dsq-sample -q -m "$CKPT" --device tpu "$T/in.dsq"
+  assert_failure 2; assert_output --partial "--device: 'tpu' is not cpu, cuda or cuda:N"
+  if ! nvidia-smi -L >/dev/null 2>&1; then
+    run dsq-sample -q -m "$CKPT" --device cuda -o "$T/o.jsonl" "$T/in.dsq"
+    assert_failure 1; assert_output --partial "CUDA"
+    [ ! -e "$T/o.jsonl" ] && [ ! -e "$T/o.jsonl.partial" ]
+  fi
+}
+
 @test "config and vocabulary found beside the checkpoint, or given" {
   mkdir "$T/run"
   cp "$CKPT" "$T/run/m.safetensors"

@@ -56,6 +56,25 @@ losses() { jq -c 'del(.tokens_per_s, .elapsed_s)' "$1"; }
   run dsq-train --data "$D/dev.dsq" --vocab "$W" --out "$T/r" stray; assert_failure 2
 }
 
+@test "--device: cpu is the default; cuda without a usable GPU fails with the reason, nothing written" {
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --device gpu
+  assert_failure 2; assert_output --partial "--device: 'gpu' is not cpu, cuda or cuda:N"
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --device cuda:x
+  assert_failure 2
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/a" --learning-steps 2 -q
+  assert_success
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/b" --learning-steps 2 -q \
+    --device cpu
+  assert_success
+  diff <(losses "$T/a/log.jsonl") <(losses "$T/b/log.jsonl")
+  if ! nvidia-smi -L >/dev/null 2>&1; then
+    run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/c" --learning-steps 2 \
+      --device cuda:0
+    assert_failure 1; assert_output --partial "CUDA"
+    [ ! -e "$T/c/model_000002.safetensors" ]
+  fi
+}
+
 @test "bad inputs: missing, corrupt, other vocabulary, seq_len, too few examples" {
   run dsq-train "${TINY[@]}" --data "$T/none.dsq" --vocab "$W" --out "$T/r"
   assert_failure 74; assert_output --partial "none.dsq"
