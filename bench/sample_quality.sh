@@ -11,7 +11,9 @@
 # pipeline's.  Without one the bench trains its own through
 # pipelines/diffuseq.mk on ../shared/data/qqp/train.jsonl (the demo's
 # settings, BENCH_QUALITY_TRAIN_STEPS updates, default 3000: ~40 minutes on
-# 2 cores) into $DSQ_BUILD/bench-quality and reuses it on later runs.
+# 2 cores) into $DSQ_BUILD/bench-quality and reuses it on later runs;
+# BENCH_QUALITY_V2=1 trains a DiffuSeq-v2 model instead (--learned-mean-embed
+# --denoise, into bench-quality-v2), the kind the dpm++v2 script was made for.
 # Env: BENCH_QUALITY_N (200), BENCH_QUALITY_STEPS ("10 20 50 100"),
 # BENCH_THREADS, BENCH_QUALITY_SEED (101), BENCH_QUALITY_DATA (qqp dev).
 set -euo pipefail
@@ -25,6 +27,8 @@ fi
 if [ -z "$MODEL" ]; then
   steps=${BENCH_QUALITY_TRAIN_STEPS:-3000}
   mdir="${DSQ_BUILD:-$PWD/build}/bench-quality"
+  topts=
+  if [ "${BENCH_QUALITY_V2:-0}" = 1 ]; then mdir=$mdir-v2 topts="--learned-mean-embed --denoise"; fi
   mkdir -p "$mdir"
   cat > "$mdir/Makefile.new" <<MAKE
 # Written by bench/sample_quality.sh: the model its table decodes with.
@@ -48,6 +52,7 @@ MICROBATCH := 64
 SAVE_INTERVAL := $steps
 LOG_INTERVAL := 100
 EMA_RATE := 0.999
+TRAIN_OPTS := $topts
 include $PWD/pipelines/diffuseq.mk
 MAKE
   # other settings: start again
