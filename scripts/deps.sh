@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev libopenblas-dev zstd jq gnuplot-nox)
 test_pkgs=(bats bats-support bats-assert jq python3 python3-venv python3-numpy
            python3-nltk python3-torch groff-base man-db clang libclang-rt-14-dev
-           libopenmpi-dev openmpi-bin
+           libopenmpi-dev openmpi-bin g++ perl
            python3-packaging python3-yaml python3-requests python3-regex)
 # Versions the committed fixtures were generated with.
 pypi_pkgs=(tokenizers==0.23.3 sacrebleu==2.6.0 rouge-score==0.1.2 safetensors==0.8.0)
