@@ -3,7 +3,7 @@
 # global time budget (DSQ_GPU_CHECK_BUDGET seconds, default 560: the
 # device tool allows 600 per command), stage by stage, each with its own
 # time limit, cut to what is left of the budget:
-#   build  make -j$(nproc): the tools, check_ops, cuda_bench (240 s)
+#   build  make -j$(nproc): the tools, check_ops, cuda_bench, cuda_paper (240 s)
 #   ops    tests/cuda/check_ops: every backend operation and the whole
 #          model, CPU vs CUDA (120 s)
 #   cli    bench/gpu/cli-check.sh: dsq-train 200 steps cpu vs cuda (losses
@@ -83,27 +83,29 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$nproc}
 # ---- 1. build ------------------------------------------------------------
 check_ops=build/tests/check_ops
 bench=build/bench/cuda_bench
+paper=build/bench/cuda_paper
 tools=tools
 build_status="skipped"
 if want build; then
   say "building: make -j$nproc (log: $out/build.log) ..."
-  if timeout "$(limit 240)" make -j"$nproc" all "$check_ops" "$bench" >"$out/build.log" 2>&1; then
+  if timeout "$(limit 240)" make -j"$nproc" all "$check_ops" "$bench" "$paper" >"$out/build.log" 2>&1; then
     build_status="ok in $(secs) s"
-  elif timeout "$(limit 60)" make -j"$nproc" "$check_ops" "$bench" >>"$out/build.log" 2>&1; then
-    build_status="tools FAILED, check_ops and cuda_bench ok, in $(secs) s (build.log)"
+  elif timeout "$(limit 60)" make -j"$nproc" "$check_ops" "$bench" "$paper" >>"$out/build.log" 2>&1; then
+    build_status="tools FAILED, check_ops, cuda_bench and cuda_paper ok, in $(secs) s (build.log)"
   else
     build_status="FAILED after $(secs) s (build.log)"
     grep -E 'error|fatal|No such file' "$out/build.log" | head -n 15 >&2
     if [ -x build/gpu-prebuilt/check_ops ]; then
       check_ops=build/gpu-prebuilt/check_ops
       bench=build/gpu-prebuilt/cuda_bench
+      paper=build/gpu-prebuilt/cuda_paper
       [ -x build/gpu-prebuilt/tools/dsq-train ] && tools=build/gpu-prebuilt/tools
       build_status="$build_status; using build/gpu-prebuilt"
     fi
   fi
 fi
 say "build: $build_status"
-for b in "$check_ops" "$bench" "$tools/dsq-train" "$tools/dsq-sample"; do
+for b in "$check_ops" "$bench" "$paper" "$tools/dsq-train" "$tools/dsq-sample"; do
   [ -x "$b" ] || continue
   if ldd "$b" | grep -q 'libcublas.*not found'; then  # e.g. only the pip wheel's copy
     d=$(find /usr /opt -name 'libcublas.so.1[0-9]' 2>/dev/null | head -n 1)
@@ -173,7 +175,7 @@ if want bench; then
   bench_status=$(status_of $st_rc $st_s)
   [ $st_rc -ne 0 ] && { tail -n 15 "$out/bench.err" >&2; overall=1; }
   say "bench-cuda: the paper's shape (log: $out/bench-cuda.jsonl) ..."
-  DSQ_CUDA_BENCH=$bench run_stage bench-cuda 200 bench/gpu/bench-cuda.sh \
+  DSQ_CUDA_PAPER=$paper run_stage bench-cuda 200 bench/gpu/bench-cuda.sh \
     >"$out/bench-cuda.jsonl" 2>"$out/bench-cuda.err"
   paper_status=$(status_of $st_rc $st_s)
   [ $st_rc -ne 0 ] && { tail -n 15 "$out/bench-cuda.err" >&2; overall=1; }
@@ -196,7 +198,7 @@ grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
   echo "bench:     $bench_status"
   sed -n '/^cuda_bench (fp32)/,$p' "$out/bench.jsonl"
   echo "bench-cuda: $paper_status"
-  grep -v '^{' "$out/bench-cuda.jsonl" | sed 's/^/  /'
+  sed 's/^/  /' "$out/bench-cuda.jsonl"
   echo "total:     $(secs) s of a $budget s budget; logs in $out"
 } >&2
 exit $overall

@@ -53,3 +53,34 @@ check loss_difference_reported $? "$(head -n 1 "$tmp/pert.out")"
 grep -q '^FAIL sample ddpm cpu vs cpu: [0-9]*/384 tokens equal' "$tmp/pert.out"
 check token_fraction_reported $? "$(grep sample "$tmp/pert.out" | head -n 1)"
 
+# make bench-cuda's script: without a GPU one "skipped" line, exit 0; the
+# PyTorch comparison from a cuda_train line (a stand-in for cuda_paper),
+# with a python without torch, and with one whose torch "has CUDA" (the
+# CPU standing in for it, tiny shape)
+bench/gpu/bench-cuda.sh >"$tmp/bc.out" 2>"$tmp/bc.err"
+r=$?
+check bench_cuda_no_gpu $(( r != 0 || $(wc -l <"$tmp/bc.out") != 1 )) "exit $r: $(cat "$tmp/bc.out")"
+grep -q '"skipped": "no NVIDIA GPU here"' "$tmp/bc.out"
+check bench_cuda_says_no_gpu $?
+cat >"$tmp/paper" <<'P'
+#!/bin/sh
+echo '{"bench": "cuda_gemm", "precision": "fp32", "shape": "64x64x64", "TFLOP_per_s": 0.03}'
+echo '{"bench": "cuda_train", "config": "bert-base d128 V30522", "layers": 1, "precision": "fp32", "batch": 4, "microbatch": 2, "seq_len": 16, "timed_steps": 3, "s_per_step": 0.1, "tokens_per_s": 640, "mfu_vs_fp32_gemm": 0.5}'
+P
+printf '#!/bin/sh\nexit 1\n' >"$tmp/notorch"
+printf '#!/bin/sh\n[ "$1" = -c ] && exit 0\nexec "%s" "$@" --device cpu\n' "$DSQ_PYTHON" >"$tmp/fakecuda"
+chmod +x "$tmp/paper" "$tmp/notorch" "$tmp/fakecuda"
+DSQ_BENCH_CUDA_FORCE=1 DSQ_CUDA_PAPER=$tmp/paper DSQ_PYTHON=$tmp/notorch \
+  bench/gpu/bench-cuda.sh >"$tmp/bc.out" 2>"$tmp/bc.err"
+r=$?
+grep -q '^{"bench": "torch_train", "skipped": "torch is not importable' "$tmp/bc.out"
+check bench_cuda_without_torch_says_so $(( r + $? )) "exit $r: $(tail -n 1 "$tmp/bc.out")"
+if [ -x "$DSQ_PYTHON" ] && "$DSQ_PYTHON" -c 'import torch' 2>/dev/null; then
+  DSQ_BENCH_CUDA_FORCE=1 DSQ_CUDA_PAPER=$tmp/paper DSQ_PYTHON=$tmp/fakecuda \
+    bench/gpu/bench-cuda.sh >"$tmp/bc.out" 2>"$tmp/bc.err"
+  r=$?
+  grep -Eq '^\{"bench": "torch_train", "device": "cuda", .*"layers": 1, "batch": 4, "microbatch": 2, "seq_len": 16, "dsq_tokens_per_s": 640, "torch_tokens_per_s": [0-9]+, "ratio": [0-9.]+,' "$tmp/bc.out"
+  check bench_cuda_torch_ratio $(( r + $? )) "exit $r: $(tail -n 2 "$tmp/bc.out") $(tail -n 2 "$tmp/bc.err")"
+else
+  echo "gpu_check.sh: no torch in $DSQ_PYTHON: the ratio line is not checked" >&2
+fi
