@@ -135,10 +135,17 @@ $(CUDA_BENCH): bench/cuda_bench.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
+# Rates at the paper's shape (make bench-cuda, bench/gpu/bench-cuda.sh).
+CUDA_PAPER := $(BUILD)/bench/cuda_paper
+$(CUDA_PAPER): bench/cuda_paper.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
 check-build: all $(TESTS) $(CHECK_OPS)
 
-# check_ops and cuda_bench for a GPU machine whose image lacks the build
-# dependencies (bench/gpu-check.sh falls back to them): jansson, zstd,
+# check_ops, cuda_bench, cuda_paper and the tools gpu-check runs, for a GPU
+# machine whose image lacks the build dependencies (bench/gpu-check.sh
+# falls back to them): jansson, zstd,
 # utf8proc and OpenBLAS linked statically, no MPI; cuBLAS, the C and C++
 # runtimes and libgomp stay shared (a CUDA image has them).
 PREBUILT := build/gpu-prebuilt
@@ -151,11 +158,24 @@ gpu-prebuilt:
 	  BINDIR=$(PREBUILT)/tools $(PREBUILT)/libdsq.a
 	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -Itests/cuda -o $(PREBUILT)/check_ops \
 	  $(CHECK_OPS_SRCS) $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
-	$(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -o $(PREBUILT)/cuda_bench \
-	  bench/cuda_bench.c $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS)
-	strip --strip-debug $(PREBUILT)/check_ops $(PREBUILT)/cuda_bench
-	@rm -rf $(PREBUILT)/obj $(PREBUILT)/libdsq.a  # only the two binaries travel
-	@ls -l $(PREBUILT)
+	for b in cuda_bench cuda_paper; do \
+	  $(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -o $(PREBUILT)/$$b \
+	    bench/$$b.c $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS) || exit 1; done
+	@mkdir -p $(PREBUILT)/tools
+	for t in dsq-train dsq-sample dsq-tokenize; do \
+	  $(CC) $(filter-out -DDSQ_HAVE_MPI -I/%,$(CFLAGS)) -o $(PREBUILT)/tools/$$t \
+	    tools/$$t.c $(PREBUILT)/libdsq.a -fopenmp $(STATIC_LIBS) || exit 1; done
+	strip --strip-debug $(PREBUILT)/check_ops $(PREBUILT)/cuda_bench $(PREBUILT)/cuda_paper \
+	  $(PREBUILT)/tools/*
+	@rm -rf $(PREBUILT)/obj $(PREBUILT)/libdsq.a  # only the binaries travel
+	@ls -l $(PREBUILT) $(PREBUILT)/tools
+
+# Training and decoding rates at the paper's shape on a GPU, with the
+# PyTorch reference on the same GPU where torch has CUDA (JSON lines);
+# without a GPU it says so and exits 0.
+.PHONY: bench-cuda
+bench-cuda: $(CUDA_PAPER)
+	@DSQ_CUDA_PAPER=$(abspath $(CUDA_PAPER)) bench/gpu/bench-cuda.sh
 
 .PHONY: check-cuda check-cuda-emu
 check-cuda: $(CHECK_OPS)

@@ -1,38 +1,75 @@
 #!/usr/bin/env bash
-# The CUDA backend on a machine with an NVIDIA GPU, in one go (about 3
-# minutes; the time limits of its three stages add up to 8): build
-# (make -j$(nproc)), the CPU-vs-CUDA parity checks of every backend
-# operation and of the whole model
-# (tests/cuda/check_ops), then a short GPU benchmark (bench/cuda_bench.c:
-# per-operation timings at the bert-base training shape, a training step,
-# a forward and a sampling step).  The benchmark's JSON lines go to stdout
-# (as bench/run expects); progress and, last, a summary table to stderr.
+# The CUDA backend on a machine with an NVIDIA GPU, in one go, within a
+# global time budget (DSQ_GPU_CHECK_BUDGET seconds, default 560: the
+# device tool allows 600 per command), stage by stage, each with its own
+# time limit, cut to what is left of the budget:
+#   build  make -j$(nproc): the tools, check_ops, cuda_bench, cuda_paper (240 s)
+#   ops    tests/cuda/check_ops: every backend operation and the whole
+#          model, CPU vs CUDA (120 s)
+#   cli    bench/gpu/cli-check.sh: dsq-train 200 steps cpu vs cuda (losses
+#          within 1e-3), cuda determinism, dsq-sample ddpm and dpm++ cpu vs
+#          cuda on the tiny fixture (150 s)
+#   bench  bench/cuda_bench (per-operation timings at the bert-base training
+#          shape, model steps) (100 s), then bench/gpu/bench-cuda.sh (make
+#          bench-cuda: training throughput and MFU at the paper's shape,
+#          decoding rates, the PyTorch reference on the GPU) (rest, <= 200 s)
+# JSON lines of the benchmarks go to stdout (as bench/run expects);
+# progress and, last, a summary table with a PASS / FAIL line per check to
+# stderr.  Exit 0 when every stage that ran passed.
 #
-# Without a GPU it says so and exits 0 (bench/run runs every bench/*.sh).
+# Without a GPU it says so and exits 0 (bench/run runs every bench/*.sh),
+# unless DSQ_GPU_CHECK_FORCE=1: then only the cli stage runs, with the CPU
+# on both sides (--device cpu against --device cpu), to check the script's
+# plumbing on a machine without GPU; its summary says FORCED and that it
+# tells nothing about a GPU.
 # Where the build dependencies are missing (an image with CUDA but without
 # jansson, zstd, utf8proc or OpenBLAS), it falls back to the binaries of
 # `make gpu-prebuilt`, if they came along (device tool: carry
 # build/gpu-prebuilt).  Logs go to $OUT when set (the device tool brings
 # that folder back), else build/gpu-check.
-#   bench/gpu-check.sh [--no-build] [B L]   (bench batch shape, 64 128)
+#   bench/gpu-check.sh [--no-build] [--stages LIST] [B L]
+#     LIST: comma-separated among build,ops,cli,bench (default all four);
+#     B L: cuda_bench's batch shape (64 128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build/gpu-check}
 mkdir -p "$out"
 t0=$(date +%s)
+budget=${DSQ_GPU_CHECK_BUDGET:-560}
+deadline=$((t0 + budget))
 say() { echo "gpu-check: $*" >&2; }
 secs() { echo $(($(date +%s) - t0)); }
-build=1
-[ "${1:-}" = --no-build ] && { build=0; shift; }
+# limit N: N seconds, or what is left of the budget less 10 s for the summary
+limit() {
+  local l=$1 r=$((deadline - $(date +%s) - 10))
+  [ "$r" -lt "$l" ] && l=$r
+  echo $((l < 0 ? 0 : l))
+}
+stages=build,ops,cli,bench
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-build) stages=${stages//build/}; shift ;;
+    --stages) stages=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
 B=${1:-64} L=${2:-128}
+want() { case ",$stages," in *",$1,"*) return 0 ;; esac; return 1; }
 
+forced=0
 if ! nvidia-smi -L >/dev/null 2>&1 && [ ! -e /dev/nvidia0 ]; then
-  echo "gpu-check: no NVIDIA GPU here (nvidia-smi lists none, no /dev/nvidia0): nothing to check" >&2
-  exit 0
+  if [ "${DSQ_GPU_CHECK_FORCE:-0}" != 1 ]; then
+    echo "gpu-check: no NVIDIA GPU here (nvidia-smi lists none, no /dev/nvidia0): nothing to check" >&2
+    exit 0
+  fi
+  forced=1
+  stages=cli
+  say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): only the cli stage, cpu against cpu"
 fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
       head -n 1)
 gpu=${gpu:-"(nvidia-smi did not answer; /dev/nvidia0 exists)"}
+[ $forced = 1 ] && gpu="NONE (forced mode)"
 say "GPU: $gpu"
 command -v nvcc >/dev/null 2>&1 || export PATH="/usr/local/cuda/bin:$PATH"
 say "$(nvcc --version 2>/dev/null | tail -n 1)"
@@ -46,29 +83,30 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$nproc}
 # ---- 1. build ------------------------------------------------------------
 check_ops=build/tests/check_ops
 bench=build/bench/cuda_bench
-build_status="skipped (--no-build)"
-if [ "$build" = 1 ]; then
+paper=build/bench/cuda_paper
+tools=tools
+build_status="skipped"
+if want build; then
   say "building: make -j$nproc (log: $out/build.log) ..."
-  if timeout 240 make -j"$nproc" all "$check_ops" "$bench" >"$out/build.log" 2>&1; then
+  if timeout "$(limit 240)" make -j"$nproc" all "$check_ops" "$bench" "$paper" >"$out/build.log" 2>&1; then
     build_status="ok in $(secs) s"
-  elif timeout 60 make -j"$nproc" "$check_ops" "$bench" >>"$out/build.log" 2>&1; then
-    build_status="tools FAILED, check_ops and cuda_bench ok, in $(secs) s (build.log)"
+  elif timeout "$(limit 60)" make -j"$nproc" "$check_ops" "$bench" "$paper" >>"$out/build.log" 2>&1; then
+    build_status="tools FAILED, check_ops, cuda_bench and cuda_paper ok, in $(secs) s (build.log)"
   else
     build_status="FAILED after $(secs) s (build.log)"
     grep -E 'error|fatal|No such file' "$out/build.log" | head -n 15 >&2
     if [ -x build/gpu-prebuilt/check_ops ]; then
       check_ops=build/gpu-prebuilt/check_ops
       bench=build/gpu-prebuilt/cuda_bench
+      paper=build/gpu-prebuilt/cuda_paper
+      [ -x build/gpu-prebuilt/tools/dsq-train ] && tools=build/gpu-prebuilt/tools
       build_status="$build_status; using build/gpu-prebuilt"
     fi
   fi
 fi
 say "build: $build_status"
-for b in "$check_ops" "$bench"; do
-  if [ ! -x "$b" ]; then
-    echo "gpu-check: $b missing: nothing to run (build: $build_status)"
-    exit 1
-  fi
+for b in "$check_ops" "$bench" "$paper" "$tools/dsq-train" "$tools/dsq-sample"; do
+  [ -x "$b" ] || continue
   if ldd "$b" | grep -q 'libcublas.*not found'; then  # e.g. only the pip wheel's copy
     d=$(find /usr /opt -name 'libcublas.so.1[0-9]' 2>/dev/null | head -n 1)
     [ -n "$d" ] && export LD_LIBRARY_PATH="$(dirname "$d"):$LD_LIBRARY_PATH"
@@ -77,41 +115,90 @@ for b in "$check_ops" "$bench"; do
     say "$b: missing shared libraries:"; ldd "$b" | grep 'not found' >&2
   fi
 done
+# run_stage NAME LIMIT CMD...: runs CMD under the stage's limit; sets st_rc
+# (124 timed out, 125 not run: missing binary or no time left) and st_s
+run_stage() {
+  local name=$1 lim t1; lim=$(limit "$2"); shift 2
+  st_s=0
+  if [ ! -x "$1" ]; then st_rc=125; say "$name: $1 missing"; return; fi
+  if [ "$lim" -lt 5 ]; then st_rc=125; say "$name: no time left"; return; fi
+  t1=$(date +%s)
+  timeout "$lim" "$@"
+  st_rc=$?
+  st_s=$(($(date +%s) - t1))
+}
+status_of() {  # rc seconds
+  case $1 in
+    0) echo "ok, $2 s" ;;
+    124) echo "TIMED OUT after $2 s" ;;
+    125) echo "NOT RUN (missing binary or no time left)" ;;
+    *) echo "FAILED (exit $1), $2 s" ;;
+  esac
+}
+overall=0
 
 # ---- 2. CPU-vs-CUDA parity ---------------------------------------------------
-say "check_ops: every operation and the model, CPU vs CUDA (log: $out/check_ops.log) ..."
-t1=$(date +%s)
-DSQ_CUDA_SYNC=1 timeout 120 "$check_ops" >"$out/check_ops.log" 2>"$out/check_ops.err"
-crc=$?
-npass=$(grep -c '^PASS' "$out/check_ops.log")
-nfail=$(grep -c '^FAIL' "$out/check_ops.log")
-check_status="$npass passed, $nfail failed, exit $crc, $(($(date +%s) - t1)) s"
-[ $crc -eq 124 ] && check_status="$check_status (TIMED OUT)"
-grep -E '^(FAIL|SKIP)' "$out/check_ops.log" >&2
-[ $crc -ne 0 ] && tail -n 15 "$out/check_ops.err" >&2
-say "check_ops: $check_status"
+check_status="skipped"
+if want ops; then
+  say "check_ops: every operation and the model, CPU vs CUDA (log: $out/check_ops.log) ..."
+  DSQ_CUDA_SYNC=1 run_stage check_ops 120 "$check_ops" >"$out/check_ops.log" 2>"$out/check_ops.err"
+  npass=$(grep -c '^PASS' "$out/check_ops.log")
+  nfail=$(grep -c '^FAIL' "$out/check_ops.log")
+  check_status="$npass passed, $nfail failed; $(status_of $st_rc $st_s)"
+  grep -E '^(FAIL|SKIP)' "$out/check_ops.log" >&2
+  [ $st_rc -ne 0 ] && { tail -n 15 "$out/check_ops.err" >&2; overall=1; }
+  say "check_ops: $check_status"
+fi
 
-# ---- 3. benchmark --------------------------------------------------------------
-say "cuda_bench B $B L $L (log: $out/bench.jsonl) ..."
-t2=$(date +%s)
-env -u DSQ_CUDA_SYNC timeout 120 "$bench" all "$B" "$L" >"$out/bench.jsonl" 2>"$out/bench.err"
-brc=$?
-bench_status="exit $brc, $(($(date +%s) - t2)) s"
-[ $brc -eq 124 ] && bench_status="$bench_status (TIMED OUT)"
-[ $brc -ne 0 ] && tail -n 15 "$out/bench.err" >&2
+# ---- 3. the tools: training and decoding, cpu vs cuda -------------------------------
+cli_status="skipped"
+if want cli; then
+  dev=cuda
+  [ $forced = 1 ] && dev=cpu
+  say "cli: dsq-train and dsq-sample, cpu vs $dev (log: $out/cli.txt, runs in $out/cli) ..."
+  DSQ_BIN=$PWD/$tools DSQ_CLI_DEVICE=$dev run_stage cli 150 bench/gpu/cli-check.sh "$out/cli" \
+    >"$out/cli.txt" 2>"$out/cli.err"
+  cli_status="$(grep -c '^PASS' "$out/cli.txt") passed, $(grep -c '^FAIL' "$out/cli.txt") failed; $(status_of $st_rc $st_s)"
+  [ $st_rc -ne 0 ] && { tail -n 10 "$out/cli.err" >&2; overall=1; }
+  say "cli: $cli_status"
+fi
+
+# ---- 4. benchmarks --------------------------------------------------------------
+bench_status="skipped" paper_status="skipped"
+: >"$out/bench.jsonl"
+: >"$out/bench-cuda.jsonl"
+if want bench; then
+  say "cuda_bench B $B L $L (log: $out/bench.jsonl) ..."
+  unset DSQ_CUDA_SYNC  # timings without a sync after each operation
+  run_stage cuda_bench 100 "$bench" all "$B" "$L" >"$out/bench.jsonl" \
+    2>"$out/bench.err"
+  bench_status=$(status_of $st_rc $st_s)
+  [ $st_rc -ne 0 ] && { tail -n 15 "$out/bench.err" >&2; overall=1; }
+  say "bench-cuda: the paper's shape (log: $out/bench-cuda.jsonl) ..."
+  DSQ_CUDA_PAPER=$paper run_stage bench-cuda 200 bench/gpu/bench-cuda.sh \
+    >"$out/bench-cuda.jsonl" 2>"$out/bench-cuda.err"
+  paper_status=$(status_of $st_rc $st_s)
+  [ $st_rc -ne 0 ] && { tail -n 15 "$out/bench-cuda.err" >&2; overall=1; }
+fi
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 
 # ---- summary (stderr, last) -------------------------------------------------------
-grep '^{' "$out/bench.jsonl"
+grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
 {
   echo
   echo "== gpu-check summary =="
+  [ $forced = 1 ] && echo "MODE:      FORCED without a GPU: cpu compared with cpu; says NOTHING about CUDA"
   echo "GPU:       $gpu"
+  echo "stages:    $stages"
   echo "build:     $build_status"
   echo "check_ops: $check_status"
-  grep -E '^FAIL' "$out/check_ops.log" | head -n 20 | sed 's/^/  /'
+  grep -E '^FAIL' "$out/check_ops.log" 2>/dev/null | head -n 20 | sed 's/^/  /'
+  echo "cli:       $cli_status"
+  grep -E '^(PASS|FAIL)' "$out/cli.txt" 2>/dev/null | sed 's/^/  /'
   echo "bench:     $bench_status"
   sed -n '/^cuda_bench (fp32)/,$p' "$out/bench.jsonl"
-  echo "total:     $(secs) s; logs in $out"
+  echo "bench-cuda: $paper_status"
+  sed 's/^/  /' "$out/bench-cuda.jsonl"
+  echo "total:     $(secs) s of a $budget s budget; logs in $out"
 } >&2
-[ $crc -eq 0 ] && [ $brc -eq 0 ]
+exit $overall

@@ -259,6 +259,7 @@ extern "C" dsq_backend *dsq_backend_cuda(int device, dsq_err *e) {
     be->add_time_pos_fwd = cu_add_time_pos_fwd;
     be->add_time_pos_bwd = cu_add_time_pos_bwd;
     be->xent = cu_xent;
+    be->row_best = cu_row_best;
     be->q_sample_fwd = cu_q_sample_fwd;
     be->q_sample_bwd = cu_q_sample_bwd;
     be->sqerr_fwd = cu_sqerr_fwd;

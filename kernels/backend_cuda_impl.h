@@ -218,6 +218,10 @@ void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, f
                     uint64_t seed, uint64_t off);
 void cu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
 
+// backend_cuda_round.cu: the running row-wise best of vocabulary scores.
+void cu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,
+                 const float *add, int N, int C, int col0, int sign);
+
 // backend_cuda_diff.cu: partial noising and per-sequence squared errors.
 void cu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *eps,
                      const float *mean, const float *ca, const float *cb, const float *mask,

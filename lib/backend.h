@@ -165,6 +165,23 @@ struct dsq_backend {
                  const float *z, const float *W, const float *bias, const int32_t *ids,
                  const float *gscale, int N, int d, int V, int chunk);
 
+    /* ---- vocabulary search ----------------------------------------------- */
+    /* Running row-wise best of a block of scores, for searches over the
+     * vocabulary in chunks of columns (lib/sample_round.c: nearest
+     * embedding, add = |E_v|^2 and scores = -2 z.E_v; logits argmax, add =
+     * the bias).  For each row r < N, over val[c] = scores[r, c] + add[c]
+     * (scores[N, C], add[C]; the block's columns are global indices
+     * col0 .. col0 + C - 1):
+     *   sign < 0: the smallest val, sign > 0: the largest;
+     * best[N] (float) and idx[N] (int32) carry the best so far from block
+     * to block: col0 == 0 starts them afresh (their contents ignored),
+     * col0 > 0 replaces them only by a strictly better val.  So the lowest
+     * index wins ties, the result does not depend on how the vocabulary is
+     * cut, and NaN counts as the worst value (a row of only NaN gets index
+     * 0).  Deterministic. */
+    void (*row_best)(dsq_backend *be, float *best, int32_t *idx, const float *scores,
+                     const float *add, int N, int C, int col0, int sign);
+
     /* ---- diffusion losses ------------------------------------------------ */
     /* Partial noising of B sequences of L positions of width d
      * (spec/model-and-training.md §3, steps 4-5).  Per position (b, l):

@@ -193,6 +193,7 @@ dsq_backend *dsq_backend_cpu(void) {
     be->add_time_pos_fwd = cpu_add_time_pos_fwd;
     be->add_time_pos_bwd = cpu_add_time_pos_bwd;
     be->xent = cpu_xent;
+    be->row_best = cpu_row_best;
     be->q_sample_fwd = cpu_q_sample_fwd;
     be->q_sample_bwd = cpu_q_sample_bwd;
     be->sqerr_fwd = cpu_sqerr_fwd;

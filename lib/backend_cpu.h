@@ -62,6 +62,10 @@ void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float
                size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
 void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
 
+/* backend_cpu_round.c: the running row-wise best of vocabulary scores. */
+void cpu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,
+                  const float *add, int N, int C, int col0, int sign);
+
 /* backend_cpu_diff.c: partial noising and per-sequence squared errors. */
 void cpu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *eps,
                       const float *mean, const float *ca, const float *cb,

@@ -25,7 +25,8 @@ struct dsq_sampler {
     float *e0;                    /* [Bmax, L, d] source embeddings E[ids] */
     float *z, *zr;                /* [Bmax, L, d] draws and top-p redraws */
     float *u;                     /* [Bmax, L] uniforms */
-    float *E, *enorm, *bias, *mean;  /* [V, d], [V], [V], [d] (mean: NULL unless v2) */
+    float *E, *enorm, *mean;      /* [V, d], [V], [d] (mean: NULL unless v2) */
+    float *denorm;                /* device [V]: enorm for the rounding search */
     int32_t *tok;                 /* [Bmax, L] */
     dsq_vocab_search vs;
     dsq_draw_fn draw;
@@ -112,23 +113,26 @@ int dsq_sampler_create(dsq_sampler **out, dsq_model *m, const dsq_schedule *sch,
     s->z = s->e0 + nx;
     s->zr = s->z + nx;
     s->u = xmalloc((size_t)B_max * L * sizeof(float));
-    s->E = xmalloc((V * d + 2 * V + d) * sizeof(float));
+    s->E = xmalloc((V * d + V + d) * sizeof(float));
     s->enorm = s->E + V * d;
-    s->bias = s->enorm + V;
     s->be->download(s->be, s->E, m->p.wemb, V * d * sizeof(float));
-    s->be->download(s->be, s->bias, m->p.lm_bias, V * sizeof(float));
     for (size_t v = 0; v < V; v++) {
         float acc = 0;  /* (E**2).sum(-1) in float32 */
         for (size_t k = 0; k < d; k++) acc += s->E[v * d + k] * s->E[v * d + k];
         s->enorm[v] = acc;
     }
+    s->denorm = s->be->alloc(s->be, V * sizeof(float));
+    s->be->upload(s->be, s->denorm, s->enorm, V * sizeof(float));
     if (m->cfg.mean_embed) {
-        s->mean = s->bias + V;
+        s->mean = s->enorm + V;
         s->be->download(s->be, s->mean, m->p.mean_emb, d * sizeof(float));
     }
     s->tok = xmalloc((size_t)B_max * L * sizeof(int32_t));
-    int rows = B_max * L < 512 ? B_max * L : 512;
-    dsq_vocab_search_init(&s->vs, s->be, rows, s->V < 4096 ? s->V : 4096);
+    /* Score blocks: 8 MB on the CPU (cache-sized), 256 MB on a GPU
+     * (GEMMs big enough to fill it). */
+    int cpu = !strcmp(s->be->name, "cpu"), rmax = cpu ? 512 : 8192, cmax = cpu ? 4096 : 8192;
+    int rows = B_max * L < rmax ? B_max * L : rmax;
+    dsq_vocab_search_init(&s->vs, s->be, rows, s->V < cmax ? s->V : cmax);
     s->seed = o->seed;
     s->draw = dsq_sample_philox_draw;
     s->draw_ctx = &s->seed;
@@ -140,6 +144,7 @@ void dsq_sampler_free(dsq_sampler *s) {
     if (!s) return;
     s->be->free(s->be, s->dx);
     s->be->free(s->be, s->dt);
+    s->be->free(s->be, s->denorm);
     if (s->dout) s->be->free(s->be, s->dout);
     dsq_vocab_search_free(&s->vs);
     free(s->x);
@@ -220,7 +225,7 @@ static const float *model_call(dsq_sampler *s, const float *x, float tmodel, int
 static void predict_x0(dsq_sampler *s, const float *out, int do_round, int B) {
     size_t N = (size_t)B * s->L, d = (size_t)s->d;
     if (do_round) {
-        dsq_vocab_nearest(&s->vs, s->tok, out, s->m->p.wemb, s->enorm, (int)N, (int)d, s->V);
+        dsq_vocab_nearest(&s->vs, s->tok, out, s->m->p.wemb, s->denorm, (int)N, (int)d, s->V);
 #pragma omp parallel for schedule(static) if (N * d > PAR_MIN)
         for (long p = 0; p < (long)N; p++)
             memcpy(s->x0 + p * d, s->E + (size_t)s->tok[p] * d, d * sizeof(float));
@@ -344,6 +349,7 @@ int dsq_sampler_run(dsq_sampler *s, const int32_t *ids, const uint8_t *mask,
     }
     /* tokens = argmax logits(x) */
     s->be->upload(s->be, s->dx, s->x, (size_t)B * n * sizeof(float));
-    dsq_vocab_argmax(&s->vs, tokens, s->dx, s->m->p.wemb, s->bias, B * s->L, s->d, s->V);
+    dsq_vocab_argmax(&s->vs, tokens, s->dx, s->m->p.wemb, s->m->p.lm_bias, B * s->L, s->d,
+                     s->V);
     return 0;
 }

@@ -143,13 +143,15 @@ int dsq_sampler_run(dsq_sampler *s, const int32_t *ids, const uint8_t *mask,
 
 /* ---- vocabulary searches (lib/sample_round.c) ---------------------------
  * Chunked over rows and vocabulary: a [rows, chunk] block of scores is the
- * most ever held, never [N, V].  z[N, d] on the device, E[V, d] the word
- * embedding (device), enorm[V] = ‖E_v‖² and bias[V] on the host. */
+ * most ever held, never [N, V].  z[N, d], E[V, d] (the word embedding),
+ * enorm[V] = ‖E_v‖² and bias[V] on the device; tok[N] on the host (the
+ * only thing downloaded). */
 typedef struct {
     dsq_backend *be;
     int rows, chunk;    /* block shape */
     float *scores;      /* device [rows, chunk] */
-    float *host;        /* host copy when the backend is not the CPU */
+    float *best;        /* device [rows]: running best value (row_best) */
+    int32_t *idx;       /* device [rows]: its vocabulary index */
 } dsq_vocab_search;
 
 void dsq_vocab_search_init(dsq_vocab_search *s, dsq_backend *be, int rows, int chunk);

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "pair.h"
 #include "philox.h"
+#include "sample.h"
 #ifdef DSQ_HAVE_CUDA
 #include "cuda_device.h"
 #endif
@@ -470,6 +471,111 @@ static void check_xent(void) {
     check_xent1(300, 128, 30522, 0, 1);
 }
 
+/* ---- vocabulary search ------------------------------------------------------------------------ */
+
+/* Small integers (many ties), some NaN when nan_frac > 0. */
+static void host_ints(float *h, size_t n, int span, double nan_frac, uint64_t stream) {
+    for (size_t i = 0; i < n; i++) {
+        double u = dsq_philox_uniform_at(95, stream, 2 * (uint64_t)i);
+        float v = dsq_philox_uniform_at(95, stream, 2 * (uint64_t)i + 1);
+        h[i] = u < nan_frac ? NAN : (float)((int)(v * span) - span / 2);
+    }
+}
+
+static int32_t *ip_get(dsq_backend *be, ipair p) {
+    int32_t *h = xmalloc(p.n * sizeof *h + 1);
+    be->download(be, h, be == cpu ? p.c : p.g, p.n * sizeof(int32_t));
+    return h;
+}
+
+/* Exact equality of two id arrays: one PASS / FAIL line. */
+static void check_ids(const char *name, const int32_t *ref, const int32_t *got, size_t n) {
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (ref[i] != got[i]) bad++, first = first < n ? first : i;
+    char why[160];
+    snprintf(why, sizeof why, "%zu of %zu differ (first at %zu: cpu %d, cuda %d)", bad, n, first,
+             first < n ? ref[first] : 0, first < n ? got[first] : 0);
+    check_true(name, bad == 0, why);
+}
+
+/* row_best over the N x V scores cut into blocks of `chunk` columns, on the
+ * same inputs (integers: ties everywhere; NaN at nan_frac): ids exactly
+ * equal, best values exactly equal. */
+static void check_row_best1(int N, int V, int chunk, int sign, double nan_frac) {
+    float *h = xmalloc((size_t)N * V * sizeof *h), *ha = xmalloc((size_t)V * sizeof *ha);
+    host_ints(h, (size_t)N * V, 16, nan_frac, fresh());
+    host_ints(ha, (size_t)V, 4, 0.0, fresh());
+    pair sc = pr_new((size_t)N * chunk), add = pr_new(V), best = pr_new(N);
+    ipair idx = ip_new(N);
+    pr_put(add, ha);
+    float *blk = xmalloc((size_t)N * chunk * sizeof *blk);
+    for (int v0 = 0; v0 < V; v0 += chunk) {
+        int nc = V - v0 < chunk ? V - v0 : chunk;
+        for (int r = 0; r < N; r++) memcpy(blk + (size_t)r * nc, h + (size_t)r * V + v0, nc * 4);
+        cpu->upload(cpu, sc.c, blk, (size_t)N * nc * 4);
+        gpu->upload(gpu, sc.g, blk, (size_t)N * nc * 4);
+        cpu->row_best(cpu, best.c, idx.c, sc.c, add.c + v0, N, nc, v0, sign);
+        gpu->row_best(gpu, best.g, idx.g, sc.g, add.g + v0, N, nc, v0, sign);
+    }
+    int32_t *ic = ip_get(cpu, idx), *ig = ip_get(gpu, idx);
+    check_ids(NAME("row_best N%d V%d chunk %d sign %+d NaN %.0f%%: ids", N, V, chunk, sign,
+                   100 * nan_frac), ic, ig, (size_t)N);
+    /* a NaN-free row has a finite best, the same on both */
+    check_pair(NAME("row_best N%d V%d chunk %d sign %+d: values", N, V, chunk, sign), best, 0.0);
+    free(ic); free(ig); free(h); free(ha); free(blk);
+    pr_free(&sc); pr_free(&add); pr_free(&best); ip_free(&idx);
+}
+
+/* The samplers' searches (lib/sample_round.c) end to end on each backend:
+ * z and E of small integers make every score exact whatever the GEMM's
+ * order of operations, so nearest and argmax ids must be equal, ties
+ * included. */
+static void check_vocab_search1(int N, int d, int V, int rows, int chunk) {
+    float *hz = xmalloc((size_t)N * d * 4), *hE = xmalloc((size_t)V * d * 4);
+    float *hn = xmalloc((size_t)V * 4), *hb = xmalloc((size_t)V * 4);
+    host_ints(hz, (size_t)N * d, 4, 0.0, fresh());
+    host_ints(hE, (size_t)V * d, 3, 0.0, fresh());
+    host_ints(hb, (size_t)V, 4, 0.0, fresh());
+    for (int v = 0; v < V; v++) {
+        float acc = 0;
+        for (int k = 0; k < d; k++) acc += hE[(size_t)v * d + k] * hE[(size_t)v * d + k];
+        hn[v] = acc;
+    }
+    pair z = pr_new((size_t)N * d), E = pr_new((size_t)V * d), en = pr_new(V), b = pr_new(V);
+    pr_put(z, hz); pr_put(E, hE); pr_put(en, hn); pr_put(b, hb);
+    int32_t *tc[2], *tg[2];
+    for (int k = 0; k < 2; k++) tc[k] = xmalloc((size_t)N * 4), tg[k] = xmalloc((size_t)N * 4);
+    dsq_vocab_search sc, sg;
+    dsq_vocab_search_init(&sc, cpu, rows, chunk);
+    dsq_vocab_search_init(&sg, gpu, rows, chunk);
+    dsq_vocab_nearest(&sc, tc[0], z.c, E.c, en.c, N, d, V);
+    dsq_vocab_nearest(&sg, tg[0], z.g, E.g, en.g, N, d, V);
+    dsq_vocab_argmax(&sc, tc[1], z.c, E.c, b.c, N, d, V);
+    dsq_vocab_argmax(&sg, tg[1], z.g, E.g, b.g, N, d, V);
+    dsq_vocab_search_free(&sc);
+    dsq_vocab_search_free(&sg);
+    check_ids(NAME("vocab nearest N%d d%d V%d blocks %dx%d", N, d, V, rows, chunk), tc[0],
+              tg[0], (size_t)N);
+    check_ids(NAME("vocab argmax N%d d%d V%d blocks %dx%d", N, d, V, rows, chunk), tc[1], tg[1],
+              (size_t)N);
+    for (int k = 0; k < 2; k++) free(tc[k]), free(tg[k]);
+    free(hz); free(hE); free(hn); free(hb);
+    pr_free(&z); pr_free(&E); pr_free(&en); pr_free(&b);
+}
+
+static void check_vocab(void) {
+    for (int sign = -1; sign <= 1; sign += 2) {
+        check_row_best1(37, 75, 75, sign, 0.0);
+        check_row_best1(37, 75, 16, sign, 0.0);    /* blocks narrower than a warp */
+        check_row_best1(37, 75, 7, sign, 0.3);
+        check_row_best1(300, 30522, 4096, sign, 0.01);
+    }
+    check_vocab_search1(37, 24, 1003, 5, 7);
+    check_vocab_search1(37, 24, 1003, 37, 1003);
+    check_vocab_search1(300, 128, 30522, 128, 8192);
+}
+
 /* ---- diffusion losses -------------------------------------------------------------------------- */
 
 static void check_diffusion_ops(void) {
@@ -607,7 +713,8 @@ int main(int argc, char **argv) {
         {"memory", check_memory, 0},     {"gemm", check_gemm, 0},
         {"bias and sums", check_bias_sums, 0}, {"nn", check_nn, 0},
         {"attention", check_attention, 0}, {"inputs", check_inputs, 0},
-        {"xent", check_xent, 0},         {"diffusion ops", check_diffusion_ops, 0},
+        {"xent", check_xent, 0},         {"vocab search", check_vocab, 0},
+        {"diffusion ops", check_diffusion_ops, 0},
         {"random", check_random, 0},     {"optimiser", check_optim, 0},
         {"model", check_model, 1},
     };

@@ -35,6 +35,7 @@ annealing).
 usage: diffuseq_ref.py OUT.safetensors [--config small|proj-free|medium|loss...]
        diffuseq_ref.py OUT.safetensors --schedules
        diffuseq_ref.py CKPT.safetensors --load-ckpt   (a dsq checkpoint loads in PyTorch)
+       diffuseq_ref.py --bench JSON [--device cpu|cuda]   (training speed)
 """
 import argparse
 import json
@@ -67,7 +68,8 @@ def timestep_embedding(timesteps, dim, max_period=10000):
     """The reference's sinusoid, in float32 as it computes it."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) *
-                      torch.arange(start=0, end=half, dtype=torch.float32) / half)
+                      torch.arange(start=0, end=half, dtype=torch.float32,
+                                   device=timesteps.device) / half)
     args = timesteps[:, None].float() * freqs[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
@@ -462,36 +464,45 @@ def load_dsq_checkpoint(path):
     return m, sum(p.numel() for p in m.parameters())
 
 
-def bench(spec):
+def bench(spec, device=None):
     """Times float32 training steps of the re-statement (training_losses_seq2seq,
     backward with microbatch gradients added, AdamW, EMA) as TrainLoop runs
     them.  spec: JSON with the model shape, T, B, microbatch, L, steps,
-    threads.  Prints a JSON line: tokens_per_s over the steps after the first,
-    peak_rss_kb."""
+    threads, and optionally device ("cpu" default, or "cuda"; the device
+    argument overrides it).  On CUDA: fp32 without TF32, each step timed to
+    a synchronisation.  Prints a JSON line: tokens_per_s over the steps
+    after the first, peak_rss_kb (and peak_cuda_bytes on CUDA)."""
     import resource
     import time
     c = json.loads(spec)
+    dev = torch.device(device or c.get("device", "cpu"))
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.set_num_threads(c["threads"])
     torch.manual_seed(0)
-    m = TransformerNetModel(c).train()
+    m = TransformerNetModel(c).train().to(dev)
     m.dropout.p = c.get("dropout", 0.1)
     sch = derived(named_betas("sqrt", c["T"]))
-    sa = torch.from_numpy(sch["sqrt_alphas_cumprod"]).float()
-    s1 = torch.from_numpy(sch["sqrt_one_minus_alphas_cumprod"]).float()
+    sa = torch.from_numpy(sch["sqrt_alphas_cumprod"]).float().to(dev)
+    s1 = torch.from_numpy(sch["sqrt_one_minus_alphas_cumprod"]).float().to(dev)
     params = list(m.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
     ema = [p.detach().clone() for p in params]
     B, mb, L, V, T = c["B"], c["microbatch"], c["L"], c["vocab"], c["T"]
     ce = nn.CrossEntropyLoss(reduction="none")
-    ids_all = torch.randint(0, V, (B, L))
-    mask_all = (torch.arange(L)[None] >= L // 2).long().expand(B, L)
+    ids_all = torch.randint(0, V, (B, L)).to(dev)
+    mask_all = (torch.arange(L)[None] >= L // 2).long().expand(B, L).to(dev)
     times = []
     for step in range(c["steps"]):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
         for i in range(0, B, mb):
             ids, mask = ids_all[i:i + mb], mask_all[i:i + mb]
-            t = torch.randint(0, T, (ids.shape[0],))
+            t = torch.randint(0, T, (ids.shape[0],), device=dev)
             x0m = m.word_embedding(ids)
             x0 = x0m + s1[0] * torch.randn_like(x0m)
             xt = sa[t][:, None, None] * x0 + s1[t][:, None, None] * torch.randn_like(x0)
@@ -508,11 +519,15 @@ def bench(spec):
         with torch.no_grad():
             for e, p in zip(ema, params):
                 e.mul_(0.9999).add_(p, alpha=1 - 0.9999)
+        sync()
         times.append(time.perf_counter() - t0)
     steady = times[1:] or times
-    print(json.dumps({"tokens_per_s": B * L * len(steady) / sum(steady),
-                      "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "step_s": steady}))
+    r = {"tokens_per_s": B * L * len(steady) / sum(steady),
+         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+         "step_s": steady, "device": str(dev), "torch": torch.__version__}
+    if cuda:
+        r["peak_cuda_bytes"] = torch.cuda.max_memory_allocated(dev)
+    print(json.dumps(r))
 
 
 SCHEDULES = ["sqrt", "linear", "cosine", "trunc_cos", "trunc_lin", "pw_lin", "warmup-decay"]
@@ -535,11 +550,13 @@ def main():
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS) + sorted(LOSS_CONFIGS))
     ap.add_argument("--schedules", action="store_true", help="write the schedules fixture")
     ap.add_argument("--bench", metavar="JSON", help="time float32 training steps (bench/train.sh)")
+    ap.add_argument("--device", help="--bench on this device: cpu (default) or cuda "
+                    "(bench/gpu/bench-cuda.sh)")
     ap.add_argument("--load-ckpt", action="store_true",
                     help="OUT is a dsq checkpoint: load it strictly, print its parameter count")
     a = ap.parse_args()
     if a.bench:
-        bench(a.bench)
+        bench(a.bench, a.device)
         return 0
     torch.set_num_threads(1)
     if a.load_ckpt:

@@ -367,14 +367,19 @@ static void test_vocab_search(void) {
         bias[v] = (float)rand() / RAND_MAX - 0.5f;
     }
     float *dz = be->alloc(be, N * d * 4), *dE = be->alloc(be, V * d * 4);
+    float *den = be->alloc(be, V * 4), *dbias = be->alloc(be, V * 4);
     be->upload(be, dz, z, N * d * 4);
     be->upload(be, dE, E, V * d * 4);
+    be->upload(be, den, en, V * 4);
+    be->upload(be, dbias, bias, V * 4);
     int32_t near[37], amax[37];
     dsq_vocab_search vs;
     dsq_vocab_search_init(&vs, be, 5, 7);  /* blocks that do not divide N or V */
-    dsq_vocab_nearest(&vs, near, dz, dE, en, N, d, V);
-    dsq_vocab_argmax(&vs, amax, dz, dE, bias, N, d, V);
+    dsq_vocab_nearest(&vs, near, dz, dE, den, N, d, V);
+    dsq_vocab_argmax(&vs, amax, dz, dE, dbias, N, d, V);
     dsq_vocab_search_free(&vs);
+    be->free(be, den);
+    be->free(be, dbias);
     for (int n = 0; n < N; n++) {
         double bd = INFINITY, bl = -INFINITY;
         int bi = -1, li = -1;
@@ -396,11 +401,49 @@ static void test_vocab_search(void) {
     free(z), free(E), free(en), free(bias);
 }
 
+/* row_best directly: ties go to the lowest index across blocks, NaN is
+ * the worst value, and the result does not depend on the block width. */
+static void test_row_best(void) {
+    enum { R = 4, C = 9 };
+    const float nan = NAN;
+    float sc[R][C] = {
+        {3, 1, 2, 1, 5, 1, 0.5f, 7, 0.5f},        /* min 0.5 at 6 (tie at 8); max 7 at 7 */
+        {2, 2, 2, 2, 2, 2, 2, 2, 2},              /* all equal: index 0 either way */
+        {nan, 4, nan, -1, 9, nan, -1, 9, nan},    /* NaN skipped: min -1 at 3, max 9 at 4 */
+        {nan, nan, nan, nan, nan, nan, nan, nan, nan},  /* only NaN: index 0 */
+    };
+    float add[C] = {0};
+    int want[2][R] = {{6, 0, 3, 0}, {7, 0, 4, 0}};
+    float *ds = be->alloc(be, sizeof sc), *da = be->alloc(be, sizeof add);
+    float *best = be->alloc(be, R * 4);
+    int32_t *idx = be->alloc(be, R * 4), got[R];
+    for (int w = 1; w <= C; w++) {  /* block width: columns [c0, c0 + w) */
+        for (int sg = 0; sg < 2; sg++) {
+            int sign = sg ? 1 : -1;
+            for (int c0 = 0; c0 < C; c0 += w) {
+                int nc = C - c0 < w ? C - c0 : w;
+                float blk[R * C];
+                for (int r = 0; r < R; r++)
+                    for (int c = 0; c < nc; c++) blk[r * nc + c] = sc[r][c0 + c];
+                be->upload(be, ds, blk, (size_t)R * nc * 4);
+                be->upload(be, da, add + c0, (size_t)nc * 4);
+                be->row_best(be, best, idx, ds, da, R, nc, c0, sign);
+            }
+            be->download(be, got, idx, sizeof got);
+            for (int r = 0; r < R; r++)
+                EXPECT(got[r] == want[sg][r], "width %d sign %d row %d: %d, want %d", w, sign, r,
+                       got[r], want[sg][r]);
+        }
+    }
+    be->free(be, ds), be->free(be, da), be->free(be, best), be->free(be, idx);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) fixture_path = argv[1];
     be = dsq_backend_cpu();
     RUN_TEST(test_plans);
     RUN_TEST(test_vocab_search);
+    RUN_TEST(test_row_best);
     RUN_TEST(test_philox_draws);
     RUN_TEST(test_oracle_parity);
     RUN_TEST(test_batch_invariance);

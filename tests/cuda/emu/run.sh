@@ -8,6 +8,11 @@
 #   tests/cuda/emu/run.sh [ops|model]        check_ops (all by default)
 #   tests/cuda/emu/run.sh bench ARGS...      bench/cuda_bench ARGS (a smoke
 #                                            run: use small sizes)
+#   tests/cuda/emu/run.sh paper ARGS...      bench/cuda_paper ARGS (smoke run:
+#                                            paper 1 4 16 64 2)
+#   tests/cuda/emu/run.sh tools              tools/dsq-* linked against the
+#                                            emulation, in build/emu/tools
+#                                            (their --device cuda runs here)
 # Needs the normal build first (make): it links build/obj/lib/*.o.  Needs
 # no nvcc: the .cu files are compiled by g++.
 set -euo pipefail
@@ -42,11 +47,17 @@ link() {  # output, main sources...
     -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
     $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)
 }
-if [ "${1:-}" = bench ]; then
-  shift
-  link "$out/cuda_bench" bench/cuda_bench.c
-  echo "emu: built $out/cuda_bench" >&2
-  exec "$out/cuda_bench" "$@"
+if [ "${1:-}" = bench ] || [ "${1:-}" = paper ]; then
+  b=cuda_$1; shift
+  link "$out/$b" "bench/$b.c"
+  echo "emu: built $out/$b" >&2
+  exec "$out/$b" "$@"
+fi
+if [ "${1:-}" = tools ]; then
+  mkdir -p "$out/tools"
+  for t in tools/dsq-*.c; do link "$out/tools/$(basename "$t" .c)" "$t"; done
+  echo "emu: built $out/tools/dsq-*" >&2
+  exit 0
 fi
 link "$out/check_ops" tests/cuda/*.c
 echo "emu: built $out/check_ops" >&2
