@@ -8,7 +8,7 @@
 #          model, CPU vs CUDA (120 s)
 #   cli    bench/gpu/cli-check.sh: dsq-train 200 steps cpu vs cuda (losses
 #          within 1e-3), cuda determinism, dsq-sample ddpm and dpm++ cpu vs
-#          cuda on the tiny fixture (150 s)
+#          cuda on the tiny fixture; bf16 training cpu vs cuda (200 s)
 #   bench  bench/cuda_bench (per-operation timings at the bert-base training
 #          shape, model steps) (100 s), then bench/gpu/bench-cuda.sh (make
 #          bench-cuda: training throughput and MFU at the paper's shape,
@@ -18,14 +18,15 @@
 # stderr.  Exit 0 when every stage that ran passed.
 #
 # Without a GPU it says so and exits 0 (bench/run runs every bench/*.sh),
-# unless DSQ_GPU_CHECK_FORCE=1: then only the cli stage runs, with the CPU
-# on both sides (--device cpu against --device cpu), to check the script's
-# plumbing on a machine without GPU; its summary says FORCED and that it
-# tells nothing about a GPU.
+# unless DSQ_GPU_CHECK_FORCE=1: then only the cli stage runs (and the
+# build stage if --stages names it), with the CPU on both sides (--device
+# cpu against --device cpu), to check the script's plumbing on a machine
+# without GPU; its summary says FORCED and that it tells nothing about a
+# GPU.
 # Where the build dependencies are missing (an image with CUDA but without
 # jansson, zstd, utf8proc or OpenBLAS), it falls back to the binaries of
 # `make gpu-prebuilt`, if they came along (device tool: carry
-# build/gpu-prebuilt).  Logs go to $OUT when set (the device tool brings
+# build/gpu-prebuilt.tgz, unpacked here, or the folder build/gpu-prebuilt).  Logs go to $OUT when set (the device tool brings
 # that folder back), else build/gpu-check.
 #   bench/gpu-check.sh [--no-build] [--stages LIST] [B L]
 #     LIST: comma-separated among build,ops,cli,bench (default all four);
@@ -63,8 +64,9 @@ if ! nvidia-smi -L >/dev/null 2>&1 && [ ! -e /dev/nvidia0 ]; then
     exit 0
   fi
   forced=1
-  stages=cli
-  say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): only the cli stage, cpu against cpu"
+  case ",$stages," in *,build,*) [ "$stages" = build,ops,cli,bench ] && stages=cli || stages=build,cli ;;
+                      *) stages=cli ;; esac
+  say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): stages $stages, cpu against cpu"
 fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
       head -n 1)
@@ -95,6 +97,9 @@ if want build; then
   else
     build_status="FAILED after $(secs) s (build.log)"
     grep -E 'error|fatal|No such file' "$out/build.log" | head -n 15 >&2
+    if [ ! -x build/gpu-prebuilt/check_ops ] && [ -f build/gpu-prebuilt.tgz ]; then
+      tar -C build -xzf build/gpu-prebuilt.tgz || say "build/gpu-prebuilt.tgz: cannot unpack"
+    fi
     if [ -x build/gpu-prebuilt/check_ops ]; then
       check_ops=build/gpu-prebuilt/check_ops
       bench=build/gpu-prebuilt/cuda_bench
@@ -156,7 +161,7 @@ if want cli; then
   dev=cuda
   [ $forced = 1 ] && dev=cpu
   say "cli: dsq-train and dsq-sample, cpu vs $dev (log: $out/cli.txt, runs in $out/cli) ..."
-  DSQ_BIN=$PWD/$tools DSQ_CLI_DEVICE=$dev run_stage cli 150 bench/gpu/cli-check.sh "$out/cli" \
+  DSQ_BIN=$PWD/$tools DSQ_CLI_DEVICE=$dev run_stage cli 200 bench/gpu/cli-check.sh "$out/cli" \
     >"$out/cli.txt" 2>"$out/cli.err"
   cli_status="$(grep -c '^PASS' "$out/cli.txt") passed, $(grep -c '^FAIL' "$out/cli.txt") failed; $(status_of $st_rc $st_s)"
   [ $st_rc -ne 0 ] && { tail -n 10 "$out/cli.err" >&2; overall=1; }
