@@ -772,8 +772,9 @@ int main(int argc, char **argv) {
         {"xent", check_xent, 0},         {"vocab search", check_vocab, 0},
         {"diffusion ops", check_diffusion_ops, 0},
         {"random", check_random, 0},     {"optimiser", check_optim, 0},
-        {"bf16 and fp16 GEMMs", check_lowp, 0},
         {"model", check_model, 1},
+        /* last: a cuBLAS refusal of a mixed-precision call is fatal */
+        {"bf16 and fp16 GEMMs", check_lowp, 0},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (strcmp(what, "all") && strcmp(what, parts[i].model ? "model" : "ops")) continue;
