@@ -26,15 +26,24 @@
 # Where the build dependencies are missing (an image with CUDA but without
 # jansson, zstd, utf8proc or OpenBLAS), it falls back to the binaries of
 # `make gpu-prebuilt`, if they came along (device tool: carry
-# build/gpu-prebuilt.tgz, unpacked here, or the folder build/gpu-prebuilt).  Logs go to $OUT when set (the device tool brings
-# that folder back), else build/gpu-check.
+# build/gpu-prebuilt.tgz, unpacked here, or the folder build/gpu-prebuilt).
+# Logs go to build/gpu-check (DSQ_GPU_CHECK_WORK); with $OUT set (the
+# device tool brings that folder back, 8 files at most), summary.txt, the
+# check logs, the benchmarks' JSON, the training runs' losses and the
+# stderr tails are copied there.
 #   bench/gpu-check.sh [--no-build] [--stages LIST] [B L]
 #     LIST: comma-separated among build,ops,cli,bench (default all four);
 #     B L: cuda_bench's batch shape (64 128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-build/gpu-check}
+# Logs and runs in a work folder; when $OUT is set (the device tool brings
+# back at most 8 files from it), the 8 that matter are copied there at the end.
+out=${DSQ_GPU_CHECK_WORK:-build/gpu-check}
+ret=${OUT:-}
 mkdir -p "$out"
+rm -rf "$out/cli"  # nothing stale from an earlier run
+rm -f "$out"/{build.log,check_ops.log,check_ops.err,cli.txt,cli.err,bench.jsonl,bench.err} \
+  "$out"/{bench-cuda.jsonl,bench-cuda.err,nvidia-smi.txt,summary.txt}
 t0=$(date +%s)
 budget=${DSQ_GPU_CHECK_BUDGET:-560}
 deadline=$((t0 + budget))
@@ -205,5 +214,18 @@ grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
   echo "bench-cuda: $paper_status"
   sed 's/^/  /' "$out/bench-cuda.jsonl"
   echo "total:     $(secs) s of a $budget s budget; logs in $out"
-} >&2
+} >"$out/summary.txt"
+cat "$out/summary.txt" >&2
+if [ -n "$ret" ]; then
+  mkdir -p "$ret"
+  for f in summary.txt check_ops.log cli.txt bench.jsonl bench-cuda.jsonl nvidia-smi.txt; do
+    [ -f "$out/$f" ] && cp "$out/$f" "$ret/"
+  done
+  for f in "$out"/cli/*/log.jsonl; do  # every run's log, one file
+    [ -f "$f" ] && sed "s|^|$(basename "$(dirname "$f")") |" "$f"
+  done >"$ret/cli-losses.txt"
+  for f in build.log check_ops.err cli.err bench.err bench-cuda.err; do
+    [ -s "$out/$f" ] && { echo "== $f (last 40 lines)"; tail -n 40 "$out/$f"; }
+  done >"$ret/stderr.txt"
+fi
 exit $overall

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/../.."
 export DSQ_BIN="${DSQ_BIN:-$PWD/tools}" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive DSQ_CLI_STEPS=3 \
   DSQ_CLI_BF16_STEPS=2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export DSQ_GPU_CHECK_WORK=$tmp/work
 check() {  # name cond [detail]
   if [ "$2" = 0 ]; then echo "PASS gpu_check_$1"; else echo "FAIL gpu_check_$1${3:+: $3}"; fi
 }
@@ -38,6 +39,13 @@ grep -q '^stages: *cli$' "$tmp/forced.err"
 check forced_runs_only_cli $?
 grep -q 'PASS train: 3 steps, loss cpu vs cpu: 3 steps of 3' "$tmp/forced.err"
 check forced_train_compares_every_step $?
+# what the device tool brings back: at most 8 files, the summary among them
+n=$(find "$tmp/forced" -type f | wc -l)
+diff <(grep -v '^$' "$tmp/forced/summary.txt") \
+  <(sed -n '/== gpu-check summary ==/,$p' "$tmp/forced.err") >/dev/null
+check out_summary_and_at_most_8_files $(( $? != 0 || n > 8 )) "$n files: $(ls "$tmp/forced")"
+grep -q '^dev1 {"step":2,' "$tmp/forced/cli-losses.txt"
+check out_has_the_runs_losses $? "$(head -c 300 "$tmp/forced/cli-losses.txt")"
 
 bench/gpu/cli-check.sh "$tmp/cuda" >"$tmp/cuda.out" 2>"$tmp/cuda.err"
 r=$?
