@@ -147,7 +147,8 @@ check-build: all $(TESTS) $(CHECK_OPS)
 # machine whose image lacks the build dependencies (bench/gpu-check.sh
 # falls back to them): jansson, zstd,
 # utf8proc and OpenBLAS linked statically, no MPI; cuBLAS, the C and C++
-# runtimes and libgomp stay shared (a CUDA image has them).
+# runtimes and libgomp stay shared (a CUDA image has them).  Also packed
+# as build/gpu-prebuilt.tgz, the one path to carry to a GPU machine.
 PREBUILT := build/gpu-prebuilt
 STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lopenblas -Wl,-Bdynamic -lm \
   -L$(CUBLAS_DIR) -lcublas -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
@@ -169,6 +170,9 @@ gpu-prebuilt:
 	  $(PREBUILT)/tools/*
 	@rm -rf $(PREBUILT)/obj $(PREBUILT)/libdsq.a  # only the binaries travel
 	@ls -l $(PREBUILT) $(PREBUILT)/tools
+	# one archive to carry (the binaries hold OpenBLAS each: ~90 MB as files)
+	tar -C build -czf $(PREBUILT).tgz gpu-prebuilt
+	@ls -l $(PREBUILT).tgz
 
 # Training and decoding rates at the paper's shape on a GPU, with the
 # PyTorch reference on the same GPU where torch has CUDA (JSON lines);

@@ -3,14 +3,16 @@
  * and model FLOP utilisation, decoding rates.  One JSON object per line on
  * stdout; progress on stderr.
  *
- *   gemm    the backend's fp32 GEMM (cuBLAS SGEMM, no TF32) on square
- *           products of size G: the device's practical fp32 ceiling.
+ *   gemm    the backend's GEMM on square products of size G, in fp32
+ *           (cuBLAS SGEMM, no TF32) and in bf16 (tensor cores, fp32
+ *           accumulation, fp32 buffers as --precision bf16 runs them): the
+ *           device's practical ceilings.
  *   train   dsq_trainer_step on a bert-base encoder (12 x 768, 12 heads,
  *           I 3072), d 128, V 30,522, L 128, microbatch 64, batch 4 x 64
  *           (gradients added over the microbatches, clipping, AdamW, EMA),
  *           random ids, half of each row the target: tokens/s over the
  *           timed steps after one warm-up, and model FLOPs/s divided by the
- *           GEMM rate (MFU).  Model FLOPs per token as bench/train.sh
+ *           GEMM rate of the same precision (MFU); in fp32, then in bf16.  Model FLOPs per token as bench/train.sh
  *           counts them: 3 x the forward GEMMs (projections, attention
  *           products, the decoder_nll vocabulary product).
  *   decode  the same network (random weights: speed does not depend on
@@ -52,9 +54,13 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* TFLOP/s of the backend's GEMM on G x G x G, best of 5 after a warm-up. */
-static double gemm_rate(int G) {
+static const char *prec_name[] = {"fp32", "bf16", "fp16"};
+
+/* TFLOP/s of the backend's GEMM on G x G x G under precision prec, best
+ * of 5 after a warm-up. */
+static double gemm_rate(int G, int prec) {
     size_t n = (size_t)G * G;
+    gpu->set_precision(gpu, prec);
     float *a = gpu->alloc(gpu, n * 4), *b = gpu->alloc(gpu, n * 4), *c = gpu->alloc(gpu, n * 4);
     gpu->randn(gpu, a, n, 1, 1);
     gpu->randn(gpu, b, n, 1, 2);
@@ -69,9 +75,10 @@ static double gemm_rate(int G) {
         if (t < best) best = t;
     }
     gpu->free(gpu, a), gpu->free(gpu, b), gpu->free(gpu, c);
+    gpu->set_precision(gpu, DSQ_PREC_FP32);
     double tf = 2.0 * G * G * (double)G / best / 1e12;
-    printf("{\"bench\": \"cuda_gemm\", \"precision\": \"fp32\", \"shape\": \"%dx%dx%d\", "
-           "\"TFLOP_per_s\": %.2f}\n", G, G, G, tf);
+    printf("{\"bench\": \"cuda_gemm\", \"precision\": \"%s\", \"shape\": \"%dx%dx%d\", "
+           "\"TFLOP_per_s\": %.2f}\n", prec_name[prec], G, G, G, tf);
     fflush(stdout);
     return tf;
 }
@@ -93,7 +100,8 @@ static void fill_batch(int32_t *ids, uint8_t *mask, int64_t *index, int B, int L
     for (int b = 0; b < B; b++) index[b] = b;
 }
 
-static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, double gemm_tf) {
+static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, double gemm_tf,
+                        int prec) {
     dsq_err e = {0};
     int mb = B < 64 ? B : 64;
     dsq_diffusion df;
@@ -102,7 +110,7 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     dsq_diffusion_opts o = {0, 0.0f, 0.0f};
     dsq_train_opts to = {.lr = 1e-4f, .learning_steps = 50000, .weight_decay = 0.0f,
                          .grad_clip = -1.0f, .microbatch = mb, .n_ema = 1, .ema = {0.9999f},
-                         .seed = 102};
+                         .seed = 102, .precision = prec};
     if (dsq_diffusion_init(&df, m, sch, &o, &e) || dsq_diffusion_reserve(&df, mb, L, &e) ||
         dsq_tsampler_init(&smp, "lossaware", sch->T, &e) ||
         dsq_trainer_init(&tr, m, &df, &smp, &to, &e)) {
@@ -121,18 +129,20 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     gpu->sync(gpu);
     double st = (now_s() - t0) / steps, tps = (double)B * L / st;
     double fpt = 3 * fwd_flops_per_token(&m->cfg, L, 1), tf = tps * fpt / 1e12;
+    const char *pn = prec_name[prec];
     printf("{\"bench\": \"cuda_train\", \"config\": \"bert-base d%d V%d\", \"layers\": %d, "
-           "\"precision\": \"fp32\", \"batch\": %d, \"microbatch\": %d, \"seq_len\": %d, "
+           "\"precision\": \"%s\", \"batch\": %d, \"microbatch\": %d, \"seq_len\": %d, "
            "\"timed_steps\": %d, \"s_per_step\": %.4f, \"tokens_per_s\": %.0f, "
            "\"model_gflop_per_token\": %.4f, \"model_TFLOP_per_s\": %.2f, "
-           "\"gemm_fp32_TFLOP_per_s\": %.2f, \"mfu_vs_fp32_gemm\": %.4f, \"loss\": %.4f}\n",
-           m->cfg.d, m->cfg.vocab, m->cfg.n_layers, B, mb, L, steps, st, tps, fpt / 1e9, tf,
-           gemm_tf, tf / gemm_tf, loss);
+           "\"gemm_%s_TFLOP_per_s\": %.2f, \"mfu_vs_%s_gemm\": %.4f, \"loss\": %.4f}\n",
+           m->cfg.d, m->cfg.vocab, m->cfg.n_layers, pn, B, mb, L, steps, st, tps, fpt / 1e9, tf,
+           pn, gemm_tf, pn, tf / gemm_tf, loss);
     fflush(stdout);
     free(ids), free(mask), free(index);
     dsq_trainer_free(&tr);
     dsq_tsampler_free(&smp);
     dsq_diffusion_free(&df);
+    gpu->set_precision(gpu, DSQ_PREC_FP32);
 }
 
 /* Progress callback: the time after each model call (the sampler has
@@ -222,7 +232,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cuda_paper: %s\n", desc);
 #endif
     double t0 = now_s();
-    double tf = gemm_rate(G);
+    double tf = gemm_rate(G, DSQ_PREC_FP32), tf16 = gemm_rate(G, DSQ_PREC_BF16);
     dsq_model_config c;
     dsq_model_config_default(&c, 30522, 128);
     c.n_layers = layers;
@@ -234,7 +244,9 @@ int main(int argc, char **argv) {
     }
     dsq_model_init_params(&m, 1);
     fprintf(stderr, "cuda_paper: training, batch %d, L %d ...\n", B, L);
-    bench_train(&m, &sch, B, L, tf);
+    bench_train(&m, &sch, B, L, tf, DSQ_PREC_FP32);
+    fprintf(stderr, "cuda_paper: training in bf16 ...\n");
+    bench_train(&m, &sch, B, L, tf16, DSQ_PREC_BF16);
     fprintf(stderr, "cuda_paper: decoding, batch %d ...\n", D);
     bench_decode(&m, &sch, D, L);  /* after training: decoding frees the gradients */
     dsq_schedule_free(&sch);

@@ -8,7 +8,7 @@
 #          model, CPU vs CUDA (120 s)
 #   cli    bench/gpu/cli-check.sh: dsq-train 200 steps cpu vs cuda (losses
 #          within 1e-3), cuda determinism, dsq-sample ddpm and dpm++ cpu vs
-#          cuda on the tiny fixture (150 s)
+#          cuda on the tiny fixture; bf16 training cpu vs cuda (200 s)
 #   bench  bench/cuda_bench (per-operation timings at the bert-base training
 #          shape, model steps) (100 s), then bench/gpu/bench-cuda.sh (make
 #          bench-cuda: training throughput and MFU at the paper's shape,
@@ -18,22 +18,32 @@
 # stderr.  Exit 0 when every stage that ran passed.
 #
 # Without a GPU it says so and exits 0 (bench/run runs every bench/*.sh),
-# unless DSQ_GPU_CHECK_FORCE=1: then only the cli stage runs, with the CPU
-# on both sides (--device cpu against --device cpu), to check the script's
-# plumbing on a machine without GPU; its summary says FORCED and that it
-# tells nothing about a GPU.
+# unless DSQ_GPU_CHECK_FORCE=1: then only the cli stage runs (and the
+# build stage if --stages names it), with the CPU on both sides (--device
+# cpu against --device cpu), to check the script's plumbing on a machine
+# without GPU; its summary says FORCED and that it tells nothing about a
+# GPU.
 # Where the build dependencies are missing (an image with CUDA but without
 # jansson, zstd, utf8proc or OpenBLAS), it falls back to the binaries of
 # `make gpu-prebuilt`, if they came along (device tool: carry
-# build/gpu-prebuilt).  Logs go to $OUT when set (the device tool brings
-# that folder back), else build/gpu-check.
+# build/gpu-prebuilt.tgz, unpacked here, or the folder build/gpu-prebuilt).
+# Logs go to build/gpu-check (DSQ_GPU_CHECK_WORK); with $OUT set (the
+# device tool brings that folder back, 8 files at most), summary.txt, the
+# check logs, the benchmarks' JSON, the training runs' losses and the
+# stderr tails are copied there.
 #   bench/gpu-check.sh [--no-build] [--stages LIST] [B L]
 #     LIST: comma-separated among build,ops,cli,bench (default all four);
 #     B L: cuda_bench's batch shape (64 128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-build/gpu-check}
+# Logs and runs in a work folder; when $OUT is set (the device tool brings
+# back at most 8 files from it), the 8 that matter are copied there at the end.
+out=${DSQ_GPU_CHECK_WORK:-build/gpu-check}
+ret=${OUT:-}
 mkdir -p "$out"
+rm -rf "$out/cli"  # nothing stale from an earlier run
+rm -f "$out"/{build.log,check_ops.log,check_ops.err,cli.txt,cli.err,bench.jsonl,bench.err} \
+  "$out"/{bench-cuda.jsonl,bench-cuda.err,nvidia-smi.txt,summary.txt}
 t0=$(date +%s)
 budget=${DSQ_GPU_CHECK_BUDGET:-560}
 deadline=$((t0 + budget))
@@ -63,8 +73,9 @@ if ! nvidia-smi -L >/dev/null 2>&1 && [ ! -e /dev/nvidia0 ]; then
     exit 0
   fi
   forced=1
-  stages=cli
-  say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): only the cli stage, cpu against cpu"
+  case ",$stages," in *,build,*) [ "$stages" = build,ops,cli,bench ] && stages=cli || stages=build,cli ;;
+                      *) stages=cli ;; esac
+  say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): stages $stages, cpu against cpu"
 fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
       head -n 1)
@@ -95,6 +106,9 @@ if want build; then
   else
     build_status="FAILED after $(secs) s (build.log)"
     grep -E 'error|fatal|No such file' "$out/build.log" | head -n 15 >&2
+    if [ ! -x build/gpu-prebuilt/check_ops ] && [ -f build/gpu-prebuilt.tgz ]; then
+      tar -C build -xzf build/gpu-prebuilt.tgz || say "build/gpu-prebuilt.tgz: cannot unpack"
+    fi
     if [ -x build/gpu-prebuilt/check_ops ]; then
       check_ops=build/gpu-prebuilt/check_ops
       bench=build/gpu-prebuilt/cuda_bench
@@ -156,7 +170,7 @@ if want cli; then
   dev=cuda
   [ $forced = 1 ] && dev=cpu
   say "cli: dsq-train and dsq-sample, cpu vs $dev (log: $out/cli.txt, runs in $out/cli) ..."
-  DSQ_BIN=$PWD/$tools DSQ_CLI_DEVICE=$dev run_stage cli 150 bench/gpu/cli-check.sh "$out/cli" \
+  DSQ_BIN=$PWD/$tools DSQ_CLI_DEVICE=$dev run_stage cli 200 bench/gpu/cli-check.sh "$out/cli" \
     >"$out/cli.txt" 2>"$out/cli.err"
   cli_status="$(grep -c '^PASS' "$out/cli.txt") passed, $(grep -c '^FAIL' "$out/cli.txt") failed; $(status_of $st_rc $st_s)"
   [ $st_rc -ne 0 ] && { tail -n 10 "$out/cli.err" >&2; overall=1; }
@@ -200,5 +214,18 @@ grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
   echo "bench-cuda: $paper_status"
   sed 's/^/  /' "$out/bench-cuda.jsonl"
   echo "total:     $(secs) s of a $budget s budget; logs in $out"
-} >&2
+} >"$out/summary.txt"
+cat "$out/summary.txt" >&2
+if [ -n "$ret" ]; then
+  mkdir -p "$ret"
+  for f in summary.txt check_ops.log cli.txt bench.jsonl bench-cuda.jsonl nvidia-smi.txt; do
+    [ -f "$out/$f" ] && cp "$out/$f" "$ret/"
+  done
+  for f in "$out"/cli/*/log.jsonl; do  # every run's log, one file
+    [ -f "$f" ] && sed "s|^|$(basename "$(dirname "$f")") |" "$f"
+  done >"$ret/cli-losses.txt"
+  for f in build.log check_ops.err cli.err bench.err bench-cuda.err; do
+    [ -s "$out/$f" ] && { echo "== $f (last 40 lines)"; tail -n 40 "$out/$f"; }
+  done >"$ret/stderr.txt"
+fi
 exit $overall

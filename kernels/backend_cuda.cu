@@ -113,6 +113,12 @@ void cu_after(dsq_backend *be, const char *file, int line) {
 // [c, r] one with the same ld: so cuBLAS gets (B, A) swapped, m and n
 // swapped, and the same transpose flags.
 
+// bf16 / fp16: fp32 buffers, tensor cores down-converting the operands
+// and accumulating in fp32 (the compute types for 32-bit inputs).
+static cublasComputeType_t cu_compute(int prec) {
+    return prec == DSQ_PREC_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_16F;
+}
+
 void cu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, long long stride_a, const float *b, int ldb,
              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch) {
@@ -120,7 +126,19 @@ void cu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, flo
     cublasHandle_t h = cu(be)->blas;
     cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    if (batch == 1)
+    int prec = cu(be)->prec;
+    if (prec != DSQ_PREC_FP32) {
+        cublasComputeType_t ct = cu_compute(prec);
+        if (batch == 1)
+            cublasCheck(cublasGemmEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, a,
+                                     CUDA_R_32F, lda, &beta, c, CUDA_R_32F, ldc, ct,
+                                     CUBLAS_GEMM_DEFAULT));
+        else
+            cublasCheck(cublasGemmStridedBatchedEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb,
+                                                   stride_b, a, CUDA_R_32F, lda, stride_a, &beta,
+                                                   c, CUDA_R_32F, ldc, stride_c, batch, ct,
+                                                   CUBLAS_GEMM_DEFAULT));
+    } else if (batch == 1)
         cublasCheck(cublasSgemm(h, ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
     else
         cublasCheck(cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, b, ldb, stride_b, a,
@@ -167,10 +185,19 @@ void cu_gemm_bh(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, 
     CU_AFTER(be);
     cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasCheck(cublasSgemmBatched(cu(be)->blas, ob, oa, n, m, k, &alpha, pb, ldb, pa, lda,
-                                   &beta, pc, ldc, count));
+    if (cu(be)->prec != DSQ_PREC_FP32)
+        cublasCheck(cublasGemmBatchedEx(cu(be)->blas, ob, oa, n, m, k, &alpha,
+                                        (const void *const *)pb, CUDA_R_32F, ldb,
+                                        (const void *const *)pa, CUDA_R_32F, lda, &beta,
+                                        (void *const *)pc, CUDA_R_32F, ldc, count,
+                                        cu_compute(cu(be)->prec), CUBLAS_GEMM_DEFAULT));
+    else
+        cublasCheck(cublasSgemmBatched(cu(be)->blas, ob, oa, n, m, k, &alpha, pb, ldb, pa, lda,
+                                       &beta, pc, ldc, count));
     CU_AFTER(be);
 }
+
+static void cuda_set_precision(dsq_backend *be, int prec) { cu(be)->prec = prec; }
 
 // ---- creation -----------------------------------------------------------------
 
@@ -233,6 +260,7 @@ extern "C" dsq_backend *dsq_backend_cuda(int device, dsq_err *e) {
     be->sync = cuda_sync;
     be->destroy = cuda_destroy;
     be->gemm = cuda_gemm;
+    be->set_precision = cuda_set_precision;
     be->bias_add = cu_bias_add;
     be->bias_grad = cu_bias_grad;
     be->add = cu_add;

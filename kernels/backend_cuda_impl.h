@@ -30,6 +30,7 @@ typedef struct {
     int device;
     int sms;                 // multiprocessors
     int sync_each;           // DSQ_CUDA_SYNC=1: sync and check after each op
+    int prec;                // DSQ_PREC_*: GEMM arithmetic (set_precision)
     cudaStream_t stream;     // every operation runs on it, in order
     cublasHandle_t blas;
     void *ws[CU_WS_N];

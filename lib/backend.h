@@ -29,6 +29,10 @@
 
 typedef struct dsq_backend dsq_backend;
 
+/* Arithmetic of matrix products (set_precision): fp32, or operands in a
+ * 16-bit format with fp32 accumulation. */
+enum { DSQ_PREC_FP32 = 0, DSQ_PREC_BF16 = 1, DSQ_PREC_FP16 = 2 };
+
 struct dsq_backend {
     const char *name;  /* "cpu", "cuda" */
     void *impl;        /* backend-private state */
@@ -55,6 +59,16 @@ struct dsq_backend {
                  float alpha, const float *a, int lda, long long stride_a,
                  const float *b, int ldb, long long stride_b,
                  float beta, float *c, int ldc, long long stride_c, int batch);
+
+    /* The arithmetic of every later gemm call (model code's, and those
+     * inside attention and xent): DSQ_PREC_FP32 (the default: true fp32),
+     * DSQ_PREC_BF16 or DSQ_PREC_FP16: op(A) and op(B) rounded to that
+     * format (to nearest, ties to even; fp16 overflows to inf), products
+     * accumulated in fp32 (tensor cores on a GPU); C, alpha, beta and every
+     * buffer stay fp32, and so does everything that is not a GEMM.  For
+     * training and decoding (--precision); BERTScore's inference operations
+     * are not meant to run under it. */
+    void (*set_precision)(dsq_backend *be, int prec);
 
     /* ---- bias and sums -------------------------------------------------- */
     /* out[N,C] += bias[C] (broadcast over rows). */

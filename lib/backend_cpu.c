@@ -49,10 +49,10 @@ static void sgemm1(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * columns when C is short and wide).  Every element is computed by one
  * sgemm call over the whole k, so the split does not change results for a
  * given thread count. */
-static void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k,
-                     float alpha, const float *a, int lda, long long stride_a,
-                     const float *b, int ldb, long long stride_b,
-                     float beta, float *c, int ldc, long long stride_c, int batch) {
+void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k,
+              float alpha, const float *a, int lda, long long stride_a,
+              const float *b, int ldb, long long stride_b,
+              float beta, float *c, int ldc, long long stride_c, int batch) {
     (void)be;
     int nt = omp_get_max_threads();
     double work = (double)m * n * k * batch;
@@ -167,6 +167,7 @@ dsq_backend *dsq_backend_cpu(void) {
     be->sync = cpu_sync;
     be->destroy = cpu_destroy;
     be->gemm = cpu_gemm;
+    be->set_precision = cpu_set_precision;
     be->bias_add = cpu_bias_add;
     be->bias_grad = cpu_bias_grad;
     be->add = cpu_add;

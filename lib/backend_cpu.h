@@ -62,6 +62,17 @@ void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float
                size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
 void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
 
+/* backend_cpu.c: the fp32 GEMM (the table's gemm by default). */
+void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, long long stride_a, const float *b, int ldb,
+              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch);
+
+/* backend_cpu_prec.c: 16-bit GEMM arithmetic by rounding the operands
+ * (set_precision swaps the table's gemm), and the roundings themselves. */
+void cpu_set_precision(dsq_backend *be, int prec);
+float dsq_round_bf16(float x);  /* to nearest bfloat16, ties to even */
+float dsq_round_fp16(float x);  /* to nearest IEEE half, ties to even, inf beyond */
+
 /* backend_cpu_round.c: the running row-wise best of vocabulary scores. */
 void cpu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,
                   const float *add, int N, int C, int col0, int sign);

@@ -2,7 +2,9 @@
 #include "checkpoint.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "safetensors.h"
@@ -141,6 +143,12 @@ int dsq_state_write(const char *path, const dsq_model *m, const dsq_train_state 
     dsq_record_add(&r, "sampler.counts", DSQ_I32, 1, cs, s->counts);
     dsq_record_set_meta(&r, "dsq_kind", "train_state");
     meta_i64(&r, "step", s->step);
+    meta_i64(&r, "updates", s->updates);
+    if (isfinite(s->lg_loss_scale)) {
+        char b[40];
+        snprintf(b, sizeof b, "%.17g", s->lg_loss_scale);
+        dsq_record_set_meta(&r, "lg_loss_scale", b);
+    }
     meta_i64(&r, "epoch", s->epoch);
     meta_i64(&r, "pos", s->pos);
     if (config_json) dsq_record_set_meta(&r, "config", config_json);
@@ -183,6 +191,16 @@ int dsq_state_read(const char *path, const dsq_model *m, dsq_train_state *s,
         goto out;
     }
     rc = get_i64(&r, "step", &s->step, path, e);
+    s->updates = s->step;  /* files from before fp16 training */
+    if (!rc && dsq_record_meta(&r, "updates")) rc = get_i64(&r, "updates", &s->updates, path, e);
+    s->lg_loss_scale = NAN;
+    const char *lg = dsq_record_meta(&r, "lg_loss_scale");
+    if (!rc && lg) {
+        char *end;
+        s->lg_loss_scale = strtod(lg, &end);
+        if (*end || !*lg || !isfinite(s->lg_loss_scale))
+            rc = dsq_err_set(e, DSQ_EDATA, "%s: metadata lg_loss_scale = '%s'", path, lg);
+    }
     rc = rc ? rc : get_i64(&r, "epoch", &s->epoch, path, e);
     rc = rc ? rc : get_i64(&r, "pos", &s->pos, path, e);
     rc = rc ? rc : get_flat(&r, "params", m, s->params, path, e);

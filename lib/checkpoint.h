@@ -38,7 +38,10 @@ int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e);
  * copies as flat F32 [n_params] tensors (the table's layout), the
  * loss-aware sampler's history, and the scalars in metadata. */
 typedef struct {
-    int64_t step;           /* updates done */
+    int64_t step;           /* steps done */
+    int64_t updates;        /* AdamW steps applied (fp16 skips some); a file
+                               without it: step */
+    double lg_loss_scale;   /* fp16 loss scale; a file without it: NAN */
     int64_t epoch;          /* data order: current epoch ... */
     int64_t pos;            /* ... and the next example within it */
     int n_ema;

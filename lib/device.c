@@ -37,3 +37,18 @@ void dsq_device_name(const dsq_device *d, char *buf, size_t n) {
     else
         snprintf(buf, n, "cuda:%d", resolved_index(d));
 }
+
+static const char *prec_names[] = {"fp32", "bf16", "fp16"};
+
+int dsq_precision_parse(const char *s, int *prec) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, prec_names[i])) {
+            *prec = i;  /* DSQ_PREC_FP32, _BF16, _FP16 in this order */
+            return 0;
+        }
+    return -1;
+}
+
+const char *dsq_precision_name(int prec) {
+    return prec >= 0 && prec < 3 ? prec_names[prec] : "?";
+}

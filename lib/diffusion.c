@@ -18,6 +18,7 @@ int dsq_diffusion_init(dsq_diffusion *df, dsq_model *m, const dsq_schedule *sch,
     df->m = m;
     df->sch = sch;
     df->o = *o;
+    df->grad_scale = 1.0f;
     df->sa = xmalloc((size_t)sch->T * sizeof *df->sa);
     df->s1 = xmalloc((size_t)sch->T * sizeof *df->s1);
     /* _extract_into_tensor: float64 arrays indexed, then .float() */
@@ -141,7 +142,7 @@ double dsq_diffusion_loss(dsq_diffusion *df, const int32_t *ids, const uint8_t *
         ca[b] = df->sa[t[b]];
         cb[b] = df->s1[t[b]];
         tsc[b] = dsq_model_rescale_t(t[b], T);
-        gs[b] = w[b] / (float)B;  /* d(mean_b w_b loss_b)/d loss_b */
+        gs[b] = w[b] / (float)B * df->grad_scale;  /* d(mean_b w_b loss_b)/d loss_b */
     }
     be->upload(be, df->ids, ids, (size_t)N * sizeof *ids);
     be->upload(be, df->mask, hm, (size_t)N * sizeof *hm);
@@ -225,8 +226,8 @@ double dsq_diffusion_loss(dsq_diffusion *df, const int32_t *ids, const uint8_t *
         be->embedding_bwd(be, m->g.wemb, df->ids, df->dx0, N, d, V);
         if (reg > 0) {  /* d(reg ||m||)/dm = reg m / ||m||, weighted by mean w */
             double nm = reg / df->o.reg_rate;
-            be->axpy(be, m->g.mean_emb, (float)(df->o.reg_rate * wsum / B / nm),
-                     m->p.mean_emb, (size_t)d);
+            double k = df->o.reg_rate * wsum / B / nm * df->grad_scale;
+            be->axpy(be, m->g.mean_emb, (float)k, m->p.mean_emb, (size_t)d);
         }
     }
     free(hm);

@@ -36,6 +36,8 @@ typedef struct {
     const dsq_schedule *sch;
     dsq_diffusion_opts o;
     float *sa, *s1;      /* host [T]: float32 sqrt(abar), sqrt(1 - abar) */
+    float grad_scale;    /* multiplies the backward's gradients (fp16 loss
+                            scaling, lib/train.c); 1 after init */
     int cap_B, L;
     /* device buffers; [B,L,d] unless stated */
     int32_t *ids;        /* [B, L] */

@@ -354,6 +354,7 @@ static int setup_model(const dsq_sample_run_opts *o, model_setup *su, dsq_tokeni
                            o->model);
 
     if (!(*be = dsq_device_backend(&o->device, e))) return e->code;
+    (*be)->set_precision(*be, o->precision);
     /* inference: no dropout, and no dropout-mask activations either */
     su->mc.hidden_dropout = su->mc.attn_dropout = 0.0f;
     if ((rc = dsq_model_create(m, &su->mc, *be, e))) return rc;

@@ -32,6 +32,7 @@ typedef struct {
     int quiet;
     const dsq_dist *dist;     /* mpirun ranks; NULL: one process */
     dsq_device device;        /* zero: the CPU */
+    int precision;            /* DSQ_PREC_*: GEMM arithmetic (zero: fp32) */
 } dsq_sample_run_opts;
 
 /* Set by the tool's SIGINT/SIGTERM handler: the run stops after the

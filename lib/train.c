@@ -31,6 +31,8 @@ int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsamp
         be->copy(be, tr->ema[i], m->params, bytes);
     }
     tr->scratch = be->alloc(be, sizeof(float));
+    tr->lg_loss_scale = DSQ_FP16_INITIAL_LG_LOSS_SCALE;
+    be->set_precision(be, o->precision);
     return 0;
 }
 
@@ -61,7 +63,12 @@ uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro) 
     return (((uint64_t)step << 20) + (uint64_t)micro) * rng_stride(tr);
 }
 
-void dsq_trainer_begin(dsq_trainer *tr) { dsq_model_zero_grad(tr->m); }
+static int fp16(const dsq_trainer *tr) { return tr->o.precision == DSQ_PREC_FP16; }
+
+void dsq_trainer_begin(dsq_trainer *tr) {
+    dsq_model_zero_grad(tr->m);
+    tr->df->grad_scale = fp16(tr) ? (float)exp2(tr->lg_loss_scale) : 1.0f;
+}
 
 static void add_stats(dsq_train_stats *st, const dsq_seq_terms *q, const int *t,
                       const float *w, int B, int L, int T) {
@@ -99,7 +106,17 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
     be->sumsq(be, tr->scratch, m->grads, m->n_params);
     be->download(be, &s, tr->scratch, sizeof s);
     double norm = sqrt((double)s);
-    if (!isfinite(norm)) return -1;
+    if (!isfinite(norm)) {
+        if (!fp16(tr) || tr->lg_loss_scale <= 0) return -1;
+        tr->lg_loss_scale -= 1;  /* overflow: a smaller scale next step */
+        tr->step++;
+        return 1;
+    }
+    if (fp16(tr)) {  /* unscale */
+        float gs = tr->df->grad_scale;
+        be->scale(be, m->grads, 1.0f / gs, m->n_params);
+        norm /= gs;
+    }
     if (tr->o.grad_clip > 0) {
         /* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6)
          * when that is below 1 */
@@ -111,11 +128,13 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st) {
     }
     float lr = dsq_trainer_lr(tr, tr->step);
     be->adamw(be, m->params, m->grads, tr->adam_m, tr->adam_v, m->n_params, lr, 0.9f,
-              0.999f, 1e-8f, tr->o.weight_decay, (int)(tr->step + 1));
+              0.999f, 1e-8f, tr->o.weight_decay, (int)(tr->updates + 1));
     for (int i = 0; i < tr->o.n_ema; i++) be->ema(be, tr->ema[i], m->params, m->n_params,
                                                   tr->o.ema[i]);
     tr->last_lr = lr;
     tr->step++;
+    tr->updates++;
+    if (fp16(tr)) tr->lg_loss_scale += DSQ_FP16_SCALE_GROWTH;
     if (st) { st->grad_norm += norm; st->n_steps += 1; }
     return 0;
 }
@@ -164,7 +183,7 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
         dsq_dist_sum_double(tr->dist, (double *)&local, sizeof local / sizeof(double));
     }
     double loss = local.loss / local.n;
-    int bad = !isfinite(loss) || dsq_trainer_update(tr, &local) != 0;
+    int bad = !isfinite(loss) || dsq_trainer_update(tr, &local) < 0;
     free(t);
     free(t_all);
     free(w);

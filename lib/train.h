@@ -24,7 +24,17 @@ typedef struct {
     int n_ema;
     float ema[DSQ_MAX_EMA];/* --ema_rate, comma-separated in the reference */
     uint64_t seed;         /* RNG key of t draws, noises and dropout */
+    int precision;         /* DSQ_PREC_*: GEMM arithmetic (the backend's
+                              set_precision); fp16 adds loss scaling */
 } dsq_train_opts;
+
+/* fp16 dynamic loss scaling, as the reference's TrainLoop with use_fp16:
+ * the loss is multiplied by 2^lg_loss_scale before the backward; a
+ * non-finite gradient skips the update (the step still counts) and lowers
+ * lg_loss_scale by 1, a finite one is unscaled and applied and raises it by
+ * DSQ_FP16_SCALE_GROWTH.  Parameters, moments, EMA and losses stay fp32. */
+#define DSQ_FP16_INITIAL_LG_LOSS_SCALE 20.0
+#define DSQ_FP16_SCALE_GROWTH 1e-3
 
 /* Sums over the sequences of a step (or a log interval) of the
  * importance-weighted terms, as the reference's log_loss_dict logs them
@@ -46,7 +56,9 @@ typedef struct {
     float *adam_m, *adam_v;     /* device [n_params] */
     float *ema[DSQ_MAX_EMA];    /* device [n_params] each */
     float *scratch;             /* device, 1 float */
-    int64_t step;               /* updates done */
+    int64_t step;               /* steps done (fp16: skipped ones included) */
+    int64_t updates;            /* AdamW steps applied (= step but in fp16) */
+    double lg_loss_scale;       /* fp16: log2 of the loss scale */
     float last_lr;
     /* Data parallel (set after init; NULL = one process): each rank takes
      * its shard of every batch, gradients are averaged over the ranks. */
@@ -68,7 +80,11 @@ uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro);
 /* The parts of a step, for tests that supply their own t and noises:
  * zero the gradients; one microbatch (noises already in df, t/w given);
  * the update (clip, anneal, AdamW, EMA; step += 1), which returns -1 and
- * changes nothing when the gradient norm is not finite. */
+ * changes nothing when the gradient norm is not finite.  In fp16 the
+ * microbatches' gradients are scaled by 2^lg_loss_scale (df->grad_scale,
+ * set by dsq_trainer_begin) and the update unscales them; a non-finite
+ * norm there returns 1: skipped, lg_loss_scale - 1, step += 1 (-1 as in
+ * fp32 once the scale is 1 or less: no overflow to blame). */
 void dsq_trainer_begin(dsq_trainer *tr);
 void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, const int *t,
                        const float *w, int B, int L, int want_nll, dsq_train_stats *st);
@@ -85,7 +101,8 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
  * multiple of the microbatch (or smaller than it).
  * Stats are added to st.  Returns the mean weighted loss of the batch, or
  * NaN, without updating anything (st untouched, step not advanced), when
- * the loss or the gradient norm is not finite. */
+ * the loss or the gradient norm is not finite (fp16: a non-finite gradient
+ * skips the update instead, see dsq_trainer_update; the loss is returned). */
 double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
                         int L, int want_nll, dsq_train_stats *st);
 

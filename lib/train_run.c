@@ -78,6 +78,8 @@ static json_t *make_config(const dsq_run_opts *o, const dsq_tokenizer *tok, int 
     json_object_set_new(j, "microbatch", json_integer(o->topts.microbatch));
     json_object_set_new(j, "ema_rate", json_string(ema));
     json_object_set_new(j, "seed", json_integer((json_int_t)o->topts.seed));
+    json_object_set_new(j, "precision", json_string(dsq_precision_name(o->topts.precision)));
+    json_object_set_new(j, "use_fp16", json_boolean(o->topts.precision == DSQ_PREC_FP16));
     json_object_set_new(j, "save_interval", json_integer(o->save_interval));
     json_object_set_new(j, "log_interval", json_integer(o->log_interval));
     json_object_set_new(j, "eval_interval", json_integer(o->eval_interval));
@@ -178,7 +180,9 @@ static int save_all_rank0(run_ctx *x, dsq_err *e) {
         rc = dsq_ckpt_write(p, m, x->tr->ema[i], x->config, e);
     }
     if (rc) return rc;
-    dsq_train_state s = {.step = step, .epoch = x->epoch, .pos = x->pos, .n_ema = o->topts.n_ema,
+    dsq_train_state s = {.step = step, .updates = x->tr->updates,
+                         .lg_loss_scale = x->tr->lg_loss_scale,
+                         .epoch = x->epoch, .pos = x->pos, .n_ema = o->topts.n_ema,
                          .params = m->params, .adam_m = x->tr->adam_m, .adam_v = x->tr->adam_v,
                          .T = x->smp->T, .history = x->smp->history, .counts = x->smp->counts};
     for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr->ema[i];
@@ -237,7 +241,8 @@ static int check_resume_config(const char *state_path, const char *saved, json_t
 }
 
 static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
-                      const dsq_train_stats *s, double tok_s, double elapsed, const char *prefix) {
+                      double lg_loss_scale, const dsq_train_stats *s, double tok_s,
+                      double elapsed, const char *prefix) {
     json_t *j = json_object();
     json_object_set_new(j, "step", json_integer(step));
     if (!*prefix) {
@@ -260,7 +265,10 @@ static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
         }
 #undef PUT
     if (!*prefix) {
-        json_object_set_new(j, "grad_norm", json_real(s->grad_norm / s->n_steps));
+        if (s->n_steps)  /* fp16: none when every step of the interval was skipped */
+            json_object_set_new(j, "grad_norm", json_real(s->grad_norm / s->n_steps));
+        if (o->topts.precision == DSQ_PREC_FP16)  /* as the reference logs it */
+            json_object_set_new(j, "lg_loss_scale", json_real(lg_loss_scale));
         json_object_set_new(j, "tokens_per_s", json_real(tok_s));
         json_object_set_new(j, "elapsed_s", json_real(elapsed));
     }
@@ -363,6 +371,8 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
         free(saved);
         if (rc || (rc = dsq_state_read(state_path, &m, &s, NULL, e))) goto out;
         tr.step = s.step;
+        tr.updates = s.updates;
+        if (isfinite(s.lg_loss_scale)) tr.lg_loss_scale = s.lg_loss_scale;
         x.epoch = s.epoch;
         x.pos = s.pos;
         snprintf(x.last_state, sizeof x.last_state, "%s", state_path);
@@ -428,7 +438,8 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
         tok_int += (double)B * L;
         if (want_log) {
             double t = now_s();
-            log_stats(log, k, o, tr.last_lr, &st, tok_int / fmax(t - t_int, 1e-9), t - t0, "");
+            log_stats(log, k, o, tr.last_lr, tr.lg_loss_scale, &st,
+                      tok_int / fmax(t - t_int, 1e-9), t - t0, "");
             if (o->progress == 0)  /* plain lines when stderr is not a terminal */
                 fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
                         dsq_progname, k, total, st.loss / st.n, tok_int / fmax(t - t_int, 1e-9));
@@ -450,7 +461,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
             /* a stream block of its own, past every training one */
             dsq_trainer_eval(&tr, vi, vm, vb, L, dsq_trainer_rng_offset(&tr, k, (1 << 20) - 1),
                              &es);
-            log_stats(log, k, o, 0, &es, 0, 0, "eval_");
+            log_stats(log, k, o, 0, 0, &es, 0, 0, "eval_");
             free(vi);
             free(vm);
         }

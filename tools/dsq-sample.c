@@ -52,6 +52,9 @@ static const char usage[] =
     "                           identical\n"
     "      --device DEV         cpu (default), cuda (under mpirun: the local\n"
     "                           rank's GPU, else GPU 0) or cuda:N\n"
+    "      --precision P        fp32 (default), bf16 or fp16: the matrix products'\n"
+    "                           operands (model and rounding) in that format,\n"
+    "                           fp32 sums and state\n"
     "  Under mpirun -np N the processes share the examples; rank 0 reads the\n"
     "  input and writes the output, identical for any N.\n"
     "\n"
@@ -68,7 +71,7 @@ static const char usage[] =
 
 enum { OPT_CONFIG = 256, OPT_SEED, OPT_CLAMP_STEP, OPT_NO_CLAMP_FIRST, OPT_NO_ROUND,
        OPT_CLIP, OPT_TOP_P, OPT_ORDER, OPT_MEAN_START, OPT_NO_MEAN_START, OPT_DENOISE,
-       OPT_IDS, OPT_JOIN, OPT_DEVICE };
+       OPT_IDS, OPT_JOIN, OPT_DEVICE, OPT_PREC };
 
 static const struct option long_opts[] = {
     {"model", required_argument, 0, 'm'},
@@ -90,6 +93,7 @@ static const struct option long_opts[] = {
     {"batch", required_argument, 0, 'b'},
     {"threads", required_argument, 0, 'j'},
     {"device", required_argument, 0, OPT_DEVICE},
+    {"precision", required_argument, 0, OPT_PREC},
     {"ids", no_argument, 0, OPT_IDS},
     {"join", required_argument, 0, OPT_JOIN},
     {"output", required_argument, 0, 'o'},
@@ -159,6 +163,10 @@ int main(int argc, char **argv) {
         case OPT_DEVICE:
             if (dsq_device_parse(optarg, &o.device))
                 dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
+            break;
+        case OPT_PREC:
+            if (dsq_precision_parse(optarg, &o.precision))
+                dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", optarg);
             break;
         case OPT_IDS: o.ids_out = 1; break;
         case OPT_JOIN:

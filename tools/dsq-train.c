@@ -63,6 +63,10 @@ static const char usage[] =
     "      --stop-at N            stop after update N with a resumable checkpoint\n"
     "      --device DEV           cpu (default), cuda (under mpirun: the local\n"
     "                             rank's GPU, else GPU 0) or cuda:N\n"
+    "      --precision P          fp32 (default), bf16 or fp16: the matrix products'\n"
+    "                             operands in that format, fp32 sums, weights,\n"
+    "                             moments and losses; fp16 adds dynamic loss\n"
+    "                             scaling (--use_fp16 True is fp16)\n"
     "  -q, --quiet                no progress output\n"
     "  -h, --help                 this help\n"
     "  -V, --version              version and build\n"
@@ -78,7 +82,7 @@ enum {
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
     O_SCHED, O_SAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
-    O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_IGNORED,
+    O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
 };
 
 #define OPT(name, has, val) {name, has, 0, val}
@@ -110,11 +114,11 @@ static const struct option long_opts[] = {
     OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
     OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
     OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
-    OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE),
+    OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE), OPT("precision", 1, O_PREC),
     OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
     OPT("version", 0, O_VERSION),
-    /* reference settings dsq fixes (predict x0, rescaled t, fp32) */
-    OPT("use_fp16", 1, O_IGNORED), OPT("predict_xstart", 1, O_IGNORED),
+    /* reference settings dsq fixes (predict x0, rescaled t) */
+    OPT("use_fp16", 1, O_FP16), OPT("predict_xstart", 1, O_IGNORED),
     OPT("rescale_timesteps", 1, O_IGNORED), OPT("vocab_size", 1, O_IGNORED),
     OPT("notes", 1, O_IGNORED), OPT("dataset", 1, O_IGNORED),
     {0, 0, 0, 0},
@@ -257,6 +261,13 @@ int main(int argc, char **argv) {
         case O_DEVICE:
             if (dsq_device_parse(optarg, &o.device))
                 dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
+            break;
+        case O_PREC:
+            if (dsq_precision_parse(optarg, &o.topts.precision))
+                dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", optarg);
+            break;
+        case O_FP16:
+            if (opt_bool(optarg, "--use_fp16")) o.topts.precision = DSQ_PREC_FP16;
             break;
         case O_IGNORED: break;
         case O_QUIET: quiet = 1; break;

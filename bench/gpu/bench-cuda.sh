@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make bench-cuda: rates of the CUDA backend at the paper's shape (bert-base
 # encoder, d 128, V 30,522, L 128, microbatch 64), JSON lines on stdout:
-#   cuda_gemm    the device's fp32 GEMM rate (cuBLAS SGEMM, no TF32)
+#   cuda_gemm    the device's GEMM rates: fp32 (cuBLAS SGEMM, no TF32) and
+#                bf16 (tensor cores, fp32 accumulation)
 #   cuda_train   training tokens/s and model FLOP utilisation (model FLOPs/s
-#                over that GEMM rate)
+#                over the GEMM rate of the same precision), fp32 and bf16
 #   cuda_decode  sentences/s decoding 2,500 x L 128: ddpm over 2,000 steps
 #                with rounding every step (timed over a few steps,
 #                extrapolated), dpm++ 10 and 20 steps (one batch timed in
@@ -38,8 +39,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 rc=${PIPESTATUS[0]}
 [ "$rc" -ne 0 ] && echo "bench-cuda: cuda_paper exited $rc" >&2
 
-# field NAME: a numeric field of the cuda_train line
-field() { awk -v k="\"$1\":" '/"bench": "cuda_train"/ { i = index($0, k); if (!i) next
+# field NAME: a numeric field of the fp32 cuda_train line
+field() { awk -v k="\"$1\":" '/"bench": "cuda_train".*"precision": "fp32"/ { i = index($0, k); if (!i) next
   s = substr($0, i + length(k)); sub(/^ */, "", s); sub(/[,}].*/, "", s); print s; exit }' \
   "$tmp/paper.jsonl"; }
 dsq_tps=$(field tokens_per_s)

@@ -5,6 +5,9 @@
 #           it) with --device cpu and with --device DEV: the loss of every
 #           step within 1e-3 relative;
 #   determinism  a second DEV run: log.jsonl identical but for the timings;
+#   bf16    the same model BF16_STEPS steps with --precision bf16 on cpu
+#           (operands rounded in software) and on DEV (tensor cores): every
+#           step's loss within 1e-2 relative;
 #   sample  dsq-sample on tests/fixtures/sample/tiny, same seed, cpu and
 #           DEV, for ddpm and dpm++: the fraction of equal tokens (equality
 #           is the goal in fp32 on this model; PASS needs all equal).
@@ -18,7 +21,8 @@
 #                   checks this script's plumbing on a machine without GPU)
 #   DSQ_CLI_STEPS   training steps (default 200)
 #   DSQ_CLI_TOL     relative tolerance on the losses (default 1e-3)
-#   DSQ_CLI_PERTURB=1  the DEV runs get another learning rate and seed, so
+#   DSQ_CLI_BF16_STEPS  steps of the bf16 comparison (default 50)
+#   DSQ_CLI_PERTURB=1  the DEV runs get other seeds, so
 #                   that every comparison must FAIL (tests/checks/gpu_check.sh)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +34,7 @@ tol=${DSQ_CLI_TOL:-1e-3}
 mkdir -p "$out"
 rc=0
 dev_train=() dev_seed=7
-[ "${DSQ_CLI_PERTURB:-0}" = 1 ] && dev_train=(--lr 1.1e-4) dev_seed=8
+[ "${DSQ_CLI_PERTURB:-0}" = 1 ] && dev_train=(--seed 103) dev_seed=8
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; rc=1; }
 say() { echo "cli-check: $*" >&2; }
@@ -61,9 +65,10 @@ train() {  # name device [options]
 # field FILE NAME: the values of a numeric field of a JSONL log, one a line
 field() { awk -v k="\"$2\":" '{ i = index($0, k); if (!i) { print "missing"; next }
   s = substr($0, i + length(k)); sub(/[,}].*/, "", s); print s }' "$1"; }
-# compare A B NAME: max relative difference of field NAME over the steps
+# compare A B NAME [N TOL]: max relative difference of field NAME over the
+# N steps (default: steps, tol)
 compare() {
-  paste <(field "$1" "$3") <(field "$2" "$3") | awk -v n="$steps" -v tol="$tol" '
+  paste <(field "$1" "$3") <(field "$2" "$3") | awk -v n="${4:-$steps}" -v tol="${5:-$tol}" '
     function abs(x) { return x < 0 ? -x : x }
     { k++; a = $1; b = $2
       if (a == "missing" || b == "missing" || a !~ /^-?[0-9]/ || b !~ /^-?[0-9]/) { bad++; next }
@@ -94,6 +99,18 @@ if [ -s "$out/dev1/log.jsonl" ] && train dev2 "$dev"; then  # unperturbed: must 
   fi
 else
   fail "determinism: no second $dev run (logs in $out)"
+fi
+
+bsteps=${DSQ_CLI_BF16_STEPS:-50}
+bf16=(--precision bf16 --learning-steps "$bsteps" --save-interval "$bsteps")
+if train cpu-bf16 cpu "${bf16[@]}" && train dev-bf16 "$dev" "${bf16[@]}" "${dev_train[@]}"; then
+  if r=$(compare "$out/cpu-bf16/log.jsonl" "$out/dev-bf16/log.jsonl" loss "$bsteps" 1e-2); then
+    pass "train bf16: $bsteps steps, loss cpu vs $dev: $r (tol 1e-2)"
+  else
+    fail "train bf16: $bsteps steps, loss cpu vs $dev: $r (tol 1e-2)"
+  fi
+else
+  fail "train bf16: a run failed (logs in $out: cpu-bf16.log, dev-bf16.log)"
 fi
 
 # ---- sampling --------------------------------------------------------------------

@@ -8,8 +8,10 @@
 # (DSQ_CLI_STEPS=3).  Skipped parts where a GPU is present.
 set -u
 cd "$(dirname "$0")/../.."
-export DSQ_BIN="${DSQ_BIN:-$PWD/tools}" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive DSQ_CLI_STEPS=3
+export DSQ_BIN="${DSQ_BIN:-$PWD/tools}" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive DSQ_CLI_STEPS=3 \
+  DSQ_CLI_BF16_STEPS=2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export DSQ_GPU_CHECK_WORK=$tmp/work
 check() {  # name cond [detail]
   if [ "$2" = 0 ]; then echo "PASS gpu_check_$1"; else echo "FAIL gpu_check_$1${3:+: $3}"; fi
 }
@@ -29,7 +31,7 @@ check no_gpu_runs_nothing "$(cat "$tmp/plain.out" | wc -c)" "printed on stdout"
 DSQ_GPU_CHECK_FORCE=1 OUT=$tmp/forced bench/gpu-check.sh >"$tmp/forced.out" 2>"$tmp/forced.err"
 r=$?
 p=$(grep -c '^  PASS' "$tmp/forced.err"); f=$(grep -c '^  FAIL' "$tmp/forced.err")
-check forced_cli_stage_passes $(( r != 0 || p != 4 || f != 0 )) \
+check forced_cli_stage_passes $(( r != 0 || p != 5 || f != 0 )) \
   "exit $r, $p PASS, $f FAIL: $(grep -E 'FAIL|cli:' "$tmp/forced.err" | head -n 5)"
 grep -q '^MODE: *FORCED without a GPU' "$tmp/forced.err"
 check forced_says_so $? "no FORCED line in the summary"
@@ -37,17 +39,24 @@ grep -q '^stages: *cli$' "$tmp/forced.err"
 check forced_runs_only_cli $?
 grep -q 'PASS train: 3 steps, loss cpu vs cpu: 3 steps of 3' "$tmp/forced.err"
 check forced_train_compares_every_step $?
+# what the device tool brings back: at most 8 files, the summary among them
+n=$(find "$tmp/forced" -type f | wc -l)
+diff <(grep -v '^$' "$tmp/forced/summary.txt") \
+  <(sed -n '/== gpu-check summary ==/,$p' "$tmp/forced.err") >/dev/null
+check out_summary_and_at_most_8_files $(( $? != 0 || n > 8 )) "$n files: $(ls "$tmp/forced")"
+grep -q '^dev1 {"step":2,' "$tmp/forced/cli-losses.txt"
+check out_has_the_runs_losses $? "$(head -c 300 "$tmp/forced/cli-losses.txt")"
 
 bench/gpu/cli-check.sh "$tmp/cuda" >"$tmp/cuda.out" 2>"$tmp/cuda.err"
 r=$?
 check real_mode_without_gpu_fails $(( r == 0 || $(count PASS "$tmp/cuda.out") != 0 ||
-                                      $(count FAIL "$tmp/cuda.out") != 4 )) \
+                                      $(count FAIL "$tmp/cuda.out") != 5 )) \
   "exit $r: $(cat "$tmp/cuda.out")"
 
 DSQ_CLI_DEVICE=cpu DSQ_CLI_PERTURB=1 bench/gpu/cli-check.sh "$tmp/pert" >"$tmp/pert.out" 2>"$tmp/pert.err"
 r=$?
 check differences_fail $(( r == 0 || $(count PASS "$tmp/pert.out") != 0 ||
-                           $(count FAIL "$tmp/pert.out") != 4 )) "exit $r: $(cat "$tmp/pert.out")"
+                           $(count FAIL "$tmp/pert.out") != 5 )) "exit $r: $(cat "$tmp/pert.out")"
 grep -q '^FAIL train: 3 steps, loss cpu vs cpu: 3 steps of 3, max rel diff [1-9]' "$tmp/pert.out"
 check loss_difference_reported $? "$(head -n 1 "$tmp/pert.out")"
 grep -q '^FAIL sample ddpm cpu vs cpu: [0-9]*/384 tokens equal' "$tmp/pert.out"
@@ -65,6 +74,7 @@ check bench_cuda_says_no_gpu $?
 cat >"$tmp/paper" <<'P'
 #!/bin/sh
 echo '{"bench": "cuda_gemm", "precision": "fp32", "shape": "64x64x64", "TFLOP_per_s": 0.03}'
+echo '{"bench": "cuda_train", "config": "bert-base d128 V30522", "layers": 2, "precision": "bf16", "batch": 64, "microbatch": 64, "seq_len": 32, "tokens_per_s": 9999}'
 echo '{"bench": "cuda_train", "config": "bert-base d128 V30522", "layers": 1, "precision": "fp32", "batch": 4, "microbatch": 2, "seq_len": 16, "timed_steps": 3, "s_per_step": 0.1, "tokens_per_s": 640, "mfu_vs_fp32_gemm": 0.5}'
 P
 printf '#!/bin/sh\nexit 1\n' >"$tmp/notorch"

@@ -105,6 +105,31 @@ setup() {
   fi
 }
 
+@test "--precision: bf16 and fp16 decode mostly the fp32 tokens, not all; a bad value exits 2" {
+  run dsq-sample -q -m "$CKPT" --precision fp8 "$T/in.dsq"
+  assert_failure 2; assert_output --partial "--precision: 'fp8' is not fp32, bf16 or fp16"
+  for i in $(seq 0 63); do
+    printf '{"src": "w0%d w1%d w2%d", "trg": "w3%d w1%d w2%d w0%d"}\n' \
+      $((i % 6 + 4)) $((i % 10)) $((i % 7)) $((i % 9)) $((i % 5)) $((i / 7 % 10)) $((9 - i % 6))
+  done > "$T/in64.jsonl"
+  dsq-tokenize -q --vocab "$FIX/vocab.txt" --vocab-kind word --seq-len 12 "$T/in64.jsonl" \
+    > "$T/in64.dsq"
+  for p in fp32 bf16 fp16; do
+    dsq-sample -q -m "$CKPT" --precision $p -o "$T/$p.jsonl" "$T/in64.dsq"
+  done
+  run -0 dsq-sample -q -m "$CKPT" "$T/in64.dsq"
+  assert_equal "$output" "$(cat "$T/fp32.jsonl")"
+  # per token at least 80% as in fp32 (a tiny model: close candidates), and
+  # not every one (the setting is in effect)
+  for p in bf16 fp16; do
+    run jq -n -r --slurpfile a "$T/fp32.jsonl" --slurpfile b "$T/$p.jsonl" '
+      [range($a | length) as $i | ($a[$i].recover | split(" ")) as $x
+       | ($b[$i].recover | split(" ")) as $y | range($x | length) | $x[.] == $y[.]]
+      | (map(select(.)) | length) / length | [. >= 0.8, . < 1] | @tsv'
+    assert_output "$(printf 'true\ttrue')"
+  done
+}
+
 @test "config and vocabulary found beside the checkpoint, or given" {
   mkdir "$T/run"
   cp "$CKPT" "$T/run/m.safetensors"

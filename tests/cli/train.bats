@@ -75,6 +75,40 @@ losses() { jq -c 'del(.tokens_per_s, .elapsed_s)' "$1"; }
   fi
 }
 
+@test "--precision: bf16 and fp16 train close to fp32; fp16 logs lg_loss_scale and resumes it exactly" {
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/x" --precision tf32
+  assert_failure 2; assert_output --partial "--precision: 'tf32' is not fp32, bf16 or fp16"
+  for p in fp32 bf16 fp16; do
+    dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/$p" --learning-steps 6 \
+      --log-interval 1 --save-interval 3 --precision $p -q
+    run jq -r '[.precision, .use_fp16] | @tsv' "$T/$p/config.json"
+    assert_output "$(printf '%s\t%s' $p "$([ $p = fp16 ] && echo true || echo false)")"
+  done
+  # every step's loss within 1e-2 of fp32's, and not all equal to it
+  for p in bf16 fp16; do
+    run jq -n -r --slurpfile a "$T/fp32/log.jsonl" --slurpfile b "$T/$p/log.jsonl" \
+      '[range(6) | (($a[.].loss - $b[.].loss) / $a[.].loss | fabs)] | [max < 1e-2, max > 0] | @tsv'
+    assert_output "$(printf 'true\ttrue')"
+  done
+  # lg_loss_scale only with fp16: 20 + 0.001 per applied step
+  run jq -s -r '[.[].lg_loss_scale] | map(. * 1000 | round) | @tsv' "$T/fp16/log.jsonl"
+  assert_output "$(printf '20001\t20002\t20003\t20004\t20005\t20006')"
+  run jq -s '[.[] | has("lg_loss_scale")] | any' "$T/bf16/log.jsonl"
+  assert_output false
+  # resume: the state keeps the scale; the same log and model as in one go
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --learning-steps 6 \
+    --log-interval 1 --save-interval 3 --precision fp16 --stop-at 3 -q
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --learning-steps 6 \
+    --log-interval 1 --save-interval 3 --precision fp16 --resume "$T/r" -q
+  [ "$(losses "$T/fp16/log.jsonl")" = "$(losses "$T/r/log.jsonl")" ]
+  cmp "$T/fp16/model_000006.safetensors" "$T/r/model_000006.safetensors"
+  # the reference's spelling
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/u" --learning-steps 1 \
+    --use_fp16 True -q
+  run jq -r .precision "$T/u/config.json"
+  assert_output fp16
+}
+
 @test "bad inputs: missing, corrupt, other vocabulary, seq_len, too few examples" {
   run dsq-train "${TINY[@]}" --data "$T/none.dsq" --vocab "$W" --out "$T/r"
   assert_failure 74; assert_output --partial "none.dsq"

@@ -6,7 +6,8 @@
  * per check: "PASS name: rel E ..." or "FAIL name: ...", rel being
  * ||cuda - cpu|| / ||cpu||.  Tolerances: 1e-5 pointwise and reductions,
  * 1e-4 with a matrix product, 1e-6 for dropout and normal draws (bitwise
- * expected); a NaN or Inf never passes.
+ * expected), 1e-2 for products with bf16 / fp16 operands (set_precision,
+ * both sides rounding); a NaN or Inf never passes.
  *
  * usage: check_ops [ops|model]   (default both)
  * exit: 0 all passed, 1 a failure, 77 skipped (no CUDA build or no GPU).
@@ -69,6 +70,20 @@ static void check_memory(void) {
 
 /* ---- GEMM ---------------------------------------------------------------------- */
 
+/* GEMM arithmetic of both backends (set_precision) and the tolerance that
+ * goes with it: with bf16 / fp16 operands the two sides round the same
+ * inputs the same way (to nearest even) but may sum in another order, and
+ * an input that differs in its last fp32 bit can round to a neighbouring
+ * 16-bit number. */
+static int prec = DSQ_PREC_FP32;
+static const char *prec_names[] = {"", " [bf16]", " [fp16]"};
+static double tol_gemm(void) { return prec == DSQ_PREC_FP32 ? TOL_GEMM : TOL_LOWP; }
+static void set_prec(int p) {
+    prec = p;
+    cpu->set_precision(cpu, p);
+    gpu->set_precision(gpu, p);
+}
+
 static void check_gemm1(int ta, int tb, int M, int N, int K, int batch, float alpha, float beta,
                         int pad) {
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -97,8 +112,9 @@ static void check_gemm1(int ta, int tb, int M, int N, int K, int batch, float al
                     pad_ok &= !memcmp(&g[at], &c0[at], sizeof(float));
                 }
             }
-    check_vec(NAME("gemm ta=%d tb=%d %dx%dx%d batch %d alpha %g beta %g ld+%d", ta, tb, M, N, K,
-                   batch, alpha, beta, pad), rl, gl, nl, TOL_GEMM);
+    check_vec(NAME("gemm%s ta=%d tb=%d %dx%dx%d batch %d alpha %g beta %g ld+%d",
+                   prec_names[prec], ta, tb, M, N, K, batch, alpha, beta, pad), rl, gl, nl,
+              tol_gemm());
     if (pad)
         check_true(NAME("gemm ta=%d tb=%d batch %d: padding of C untouched", ta, tb, batch),
                    pad_ok, "wrote outside the m x n block");
@@ -115,6 +131,41 @@ static void check_gemm(void) {
         }
     check_gemm1(0, 1, 257, 300, 513, 1, 1.0f, 1.0f, 0);
     check_gemm1(1, 0, 300, 257, 513, 2, -2.0f, 0.0f, 1);
+}
+
+/* The GPU's 16-bit GEMM against the CPU's fp32 one: within TOL_LOWP, and
+ * not equal to it (the setting is in effect). */
+static void check_lowp_vs_fp32(int p, int M, int N, int K) {
+    pair A = pr_new((size_t)M * K), B = pr_new((size_t)K * N), C = pr_new((size_t)M * N);
+    pr_randn(A, 1.0f, fresh());
+    pr_randn(B, 1.0f, fresh());
+    pr_nan(C);
+    cpu->set_precision(cpu, DSQ_PREC_FP32);
+    gpu->set_precision(gpu, p);
+    cpu->gemm(cpu, 0, 1, M, N, K, 1.0f, A.c, K, 0, B.c, K, 0, 0.0f, C.c, N, 0, 1);
+    gpu->gemm(gpu, 0, 1, M, N, K, 1.0f, A.g, K, 0, B.g, K, 0, 0.0f, C.g, N, 0, 1);
+    double rel = check_pair(NAME("gemm%s %dx%dx%d against the fp32 GEMM", prec_names[p], M, N, K),
+                            C, TOL_LOWP);
+    check_true(NAME("gemm%s %dx%dx%d: rounded (differs from fp32)", prec_names[p], M, N, K),
+               rel > 1e-6, "equal to the fp32 product: the precision setting has no effect");
+    set_prec(DSQ_PREC_FP32);
+    pr_free(&A); pr_free(&B); pr_free(&C);
+}
+
+/* Every operation built on GEMMs under bf16 and fp16 arithmetic. */
+static void check_attention1(int B, int L, int nh, int H, float p);
+static void check_xent1(int N, int d, int V, int chunk, int grads);
+static void check_lowp(void) {
+    for (int p = DSQ_PREC_BF16; p <= DSQ_PREC_FP16; p++) {
+        set_prec(p);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) check_gemm1(ta, tb, 37, 29, 41, 3, 0.5f, 2.0f, 3);
+        check_gemm1(0, 1, 257, 300, 513, 1, 1.0f, 1.0f, 0);
+        check_attention1(3, 19, 4, 64, 0.1f);
+        check_xent1(50, 24, 1003, 7, 1);
+        set_prec(DSQ_PREC_FP32);
+        check_lowp_vs_fp32(p, 257, 300, 513);
+    }
 }
 
 /* ---- bias, sums, pointwise arithmetic -------------------------------------------- */
@@ -280,11 +331,14 @@ static void check_attention1(int B, int L, int nh, int H, float p) {
     pr_nan(out); pr_nan(att); pr_nan(attd);
     cpu->attention_fwd(cpu, out.c, att.c, p > 0 ? attd.c : NULL, qkv.c, B, L, nh, H, p, 5, 9);
     gpu->attention_fwd(gpu, out.g, att.g, p > 0 ? attd.g : NULL, qkv.g, B, L, nh, H, p, 5, 9);
-    check_pair(NAME("attention_fwd B%d L%d nh%d H%d p%g: out", B, L, nh, H, p), out, TOL_GEMM);
-    check_pair(NAME("attention_fwd B%d L%d nh%d H%d p%g: att", B, L, nh, H, p), att, TOL_GEMM);
+    const char *pn = prec_names[prec];
+    check_pair(NAME("attention_fwd%s B%d L%d nh%d H%d p%g: out", pn, B, L, nh, H, p), out,
+               tol_gemm());
+    check_pair(NAME("attention_fwd%s B%d L%d nh%d H%d p%g: att", pn, B, L, nh, H, p), att,
+               tol_gemm());
     if (p > 0)
-        check_pair(NAME("attention_fwd B%d L%d nh%d H%d p%g: attd", B, L, nh, H, p), attd,
-                   TOL_GEMM);
+        check_pair(NAME("attention_fwd%s B%d L%d nh%d H%d p%g: attd", pn, B, L, nh, H, p), attd,
+                   tol_gemm());
     pr_sync_from_cpu(att);
     if (p > 0) pr_sync_from_cpu(attd);
     pair dout = pr_new(no), dqkv = pr_new(nq), datt = pr_new(natt);
@@ -295,7 +349,8 @@ static void check_attention1(int B, int L, int nh, int H, float p) {
                        nh, H, p, 5, 9);
     gpu->attention_bwd(gpu, dqkv.g, datt.g, dout.g, qkv.g, att.g, p > 0 ? attd.g : NULL, B, L,
                        nh, H, p, 5, 9);
-    check_pair(NAME("attention_bwd B%d L%d nh%d H%d p%g: dqkv", B, L, nh, H, p), dqkv, TOL_GEMM);
+    check_pair(NAME("attention_bwd%s B%d L%d nh%d H%d p%g: dqkv", pn, B, L, nh, H, p), dqkv,
+               tol_gemm());
     pair *all[] = {&qkv, &out, &att, &attd, &dout, &dqkv, &datt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pr_free(all[i]);
 }
@@ -450,12 +505,13 @@ static void check_xent1(int N, int d, int V, int chunk, int grads) {
     gpu->xent(gpu, XARGS(g));
 #undef XARGS
     char base[128];
-    snprintf(base, sizeof base, "xent N%d d%d V%d chunk %d grads %d", N, d, V, chunk, grads);
-    if (grads != 3) check_pair(NAME("%s: loss", base), loss, TOL_GEMM);
+    snprintf(base, sizeof base, "xent%s N%d d%d V%d chunk %d grads %d", prec_names[prec], N, d,
+             V, chunk, grads);
+    if (grads != 3) check_pair(NAME("%s: loss", base), loss, tol_gemm());
     if (g) {
-        check_pair(NAME("%s: dz", base), dz, TOL_GEMM);
-        check_pair(NAME("%s: dW", base), dW, TOL_GEMM);
-        check_pair(NAME("%s: dbias", base), db, TOL_GEMM);
+        check_pair(NAME("%s: dz", base), dz, tol_gemm());
+        check_pair(NAME("%s: dW", base), dW, tol_gemm());
+        check_pair(NAME("%s: dbias", base), db, tol_gemm());
     }
     pair *all[] = {&z, &W, &bias, &gs, &loss, &dz, &dW, &db};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pr_free(all[i]);
@@ -717,6 +773,8 @@ int main(int argc, char **argv) {
         {"diffusion ops", check_diffusion_ops, 0},
         {"random", check_random, 0},     {"optimiser", check_optim, 0},
         {"model", check_model, 1},
+        /* last: a cuBLAS refusal of a mixed-precision call is fatal */
+        {"bf16 and fp16 GEMMs", check_lowp, 0},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (strcmp(what, "all") && strcmp(what, parts[i].model ? "model" : "ops")) continue;

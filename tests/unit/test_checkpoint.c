@@ -103,7 +103,8 @@ static void test_state_roundtrip(void) {
     make_model(&m, 16, 0);
     size_t P = m.n_params * 4;
     enum { T = 6 };
-    dsq_train_state s = {.step = 12, .epoch = 2, .pos = 40, .n_ema = 2, .T = T};
+    dsq_train_state s = {.step = 12, .updates = 11, .lg_loss_scale = 17.257, .epoch = 2,
+                         .pos = 40, .n_ema = 2, .T = T};
     s.params = m.params;
     s.adam_m = be->alloc(be, P);
     s.adam_v = be->alloc(be, P);
@@ -139,11 +140,16 @@ static void test_state_roundtrip(void) {
     char *cfg = NULL;
     EXPECT(dsq_state_read(p, &m, &r, &cfg, &e) == 0, "%s", e.msg);
     EXPECT(r.step == 12 && r.epoch == 2 && r.pos == 40, "scalars");
+    EXPECT(r.updates == 11 && r.lg_loss_scale == 17.257, "fp16 scalars: %lld %.17g",
+           (long long)r.updates, r.lg_loss_scale);
     EXPECT(!memcmp(r.params, m.params, P) && !memcmp(r.adam_m, s.adam_m, P) &&
            !memcmp(r.adam_v, s.adam_v, P) && !memcmp(r.ema[1], s.ema[1], P) &&
            !memcmp(h2, hist, sizeof hist) && !memcmp(c2, cnt, sizeof cnt), "buffers");
     EXPECT(cfg && !strcmp(cfg, "{\"a\":1}"), "config");
     free(cfg);
+    s.lg_loss_scale = NAN;  /* not written: reads back as NAN */
+    EXPECT(dsq_state_write(p, &m, &s, "{\"a\":1}", &e) == 0, "%s", e.msg);
+    EXPECT(dsq_state_read(p, &m, &r, NULL, &e) == 0 && isnan(r.lg_loss_scale), "no scale");
     /* another model, fewer EMA rates, another T, a model file */
     dsq_model m2;
     make_model(&m2, 32, 0);

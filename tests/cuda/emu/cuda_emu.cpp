@@ -350,3 +350,93 @@ cublasStatus_t cublasSgemmBatched(cublasHandle_t, cublasOperation_t ta, cublasOp
     }
     return CUBLAS_STATUS_SUCCESS;
 }
+
+// ---- mixed precision: rounded copies of the operands, then gemm1 ----------------
+
+static float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return x;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+static float round_fp16(float x) { return (float)(_Float16)x; }
+
+// The column-major operand X (rows x cols used, leading dimension ld) as a
+// host copy with the same layout, rounded for the compute type.
+static std::vector<float> rounded(const float *x, int rows, int cols, int ld,
+                                  cublasComputeType_t comp) {
+    std::vector<float> r;
+    if (rows <= 0 || cols <= 0) return r;
+    size_t n = (size_t)(cols - 1) * ld + rows;
+    device_scope scope;
+    r.assign(x, x + n);
+    if (comp != CUBLAS_COMPUTE_32F)
+        for (float &v : r) v = comp == CUBLAS_COMPUTE_32F_FAST_16BF ? round_bf16(v) : round_fp16(v);
+    return r;
+}
+
+static cublasStatus_t gemm_ex1(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                               float alpha, const float *A, int lda, const float *B, int ldb,
+                               float beta, float *C, int ldc, cublasComputeType_t comp) {
+    if (comp != CUBLAS_COMPUTE_32F && comp != CUBLAS_COMPUTE_32F_FAST_16BF &&
+        comp != CUBLAS_COMPUTE_32F_FAST_16F)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    std::vector<float> ra = rounded(A, ta == CUBLAS_OP_N ? m : k, ta == CUBLAS_OP_N ? k : m, lda,
+                                    comp);
+    std::vector<float> rb = rounded(B, tb == CUBLAS_OP_N ? k : n, tb == CUBLAS_OP_N ? n : k, ldb,
+                                    comp);
+    return gemm1(ta, tb, m, n, k, alpha, ra.empty() ? A : ra.data(), lda,
+                 rb.empty() ? B : rb.data(), ldb, beta, C, ldc);
+}
+
+static int all_f32(cudaDataType a, cudaDataType b, cudaDataType c) {
+    return a == CUDA_R_32F && b == CUDA_R_32F && c == CUDA_R_32F;
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType at,
+                            int lda, const void *B, cudaDataType bt, int ldb, const void *beta,
+                            void *C, cudaDataType ct, int ldc, cublasComputeType_t comp,
+                            cublasGemmAlgo_t) {
+    if (!all_f32(at, bt, ct)) return CUBLAS_STATUS_INVALID_VALUE;
+    return gemm_ex1(ta, tb, m, n, k, *(const float *)alpha, (const float *)A, lda,
+                    (const float *)B, ldb, *(const float *)beta, (float *)C, ldc, comp);
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta,
+                                          cublasOperation_t tb, int m, int n, int k,
+                                          const void *alpha, const void *A, cudaDataType at,
+                                          int lda, long long sa, const void *B, cudaDataType bt,
+                                          int ldb, long long sb, const void *beta, void *C,
+                                          cudaDataType ct, int ldc, long long sc, int batch,
+                                          cublasComputeType_t comp, cublasGemmAlgo_t) {
+    if (!all_f32(at, bt, ct) || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    for (int i = 0; i < batch; i++) {
+        cublasStatus_t s = gemm_ex1(ta, tb, m, n, k, *(const float *)alpha,
+                                    (const float *)A + i * sa, lda, (const float *)B + i * sb,
+                                    ldb, *(const float *)beta, (float *)C + i * sc, ldc, comp);
+        if (s != CUBLAS_STATUS_SUCCESS) return s;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGemmBatchedEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+                                   int m, int n, int k, const void *alpha,
+                                   const void *const A[], cudaDataType at, int lda,
+                                   const void *const B[], cudaDataType bt, int ldb,
+                                   const void *beta, void *const C[], cudaDataType ct, int ldc,
+                                   int batch, cublasComputeType_t comp, cublasGemmAlgo_t) {
+    if (!all_f32(at, bt, ct) || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    device_scope scope;  // the pointer arrays are device memory
+    for (int i = 0; i < batch; i++) {
+        cublasStatus_t s = gemm_ex1(ta, tb, m, n, k, *(const float *)alpha, (const float *)A[i],
+                                    lda, (const float *)B[i], ldb, *(const float *)beta,
+                                    (float *)C[i], ldc, comp);
+        if (s != CUBLAS_STATUS_SUCCESS) return s;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}

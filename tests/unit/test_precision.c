@@ -1,0 +1,235 @@
+/* --precision on the CPU backend: the roundings to bfloat16 and half, the
+ * GEMM with rounded operands (set_precision), bf16 training against fp32,
+ * and fp16 dynamic loss scaling (a step skipped on an injected overflow,
+ * the scale lowered, nothing updated; recovery afterwards). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "backend_cpu.h"
+#include "check.h"
+#include "device.h"
+#include "err.h"
+#include "philox.h"
+#include "train.h"
+
+static dsq_backend *be;
+
+static void test_rounding(void) {
+    struct { float x, bf, h; } c[] = {
+        {1.0f, 1.0f, 1.0f},
+        {1.0f + 0x1p-8f, 1.0f, 1.0f + 0x1p-8f},              /* bf16: a tie, to even */
+        {1.0f + 0x1p-7f + 0x1p-8f, 1.0f + 0x1p-6f, 1.0f + 0x1p-7f + 0x1p-8f},  /* tie, up */
+        {1.0f + 0x1p-8f + 0x1p-20f, 1.0f + 0x1p-7f, 1.0f + 0x1p-8f},
+        {1.0f + 0x1p-11f, 1.0f, 1.0f},                       /* half: a tie, to even */
+        {-3.14159265f, -3.140625f, -3.140625f},
+        {65504.0f, 65536.0f, 65504.0f},                      /* the largest half */
+        {65520.0f, 65536.0f, INFINITY},                      /* half: a tie, to inf */
+        {0x1p-25f, 0x1p-25f, 0.0f},                          /* half: a tie with 0 */
+        {0x1.8p-25f, 0x1.8p-25f, 0x1p-24f},                  /* the smallest subnormal */
+        {3.4e38f, INFINITY, INFINITY},                       /* bf16 overflow */
+        {-INFINITY, -INFINITY, -INFINITY},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        EXPECT(dsq_round_bf16(c[i].x) == c[i].bf, "bf16(%a) = %a, want %a", c[i].x,
+               dsq_round_bf16(c[i].x), c[i].bf);
+        EXPECT(dsq_round_fp16(c[i].x) == c[i].h, "fp16(%a) = %a, want %a", c[i].x,
+               dsq_round_fp16(c[i].x), c[i].h);
+    }
+    EXPECT(isnan(dsq_round_bf16(NAN)) && isnan(dsq_round_fp16(NAN)), "NaN stays NaN");
+    int p = -1;
+    EXPECT(dsq_precision_parse("bf16", &p) == 0 && p == DSQ_PREC_BF16, "parse bf16");
+    EXPECT(dsq_precision_parse("fp16", &p) == 0 && p == DSQ_PREC_FP16, "parse fp16");
+    EXPECT(dsq_precision_parse("fp32", &p) == 0 && p == DSQ_PREC_FP32, "parse fp32");
+    EXPECT(dsq_precision_parse("tf32", &p) == -1, "tf32 is not an option");
+    EXPECT(!strcmp(dsq_precision_name(DSQ_PREC_FP16), "fp16"), "name");
+}
+
+/* gemm under bf16 / fp16 = the fp32 gemm of the rounded operands, bit for
+ * bit, for every transpose, a batch and padded leading dimensions; C's
+ * padding untouched; fp32 again after set_precision(FP32). */
+static void test_gemm_rounded(void) {
+    enum { M = 19, N = 23, K = 37, BATCH = 3 };
+    float (*rnd[])(float) = {NULL, dsq_round_bf16, dsq_round_fp16};
+    for (int p = DSQ_PREC_FP32; p <= DSQ_PREC_FP16; p++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int lda = (ta ? M : K) + 2, ldb = (tb ? K : N) + 1, ldc = N + 3;
+                long long sa = (long long)lda * (ta ? K : M), sb = (long long)ldb * (tb ? N : K);
+                long long sc = (long long)ldc * M;
+                size_t na = sa * BATCH, nb = sb * BATCH, nc = sc * BATCH;
+                float *A = xmalloc(na * 4), *B = xmalloc(nb * 4), *C = xmalloc(nc * 4);
+                float *Ar = xmalloc(na * 4), *Br = xmalloc(nb * 4), *Cr = xmalloc(nc * 4);
+                for (size_t i = 0; i < na; i++) A[i] = dsq_philox_normal_at(2, 1, i);
+                for (size_t i = 0; i < nb; i++) B[i] = dsq_philox_normal_at(2, 2, i) * 300.0f;
+                for (size_t i = 0; i < nc; i++) C[i] = Cr[i] = dsq_philox_normal_at(2, 3, i);
+                for (size_t i = 0; i < na; i++) Ar[i] = rnd[p] ? rnd[p](A[i]) : A[i];
+                for (size_t i = 0; i < nb; i++) Br[i] = rnd[p] ? rnd[p](B[i]) : B[i];
+                be->set_precision(be, p);
+                be->gemm(be, ta, tb, M, N, K, 0.5f, A, lda, sa, B, ldb, sb, 2.0f, C, ldc, sc,
+                         BATCH);
+                be->set_precision(be, DSQ_PREC_FP32);
+                be->gemm(be, ta, tb, M, N, K, 0.5f, Ar, lda, sa, Br, ldb, sb, 2.0f, Cr, ldc, sc,
+                         BATCH);
+                EXPECT(!memcmp(C, Cr, nc * 4), "prec %d ta %d tb %d: not the product of the "
+                       "rounded operands", p, ta, tb);
+                if (p) {  /* and not the fp32 product */
+                    for (size_t i = 0; i < nc; i++) Cr[i] = dsq_philox_normal_at(2, 3, i);
+                    be->gemm(be, ta, tb, M, N, K, 0.5f, A, lda, sa, B, ldb, sb, 2.0f, Cr, ldc,
+                             sc, BATCH);
+                    EXPECT(memcmp(C, Cr, nc * 4), "prec %d: equal to the fp32 product", p);
+                }
+                free(A), free(B), free(C), free(Ar), free(Br), free(Cr);
+            }
+}
+
+/* ---- training ------------------------------------------------------------------ */
+
+typedef struct {
+    dsq_model m;
+    dsq_schedule sch;
+    dsq_diffusion df;
+    dsq_tsampler smp;
+    dsq_trainer tr;
+} run;
+
+enum { B = 8, L = 12, V = 40, STEPS = 20 };
+static int32_t ids[B * L];
+static uint8_t mask[B * L];
+
+static void run_make(run *r, int prec) {
+    dsq_err e = {0};
+    dsq_model_config c;
+    dsq_model_config_default(&c, V, 16);
+    c.dt = 16; c.H = 32; c.nh = 2; c.I = 64; c.n_layers = 2; c.max_pos = 16;
+    dsq_diffusion_opts o = {0, 0.0f, 0.0f};
+    dsq_train_opts to = {.lr = 1e-3f, .learning_steps = STEPS, .microbatch = 4, .n_ema = 1,
+                         .ema = {0.99f}, .seed = 5, .precision = prec};
+    int rc = dsq_model_create(&r->m, &c, be, &e);
+    rc = rc ? rc : dsq_schedule_init(&r->sch, "sqrt", 100, &e);
+    rc = rc ? rc : dsq_diffusion_init(&r->df, &r->m, &r->sch, &o, &e);
+    rc = rc ? rc : dsq_diffusion_reserve(&r->df, 4, L, &e);
+    rc = rc ? rc : dsq_tsampler_init(&r->smp, "uniform", 100, &e);
+    rc = rc ? rc : dsq_trainer_init(&r->tr, &r->m, &r->df, &r->smp, &to, &e);
+    EXPECT(rc == 0, "set-up: %s", e.msg);
+    dsq_model_init_params(&r->m, 9);
+}
+
+static void run_free(run *r) {
+    dsq_trainer_free(&r->tr);
+    dsq_tsampler_free(&r->smp);
+    dsq_diffusion_free(&r->df);
+    dsq_schedule_free(&r->sch);
+    dsq_model_destroy(&r->m);
+    be->set_precision(be, DSQ_PREC_FP32);
+}
+
+static void make_batch(void) {
+    for (int i = 0; i < B * L; i++) {
+        ids[i] = 1 + (int32_t)(dsq_philox_uniform_at(6, 0, i) * (V - 1)) % (V - 1);
+        mask[i] = i % L >= L / 2;
+    }
+}
+
+/* bf16 (and fp16) training: every step's loss within 1e-2 of fp32's, and
+ * not identical to it. */
+static void test_train_lowp(void) {
+    make_batch();
+    double loss[3][STEPS];
+    for (int p = DSQ_PREC_FP32; p <= DSQ_PREC_FP16; p++) {
+        run r;
+        run_make(&r, p);
+        for (int k = 0; k < STEPS; k++) loss[p][k] = dsq_trainer_step(&r.tr, ids, mask, B, L, 0, NULL);
+        EXPECT(r.tr.step == STEPS, "steps %lld", (long long)r.tr.step);
+        run_free(&r);
+    }
+    for (int p = DSQ_PREC_BF16; p <= DSQ_PREC_FP16; p++) {
+        double worst = 0, diff = 0;
+        for (int k = 0; k < STEPS; k++) {
+            EXPECT(isfinite(loss[p][k]), "prec %d step %d: loss %g", p, k, loss[p][k]);
+            double rel = fabs(loss[p][k] - loss[0][k]) / fabs(loss[0][k]);
+            worst = fmax(worst, rel);
+            diff += loss[p][k] != loss[0][k];
+        }
+        printf("  %s: %d steps, losses within %.2e of fp32\n", dsq_precision_name(p), STEPS,
+               worst);
+        EXPECT(worst < 1e-2, "%s: loss %.2e from fp32's", dsq_precision_name(p), worst);
+        EXPECT(diff > 0, "%s: losses identical to fp32 (no rounding?)", dsq_precision_name(p));
+    }
+}
+
+/* fp16: a step applies with the scale 2^20 and raises lg_loss_scale by
+ * 1e-3; an overflowing scale (2^140 is inf in float: every gradient
+ * non-finite) skips the update (parameters, moments, EMA unchanged; step
+ * counted, AdamW steps not) and lowers lg_loss_scale by 1; a sane scale
+ * applies again; an infinite gradient injected between the microbatch
+ * and the update skips it too, but stops (-1) once the scale is 1 (lg 0);
+ * a forward that overflows (non-finite loss) stops the run as in fp32. */
+static void test_fp16_loss_scaling(void) {
+    make_batch();
+    run r;
+    run_make(&r, DSQ_PREC_FP16);
+    dsq_trainer *tr = &r.tr;
+    EXPECT(tr->lg_loss_scale == DSQ_FP16_INITIAL_LG_LOSS_SCALE, "initial lg_loss_scale");
+    dsq_train_stats st = {0};
+    double l0 = dsq_trainer_step(tr, ids, mask, B, L, 0, &st);
+    EXPECT(isfinite(l0) && tr->step == 1 && tr->updates == 1 && st.n_steps == 1, "applied");
+    EXPECT(fabs(tr->lg_loss_scale - 20.001) < 1e-12, "lg_loss_scale %.6f", tr->lg_loss_scale);
+    size_t n = r.m.n_params * sizeof(float);
+    float *p = xmalloc(n), *mo = xmalloc(n), *em = xmalloc(n);
+    memcpy(p, r.m.params, n), memcpy(mo, tr->adam_m, n), memcpy(em, tr->ema[0], n);
+    tr->lg_loss_scale = 140;  /* the injected overflow */
+    memset(&st, 0, sizeof st);
+    double l1 = dsq_trainer_step(tr, ids, mask, B, L, 0, &st);
+    EXPECT(isfinite(l1), "a skipped step returns its (finite) loss: %g", l1);
+    EXPECT(tr->lg_loss_scale == 139, "lowered to %g", tr->lg_loss_scale);
+    EXPECT(tr->step == 2 && tr->updates == 1, "step %lld counted, updates %lld",
+           (long long)tr->step, (long long)tr->updates);
+    EXPECT(!memcmp(p, r.m.params, n) && !memcmp(mo, tr->adam_m, n) && !memcmp(em, tr->ema[0], n),
+           "a skipped step changed parameters, moments or EMA");
+    EXPECT(st.n == B && st.n_steps == 0, "stats: the loss counted, no gradient norm");
+    tr->lg_loss_scale = 16;
+    double l2 = dsq_trainer_step(tr, ids, mask, B, L, 0, NULL);
+    EXPECT(isfinite(l2) && tr->step == 3 && tr->updates == 2 && memcmp(p, r.m.params, n),
+           "applied again after the overflow");
+    EXPECT(fabs(tr->lg_loss_scale - 16.001) < 1e-12, "raised to %.6f", tr->lg_loss_scale);
+    int t[4] = {3, 50, 70, 99};
+    float w[4] = {1, 1, 1, 1};
+    for (int lg = 16; lg >= 0; lg -= 16) {
+        tr->lg_loss_scale = lg;
+        int64_t step = tr->step;
+        dsq_trainer_begin(tr);
+        EXPECT(r.df.grad_scale == (float)exp2(lg), "gradient scale %g", r.df.grad_scale);
+        r.m.training = 1;
+        dsq_diffusion_draw_noise(&r.df, t, 4, L, 5, 1000);
+        dsq_trainer_micro(tr, ids, mask, t, w, 4, L, 0, NULL);
+        r.m.grads[7] = INFINITY;  /* the injected overflow */
+        int rc = dsq_trainer_update(tr, NULL);
+        if (lg) EXPECT(rc == 1 && tr->lg_loss_scale == 15 && tr->step == step + 1,
+                       "skipped: rc %d, lg %g", rc, tr->lg_loss_scale);
+        else EXPECT(rc == -1 && tr->lg_loss_scale == 0 && tr->step == step,
+                    "scale 1: rc %d, lg %g", rc, tr->lg_loss_scale);
+    }
+    EXPECT(tr->updates == 2, "no update applied");
+    tr->lg_loss_scale = 20;
+    int64_t step = tr->step;
+    /* the forward overflows: no scale helps (the output layer's bias, so
+     * that nothing non-finite reaches the cross-entropy of x0) */
+    r.m.params[dsq_model_param(&r.m, "output_down_proj.2.bias")->offset] = INFINITY;
+    double l3 = dsq_trainer_step(tr, ids, mask, B, L, 0, NULL);
+    EXPECT(isnan(l3) && tr->step == step && tr->lg_loss_scale == 20,
+           "non-finite loss: NaN (stop), not skipped");
+    free(p), free(mo), free(em);
+    run_free(&r);
+}
+
+int main(void) {
+    be = dsq_backend_cpu();
+    RUN_TEST(test_rounding);
+    RUN_TEST(test_gemm_rounded);
+    RUN_TEST(test_train_lowp);
+    RUN_TEST(test_fp16_loss_scaling);
+    be->destroy(be);
+    TEST_MAIN_END();
+}
