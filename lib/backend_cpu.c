@@ -32,7 +32,27 @@ static void cpu_zero(dsq_backend *be, void *p, size_t bytes) {
 
 static void cpu_sync(dsq_backend *be) { (void)be; }
 
-static void cpu_destroy(dsq_backend *be) { free(be); }
+typedef struct {
+    float *buf[CPU_SCRATCH_SLOTS];
+    size_t cap[CPU_SCRATCH_SLOTS];
+} cpu_state;
+
+float *cpu_scratch(dsq_backend *be, int slot, size_t n) {
+    cpu_state *st = be->impl;
+    if (n > st->cap[slot]) {
+        free(st->buf[slot]);
+        st->buf[slot] = cpu_alloc(be, n * sizeof(float));
+        st->cap[slot] = n;
+    }
+    return st->buf[slot];
+}
+
+static void cpu_destroy(dsq_backend *be) {
+    cpu_state *st = be->impl;
+    for (int i = 0; i < CPU_SCRATCH_SLOTS; i++) free(st->buf[i]);
+    free(st);
+    free(be);
+}
 
 static void sgemm1(int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c,
@@ -158,6 +178,7 @@ dsq_backend *dsq_backend_cpu(void) {
     openblas_set_num_threads(1);  /* threads come from OpenMP (cpu_gemm) */
     dsq_backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
+    be->impl = xcalloc(1, sizeof(cpu_state));
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->upload = cpu_memcpy;

@@ -3,7 +3,42 @@
 #ifndef DSQ_BACKEND_CPU_H
 #define DSQ_BACKEND_CPU_H
 
+#include <stdint.h>
+
 #include "backend.h"
+
+/* For loops of float math: GCC 12 vectorises them only when told that
+ * float operations do not trap (so a select may be if-converted) and, for
+ * reductions, with the dynamic cost model (the -O2 default "very cheap"
+ * leaves them scalar).  Helpers they call need the same attribute, or GCC
+ * will not inline them. */
+#define VEC_MATH \
+    __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
+
+/* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
+ * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
+ * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
+ * to the nearest integer without floorf (no SSE4.1 needed).  Shared by
+ * the operations whose exponentials dominate (BERT GELU, vocabulary CE). */
+static inline VEC_MATH float cpu_exp_neg(float y) {
+    float x = -y;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    union { int32_t i; float f; } sc = {((int32_t)n + 127) * (1 << 23)};
+    return p * sc.f;
+}
+
+/* backend_cpu.c: scratch buffers that live as long as the backend, so a
+ * training step allocates nothing.  Returns slot's buffer grown to at least
+ * n floats (contents undefined).  One user per slot at a time: the
+ * operations that use one are not called concurrently. */
+enum { CPU_SCRATCH_XENT, CPU_SCRATCH_XENT_BIAS, CPU_SCRATCH_SLOTS };
+float *cpu_scratch(dsq_backend *be, int slot, size_t n);
 
 /* backend_cpu_nn.c: normalisation, nonlinearities, softmax, attention. */
 void cpu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd,

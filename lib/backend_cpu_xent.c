@@ -1,54 +1,65 @@
 /* CPU backend: the fused, chunked vocabulary cross-entropy.  Per chunk of
- * rows: logits by GEMM, a row-parallel log-softmax in place (the scratch
- * becomes gscale * (softmax - onehot)), then the three gradient GEMMs.
- * Chunks run in order, so the result is deterministic. */
+ * rows: logits by GEMM, then a row-parallel pass that adds the bias, takes
+ * the log-softmax and, for the gradient, overwrites the scratch with
+ * gscale * (softmax - onehot) while summing it into per-thread bias
+ * gradients; then the two gradient GEMMs.  Chunks run in order and rows are
+ * split over threads statically, so the result is deterministic for a
+ * given thread count. */
 #include "backend_cpu.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "err.h"
 
-/* e^x for x <= 0, vectorisable (the libm call is not, and the exponentials
- * of the [N, V] logits are most of this operation's non-GEMM time):
- * x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by its
- * degree-6 Taylor polynomial (relative error < 2e-7), times 2^n built in
- * the exponent bits.  Below -87 the result is flushed to ~1e-38. */
-static inline float xent_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = (float)(int)(x * 1.44269504f - 0.5f);  /* round(x / ln2), x <= 0 */
-    float r = x - n * 0.693145752f - n * 1.42860677e-6f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
-              r * (0.00833333377f + r * 0.00138888892f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+/* x[V] += bias; returns max x. */
+VEC_MATH static float add_bias_max(float *x, const float *bias, int V) {
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < V; j++) {
+        float v = x[j] + bias[j];
+        x[j] = v;
+        mx = v > mx ? v : mx;
+    }
+    return mx;
 }
 
-/* One row of logits x[V] against label y: returns the CE loss and, when
- * grad, overwrites x with gs * (softmax(x) - onehot(y)).  Compiled with
- * GCC's dynamic vectorizer cost model: the -O2 default ("very cheap")
- * leaves these reductions scalar, at 3x the time. */
-__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-static float xent_row(float *x, int V, int y, float gs, int grad) {
-    float xy = x[y], mx = -INFINITY, s = 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-    if (grad) {
+/* e^(x - mx) for x <= mx; below e^-87 it is ~1e-38 instead of 0. */
+static inline VEC_MATH float exp_below(float x, float mx) {
+    float y = mx - x;
+    return cpu_exp_neg(y < 87.0f ? y : 87.0f);
+}
+
+VEC_MATH static float sum_exp(const float *x, float mx, int V) {
+    float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-        for (int j = 0; j < V; j++) {
-            float ej = xent_expf(x[j] - mx);
-            x[j] = ej;
-            s += ej;
-        }
-        float k = gs / s;
+    for (int j = 0; j < V; j++) s += exp_below(x[j], mx);
+    return s;
+}
+
+/* x[j] = k e^(x[j] - mx), added into acc[j] (the bias gradient).  The
+ * exponential is recomputed rather than stored by sum_exp: cheaper than a
+ * second write and read of the row. */
+VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, float k, int V) {
 #pragma omp simd
-        for (int j = 0; j < V; j++) x[j] *= k;
+    for (int j = 0; j < V; j++) {
+        float g = k * exp_below(x[j], mx);
+        x[j] = g;
+        acc[j] += g;
+    }
+}
+
+/* One row of logits x[V] (bias not yet added) against label y: returns the
+ * CE loss and, when acc, overwrites x with gs * (softmax(x) - onehot(y))
+ * and adds that to acc[V]. */
+static float xent_row(float *x, const float *bias, int V, int y, float gs, float *acc) {
+    float mx = add_bias_max(x, bias, V), xy = x[y];
+    float s = sum_exp(x, mx, V);
+    if (acc) {
+        scaled_softmax(x, acc, mx, gs / s, V);
         x[y] -= gs;
-    } else {
-#pragma omp simd reduction(+ : s)
-        for (int j = 0; j < V; j++) s += xent_expf(x[j] - mx);
+        acc[y] -= gs;
     }
     return (float)((double)mx + log((double)s) - xy);
 }
@@ -65,23 +76,27 @@ void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
         chunk = c < 1 ? 1 : c > (size_t)N ? N : (int)c;
     }
     if (chunk > N) chunk = N;
-    float *lg = xmalloc((size_t)chunk * V * sizeof *lg);  /* [chunk, V] */
+    int nt = omp_get_max_threads();
+    float *lg = cpu_scratch(be, CPU_SCRATCH_XENT, (size_t)chunk * V);  /* [chunk, V] */
+    /* per-thread bias gradients [nt, V], summed in thread order at the end */
+    float *part = gscale ? cpu_scratch(be, CPU_SCRATCH_XENT_BIAS, (size_t)nt * V) : NULL;
+    if (part) memset(part, 0, (size_t)nt * V * sizeof *part);
     for (int r0 = 0; r0 < N; r0 += chunk) {
         int n = N - r0 < chunk ? N - r0 : chunk;
         const float *zc = z + (size_t)r0 * d;
         be->gemm(be, 0, 1, n, V, d, 1.0f, zc, d, 0, W, d, 0, 0.0f, lg, V, 0, 1);
-        be->bias_add(be, lg, bias, n, V);
-#pragma omp parallel for
+#pragma omp parallel for schedule(static) num_threads(nt)
         for (int i = 0; i < n; i++) {
-            float l = xent_row(lg + (size_t)i * V, V, ids[r0 + i], gscale ? gscale[r0 + i] : 0.0f,
-                               gscale != NULL);
+            float *acc = part ? part + (size_t)omp_get_thread_num() * V : NULL;
+            float l = xent_row(lg + (size_t)i * V, bias, V, ids[r0 + i],
+                               gscale ? gscale[r0 + i] : 0.0f, acc);
             if (loss) loss[r0 + i] = l;
         }
         if (!gscale) continue;
         if (dz) be->gemm(be, 0, 0, n, d, V, 1.0f, lg, V, 0, W, d, 0, 1.0f,
                          dz + (size_t)r0 * d, d, 0, 1);
         if (dW) be->gemm(be, 1, 0, V, d, n, 1.0f, lg, V, 0, zc, d, 0, 1.0f, dW, d, 0, 1);
-        if (dbias) be->bias_grad(be, dbias, lg, n, V);
     }
-    free(lg);
+    if (part && dbias)
+        for (int t = 0; t < nt; t++) be->axpy(be, dbias, 1.0f, part + (size_t)t * V, (size_t)V);
 }
