@@ -15,6 +15,17 @@
 #define VEC_MATH \
     __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
 
+/* Row loops that are most of an operation's non-GEMM time also get AVX2
+ * and AVX-512 versions, chosen at load time for the CPU (GCC function
+ * multi-versioning): a default build targets baseline x86-64, whose SSE2
+ * vectors hold only 4 floats.  The clones add no FMA, so elementwise
+ * results are the same in every version. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VEC_CLONES
+#endif
+
 /* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
  * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
  * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds

@@ -14,7 +14,7 @@
 #include "err.h"
 
 /* x[V] += bias; returns max x. */
-VEC_MATH static float add_bias_max(float *x, const float *bias, int V) {
+VEC_CLONES VEC_MATH static float add_bias_max(float *x, const float *bias, int V) {
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int j = 0; j < V; j++) {
@@ -31,7 +31,7 @@ static inline VEC_MATH float exp_below(float x, float mx) {
     return cpu_exp_neg(y < 87.0f ? y : 87.0f);
 }
 
-VEC_MATH static float sum_exp(const float *x, float mx, int V) {
+VEC_CLONES VEC_MATH static float sum_exp(const float *x, float mx, int V) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < V; j++) s += exp_below(x[j], mx);
@@ -41,7 +41,7 @@ VEC_MATH static float sum_exp(const float *x, float mx, int V) {
 /* x[j] = k e^(x[j] - mx), added into acc[j] (the bias gradient).  The
  * exponential is recomputed rather than stored by sum_exp: cheaper than a
  * second write and read of the row. */
-VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, float k, int V) {
+VEC_CLONES VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, float k, int V) {
 #pragma omp simd
     for (int j = 0; j < V; j++) {
         float g = k * exp_below(x[j], mx);
