@@ -11,7 +11,8 @@
  * float operations do not trap (so a select may be if-converted) and, for
  * reductions, with the dynamic cost model (the -O2 default "very cheap"
  * leaves them scalar).  Helpers they call need the same attribute, or GCC
- * will not inline them. */
+ * will not inline them; nor does it reach the body of an OpenMP loop,
+ * hence the row and range functions. */
 #define VEC_MATH \
     __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
 
