@@ -11,8 +11,7 @@
  * float operations do not trap (so a select may be if-converted) and, for
  * reductions, with the dynamic cost model (the -O2 default "very cheap"
  * leaves them scalar).  Helpers they call need the same attribute, or GCC
- * will not inline them; nor does it reach the body of an OpenMP loop,
- * hence the row and range functions. */
+ * will not inline them. */
 #define VEC_MATH \
     __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
 
@@ -26,6 +25,15 @@
 #else
 #define VEC_CLONES
 #endif
+
+/* Long elementwise loops run as blocks of CPU_BLK floats in parallel, one
+ * call of a VEC_MATH range function per block: the attributes do not reach
+ * the body of an OpenMP loop. */
+#define CPU_BLK ((size_t)1 << 14)
+static inline size_t cpu_nblk(size_t n) { return (n + CPU_BLK - 1) / CPU_BLK; }
+static inline size_t cpu_blk_len(size_t b, size_t n) {
+    return n - b * CPU_BLK < CPU_BLK ? n - b * CPU_BLK : CPU_BLK;
+}
 
 /* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
  * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
@@ -45,6 +53,19 @@ static inline VEC_MATH float cpu_exp_neg(float y) {
     return p * sc.f;
 }
 
+/* erf(a) as PyTorch's vectorised CPU kernels compute it (A&S 7.1.26:
+ * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|),
+ * |error| < 1.5e-7), so GELU matches theirs more closely than erff does. */
+static inline VEC_MATH float cpu_erf(float a) {
+    float aa = a < 0.0f ? -a : a, a2 = a * a;
+    a2 = a2 < 87.0f ? a2 : 87.0f;
+    float t = 1.0f / (0.3275911f * aa + 1.0f);
+    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
+              0.254829592f;
+    float e = 1.0f - r * t * cpu_exp_neg(a2);
+    return a < 0.0f ? -e : e;
+}
+
 /* backend_cpu.c: scratch buffers that live as long as the backend, so a
  * training step allocates nothing.  Returns slot's buffer grown to at least
  * n floats (contents undefined).  One user per slot at a time: the
@@ -60,6 +81,9 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
                        const float *dout, const float *inp, const float *weight,
                        const float *mean, const float *rstd, int N, int C);
 void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
+/* The GELU of gelu_fwd and linear_fixed_fwd's act 1 on n floats, single
+ * threaded (out may alias inp). */
+void cpu_gelu_as_torch(float *out, const float *inp, size_t n);
 void cpu_gelu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
 void cpu_tanh_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
 void cpu_tanh_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout, size_t n);
@@ -82,8 +106,6 @@ void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
                           const float *weight, const float *bias, int N, int C, int OC,
                           int act);
-/* The GELU of linear_fixed_fwd's act 1 on n floats in place (for tests). */
-void cpu_gelu_as_torch(float *x, size_t n);
 
 /* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,

@@ -133,14 +133,15 @@ void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t of
     }
 }
 
-/* AdamW on elements [i0, i1); k = {decay, beta1, beta2, 1 - beta1, 1 - beta2,
+/* AdamW on n elements; k = {decay, beta1, beta2, 1 - beta1, 1 - beta2,
  * sqrt(bias correction 2), eps, step size}.  Vectorised (it was scalar):
  * the same results, elementwise. */
 VEC_CLONES VEC_MATH static void adamw_range(float *param, const float *grad, float *m,
-                                            float *v, size_t i0, size_t i1, const float *k) {
+                                            float *v, size_t n, const float *k) {
     float decay = k[0], beta1 = k[1], beta2 = k[2], a1 = k[3], a2 = k[4];
     float bc2_sqrt = k[5], eps = k[6], step_size = k[7];
-    for (size_t i = i0; i < i1; i++) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
         float g = grad[i];
         float p = param[i] * decay;
         float mi = m[i] * beta1 + a1 * g;
@@ -157,15 +158,15 @@ VEC_CLONES VEC_MATH static void adamw_range(float *param, const float *grad, flo
 void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v,
                size_t n, float lr, float beta1, float beta2, float eps, float wd, int step) {
     (void)be;
-    enum { BLK = 1 << 14 };
     double bc1 = 1.0 - pow((double)beta1, step);
     double bc2 = 1.0 - pow((double)beta2, step);
     const float k[8] = {(float)(1.0 - (double)lr * wd), beta1, beta2, (float)(1.0 - beta1),
                         (float)(1.0 - beta2), (float)sqrt(bc2), eps, (float)((double)lr / bc1)};
-    size_t nb = (n + BLK - 1) / BLK;
 #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < nb; b++)
-        adamw_range(param, grad, m, v, b * BLK, b + 1 < nb ? (b + 1) * BLK : n, k);
+    for (size_t b = 0; b < cpu_nblk(n); b++) {
+        size_t o = b * CPU_BLK;
+        adamw_range(param + o, grad + o, m + o, v + o, cpu_blk_len(b, n), k);
+    }
 }
 
 void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate) {

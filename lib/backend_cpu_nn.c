@@ -71,24 +71,40 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
     }
 }
 
+/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf. */
+VEC_CLONES VEC_MATH void cpu_gelu_as_torch(float *out, const float *inp, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float v = inp[i];
+        out[i] = v * 0.5f * (1.0f + cpu_erf(v * 0.70710678118654752f));
+    }
+}
+
+/* dinp += dout * (cdf(x) + x pdf(x)), as PyTorch's vectorised backward. */
+VEC_CLONES VEC_MATH static void gelu_bwd_range(float *dinp, const float *inp,
+                                               const float *dout, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], h = 0.5f * x * x;
+        float cdf = 0.5f * (1.0f + cpu_erf(x * 0.70710678118654752f));
+        float pdf = 0.3989422804014327f * cpu_exp_neg(h < 87.0f ? h : 87.0f);
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
 void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
     (void)be;
-#pragma omp parallel for
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-    }
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < cpu_nblk(n); b++)
+        cpu_gelu_as_torch(out + b * CPU_BLK, inp + b * CPU_BLK, cpu_blk_len(b, n));
 }
 
 void cpu_gelu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
     (void)be;
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < cpu_nblk(n); b++) {
+        size_t o = b * CPU_BLK;
+        gelu_bwd_range(dinp + o, inp + o, dout + o, cpu_blk_len(b, n));
     }
 }
 
