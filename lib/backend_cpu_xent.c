@@ -44,7 +44,7 @@ VEC_CLONES VEC_MATH static float sum_exp(const float *x, float mx, int V) {
  * subnormal products (most of the row early in training, where k ~ 1e-4
  * and e^-87 ~ 1e-38) took 3x the time of the whole pass. */
 VEC_CLONES VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, float k, int V) {
-    float cut = 87.0f + logf(k);  /* k e^-y >= FLT_MIN for y <= cut */
+    float cut = 87.0f + logf(fabsf(k));  /* |k e^-y| >= FLT_MIN for y <= cut */
 #pragma omp simd
     for (int j = 0; j < V; j++) {
         float g = mx - x[j] < cut ? k * exp_below(x[j], mx) : 0.0f;
