@@ -7,6 +7,7 @@
  * given thread count. */
 #include "backend_cpu.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -67,6 +68,27 @@ static float xent_row(float *x, const float *bias, int V, int y, float gs, float
     return (float)((double)mx + log((double)s) - xy);
 }
 
+/* dz[n,d] += g[n,V] W[V,d] and dW[V,d] += g^T z[n,d] at once, on an even
+ * number nt of threads: half of them split dz by rows, half dW.  Split
+ * over all threads, each dz block packed all of W again; the two products
+ * cost the same, so the halves finish together. */
+static void grad_gemms(float *dz, float *dW, const float *g, const float *W, const float *z,
+                       int n, int d, int V, int nt) {
+    int h = nt / 2;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int j = 0; j < nt; j++) {
+        int b = j % h, rows = j < h ? n : V;
+        int lo = (int)((long long)rows * b / h), hi = (int)((long long)rows * (b + 1) / h);
+        if (hi <= lo) continue;
+        if (j < h)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, d, V, 1.0f,
+                        g + (size_t)lo * V, V, W, d, 1.0f, dz + (size_t)lo * d, d);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, d, n, 1.0f, g + lo, V,
+                        z, d, 1.0f, dW + (size_t)lo * d, d);
+    }
+}
+
 /* Default chunk: at most 8M logits (32 MB of scratch): at V = 30,522 that
  * is 274 rows, enough that the GEMMs amortise packing W and updating dW
  * (5% less time than 137 rows; 1,024 rows gain 2% more for 4x the memory). */
@@ -98,6 +120,10 @@ void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
             if (loss) loss[r0 + i] = l;
         }
         if (!gscale) continue;
+        if (dz && dW && nt % 2 == 0) {
+            grad_gemms(dz + (size_t)r0 * d, dW, lg, W, zc, n, d, V, nt);
+            continue;
+        }
         if (dz) be->gemm(be, 0, 0, n, d, V, 1.0f, lg, V, 0, W, d, 0, 1.0f,
                          dz + (size_t)r0 * d, d, 0, 1);
         if (dW) be->gemm(be, 1, 0, V, d, n, 1.0f, lg, V, 0, zc, d, 0, 1.0f, dW, d, 0, 1);
