@@ -53,6 +53,12 @@ static inline VEC_MATH float cpu_exp_neg(float y) {
     return p * sc.f;
 }
 
+/* e^-y for y >= 0, and 0 (not a subnormal, nor e^-87) where y >= 87. */
+static inline VEC_MATH float cpu_exp_neg0(float y) {
+    float e = cpu_exp_neg(y < 87.0f ? y : 87.0f);
+    return y < 87.0f ? e : 0.0f;
+}
+
 /* erf(a) as PyTorch's vectorised CPU kernels compute it (A&S 7.1.26:
  * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|),
  * |error| < 1.5e-7), so GELU matches theirs more closely than erff does. */

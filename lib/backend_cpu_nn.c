@@ -5,23 +5,52 @@
 
 #include "philox.h"
 
+/* One row: o = (x - mean) rstd w + b.  The sums are in double, as before,
+ * but vectorised (their order changes, not their precision). */
+VEC_CLONES VEC_MATH static void layernorm_row(float *o, float *mean, float *rstd, const float *x,
+                                              const float *w, const float *b, int C,
+                                              float eps) {
+    double s = 0, v = 0;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < C; j++) s += x[j];
+    float m = (float)(s / C);
+#pragma omp simd reduction(+ : v)
+    for (int j = 0; j < C; j++) {
+        double d = x[j] - m;
+        v += d * d;
+    }
+    float rs = (float)(1.0 / sqrt(v / C + eps));
+#pragma omp simd
+    for (int j = 0; j < C; j++) o[j] = (x[j] - m) * rs * w[j] + b[j];
+    *mean = m;
+    *rstd = rs;
+}
+
 void cpu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd,
                        const float *inp, const float *weight, const float *bias,
                        int N, int C, float eps) {
     (void)be;
 #pragma omp parallel for
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *o = out + (size_t)i * C;
-        double s = 0;
-        for (int j = 0; j < C; j++) s += x[j];
-        float m = (float)(s / C);
-        double v = 0;
-        for (int j = 0; j < C; j++) { double d = x[j] - m; v += d * d; }
-        float rs = (float)(1.0 / sqrt(v / C + eps));
-        for (int j = 0; j < C; j++) o[j] = (x[j] - m) * rs * weight[j] + bias[j];
-        mean[i] = m;
-        rstd[i] = rs;
+    for (int i = 0; i < N; i++)
+        layernorm_row(out + (size_t)i * C, mean + i, rstd + i, inp + (size_t)i * C, weight,
+                      bias, C, eps);
+}
+
+/* One row of dinp += (w g - mean(w g) - norm mean(w g norm)) rstd. */
+VEC_CLONES VEC_MATH static void layernorm_row_bwd(float *dx, const float *x, const float *g,
+                                                  const float *w, float m, float rs, int C) {
+    double a = 0, b = 0;  /* sums of dnorm and of dnorm * norm */
+#pragma omp simd reduction(+ : a, b)
+    for (int j = 0; j < C; j++) {
+        float dn = w[j] * g[j];
+        a += dn;
+        b += (double)dn * ((x[j] - m) * rs);
+    }
+    float ma = (float)(a / C), mb = (float)(b / C);
+#pragma omp simd
+    for (int j = 0; j < C; j++) {
+        float norm = (x[j] - m) * rs;
+        dx[j] += (w[j] * g[j] - ma - norm * mb) * rs;
     }
 }
 
@@ -32,22 +61,9 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
     (void)be;
     if (dinp) {
 #pragma omp parallel for
-        for (int i = 0; i < N; i++) {
-            const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
-            float *dx = dinp + (size_t)i * C;
-            float m = mean[i], rs = rstd[i];
-            double a = 0, b = 0;  /* mean(dnorm), mean(dnorm * norm) */
-            for (int j = 0; j < C; j++) {
-                float dn = weight[j] * g[j];
-                a += dn;
-                b += (double)dn * ((x[j] - m) * rs);
-            }
-            float ma = (float)(a / C), mb = (float)(b / C);
-            for (int j = 0; j < C; j++) {
-                float norm = (x[j] - m) * rs;
-                dx[j] += (weight[j] * g[j] - ma - norm * mb) * rs;
-            }
-        }
+        for (int i = 0; i < N; i++)
+            layernorm_row_bwd(dinp + (size_t)i * C, inp + (size_t)i * C, dout + (size_t)i * C,
+                              weight, mean[i], rstd[i], C);
     }
     if (dweight || dbias) {
         enum { BLK = 64 };
@@ -135,21 +151,31 @@ void cpu_silu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *d
     }
 }
 
-static void softmax_row(float *o, const float *x, int cols, float scale) {
+/* Row softmax of scale * x (o may alias x); sums in double, vectorised. */
+VEC_CLONES VEC_MATH static void softmax_row(float *o, const float *x, int cols, float scale) {
     float mx = -INFINITY;
-    for (int j = 0; j < cols; j++) if (scale * x[j] > mx) mx = scale * x[j];
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < cols; j++) mx = scale * x[j] > mx ? scale * x[j] : mx;
     double s = 0;
-    for (int j = 0; j < cols; j++) { o[j] = expf(scale * x[j] - mx); s += o[j]; }
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < cols; j++) {
+        float e = cpu_exp_neg0(mx - scale * x[j]);
+        o[j] = e;
+        s += e;
+    }
     float inv = (float)(1.0 / s);
+#pragma omp simd
     for (int j = 0; j < cols; j++) o[j] *= inv;
 }
 
 /* d x_j = scale * y_j (g_j - sum_k y_k g_k); dx may alias g (row-local). */
-static void softmax_row_bwd(float *dx, int accumulate, const float *y, const float *g,
-                            int cols, float scale) {
+VEC_CLONES VEC_MATH static void softmax_row_bwd(float *dx, int accumulate, const float *y,
+                                                const float *g, int cols, float scale) {
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int j = 0; j < cols; j++) s += (double)y[j] * g[j];
     float fs = (float)s;
+#pragma omp simd
     for (int j = 0; j < cols; j++) {
         float d = scale * y[j] * (g[j] - fs);
         dx[j] = accumulate ? dx[j] + d : d;
