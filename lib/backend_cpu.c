@@ -154,6 +154,13 @@ static void cpu_scale(dsq_backend *be, float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
+VEC_CLONES VEC_MATH static double sumsq_range(const float *x, size_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
 /* Fixed chunks summed in order, so the result does not depend on the
  * thread count. */
 static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
@@ -162,12 +169,8 @@ static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
     size_t nch = (n + CHUNK - 1) / CHUNK;
     double *part = xcalloc(nch ? nch : 1, sizeof *part);
 #pragma omp parallel for
-    for (size_t c = 0; c < nch; c++) {
-        size_t i0 = c * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
-        double s = 0;
-        for (size_t i = i0; i < i1; i++) s += (double)x[i] * x[i];
-        part[c] = s;
-    }
+    for (size_t c = 0; c < nch; c++)
+        part[c] = sumsq_range(x + c * CHUNK, c + 1 < nch ? CHUNK : n - c * CHUNK);
     double s = 0;
     for (size_t c = 0; c < nch; c++) s += part[c];
     free(part);
