@@ -1,6 +1,7 @@
 /* CPU backend: LayerNorm, pointwise nonlinearities, softmax, attention. */
 #include "backend_cpu.h"
 
+#include <cblas.h>
 #include <math.h>
 
 #include "philox.h"
@@ -199,30 +200,50 @@ void cpu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float
                         dout + (size_t)i * cols, cols, scale);
 }
 
-/* Per batch element one strided-batched GEMM over the heads: head h of
- * q/k/v starts at column h*hs of a row of qkv (row stride 3H). */
+/* An operand of the per-(sequence, head) attention products: sequence s,
+ * head h starts at p + s * seq + h * head; rows ld apart. */
+typedef struct {
+    const float *p;
+    int ld;
+    size_t seq, head;
+} attn_op;
+
+static const float *attn_at(attn_op x, int s, int h) { return x.p + s * x.seq + h * x.head; }
+
+/* C = A B (op'ed) + beta C for every sequence and head, as one parallel
+ * loop of single-threaded sgemm calls: per sequence, the heads' batched
+ * GEMM was below the size worth splitting at small models, so every
+ * attention product ran on one thread. */
+static void attn_gemm(int ta, int tb, int m, int n, int k, attn_op a, attn_op b, float beta,
+                      attn_op c, int B, int nh) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < B * nh; t++) {
+        int s = t / nh, h = t % nh;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0f, attn_at(a, s, h), a.ld, attn_at(b, s, h), b.ld, beta,
+                    (float *)attn_at(c, s, h), c.ld);
+    }
+}
+
+/* Head h of q/k/v starts at column h*hs of a row of qkv (row stride 3H);
+ * att is [B, nh, L, L], out and dout [B, L, H]. */
 void cpu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd,
                        const float *qkv, int B, int L, int nh, int H,
                        float p, uint64_t seed, uint64_t off) {
     int hs = H / nh;
     float scale = 1.0f / sqrtf((float)hs);
-    long long LL = (long long)L * L;
-    for (int b = 0; b < B; b++) {
-        const float *q = qkv + (size_t)b * L * 3 * H, *k = q + H;
-        float *a = att + (size_t)b * nh * LL;
-        be->gemm(be, 0, 1, L, L, hs, 1.0f, q, 3 * H, hs, k, 3 * H, hs, 0.0f, a, L, LL, nh);
-    }
+    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H;
+    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
+            v = {qkv + 2 * H, 3 * H, row, hs};
+    attn_gemm(0, 1, L, L, hs, q, k, 0.0f, (attn_op){att, L, nh * LL, LL}, B, nh);
     cpu_softmax_fwd(be, att, att, B * nh * L, L, scale);
     const float *use = att;
     if (p > 0.0f) {
         cpu_dropout_fwd(be, attd, att, (size_t)B * nh * LL, p, seed, off);
         use = attd;
     }
-    for (int b = 0; b < B; b++) {
-        const float *v = qkv + (size_t)b * L * 3 * H + 2 * H;
-        be->gemm(be, 0, 0, L, hs, L, 1.0f, use + (size_t)b * nh * LL, L, LL, v, 3 * H, hs,
-                 0.0f, out + (size_t)b * L * H, H, hs, nh);
-    }
+    attn_gemm(0, 0, L, hs, L, (attn_op){use, L, nh * LL, LL}, v, 0.0f,
+              (attn_op){out, H, (size_t)L * H, hs}, B, nh);
 }
 
 void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
@@ -230,19 +251,15 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off) {
     int hs = H / nh;
     float scale = 1.0f / sqrtf((float)hs);
-    long long LL = (long long)L * L;
-    size_t natt = (size_t)B * nh * LL;
-    const float *use = p > 0.0f ? attd : att;
-    for (int b = 0; b < B; b++) {
-        const float *v = qkv + (size_t)b * L * 3 * H + 2 * H;
-        const float *g = dout + (size_t)b * L * H;
-        float *dv = dqkv + (size_t)b * L * 3 * H + 2 * H;
-        /* d attd = g v^T;  dv += attd^T g */
-        be->gemm(be, 0, 1, L, L, hs, 1.0f, g, H, hs, v, 3 * H, hs, 0.0f,
-                 datt + (size_t)b * nh * LL, L, LL, nh);
-        be->gemm(be, 1, 0, L, hs, L, 1.0f, use + (size_t)b * nh * LL, L, LL, g, H, hs, 1.0f,
-                 dv, 3 * H, hs, nh);
-    }
+    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H, natt = (size_t)B * nh * LL;
+    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
+            v = {qkv + 2 * H, 3 * H, row, hs}, g = {dout, H, (size_t)L * H, hs},
+            dq = {dqkv, 3 * H, row, hs}, dk = {dqkv + H, 3 * H, row, hs},
+            dv = {dqkv + 2 * H, 3 * H, row, hs}, da = {datt, L, nh * LL, LL},
+            use = {p > 0.0f ? attd : att, L, nh * LL, LL};
+    /* d attd = g v^T;  dv += attd^T g */
+    attn_gemm(0, 1, L, L, hs, g, v, 0.0f, da, B, nh);
+    attn_gemm(1, 0, L, hs, L, use, g, 1.0f, dv, B, nh);
     if (p > 0.0f) {
         /* Through the dropout, in place: datt = mask * datt / (1-p), the
          * forward's mask applied to the gradient (elementwise, so it may alias). */
@@ -252,12 +269,7 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
 #pragma omp parallel for
     for (size_t r = 0; r < (size_t)B * nh * L; r++)
         softmax_row_bwd(datt + r * L, 0, att + r * L, datt + r * L, L, scale);
-    for (int b = 0; b < B; b++) {
-        const float *q = qkv + (size_t)b * L * 3 * H, *k = q + H;
-        float *dq = dqkv + (size_t)b * L * 3 * H, *dk = dq + H;
-        const float *ds = datt + (size_t)b * nh * LL;
-        /* dq += ds k;  dk += ds^T q */
-        be->gemm(be, 0, 0, L, hs, L, 1.0f, ds, L, LL, k, 3 * H, hs, 1.0f, dq, 3 * H, hs, nh);
-        be->gemm(be, 1, 0, L, hs, L, 1.0f, ds, L, LL, q, 3 * H, hs, 1.0f, dk, 3 * H, hs, nh);
-    }
+    /* dq += ds k;  dk += ds^T q */
+    attn_gemm(0, 0, L, hs, L, da, k, 1.0f, dq, B, nh);
+    attn_gemm(1, 0, L, hs, L, da, q, 1.0f, dk, B, nh);
 }
