@@ -26,16 +26,10 @@ VEC_CLONES VEC_MATH static float add_bias_max(float *x, const float *bias, int V
     return mx;
 }
 
-/* e^(x - mx) for x <= mx; below e^-87 it is ~1e-38 instead of 0. */
-static inline VEC_MATH float exp_below(float x, float mx) {
-    float y = mx - x;
-    return cpu_exp_neg(y < 87.0f ? y : 87.0f);
-}
-
 VEC_CLONES VEC_MATH static float sum_exp(const float *x, float mx, int V) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += exp_below(x[j], mx);
+    for (int j = 0; j < V; j++) s += cpu_exp_neg0(mx - x[j]);
     return s;
 }
 
@@ -48,7 +42,7 @@ VEC_CLONES VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, f
     float cut = 87.0f + logf(fabsf(k));  /* |k e^-y| >= FLT_MIN for y <= cut */
 #pragma omp simd
     for (int j = 0; j < V; j++) {
-        float g = mx - x[j] < cut ? k * exp_below(x[j], mx) : 0.0f;
+        float y = mx - x[j], g = y < cut ? k * cpu_exp_neg0(y) : 0.0f;
         x[j] = g;
         acc[j] += g;
     }
