@@ -26,23 +26,26 @@ VEC_CLONES VEC_MATH static float add_bias_max(float *x, const float *bias, int V
     return mx;
 }
 
-VEC_CLONES VEC_MATH static float sum_exp(const float *x, float mx, int V) {
+/* x[j] = e^(x[j] - mx); returns their sum. */
+VEC_CLONES VEC_MATH static float exp_sum(float *x, float mx, int V) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += cpu_exp_neg0(mx - x[j]);
+    for (int j = 0; j < V; j++) {
+        float e = cpu_exp_neg0(mx - x[j]);
+        x[j] = e;
+        s += e;
+    }
     return s;
 }
 
-/* x[j] = k e^(x[j] - mx), added into acc[j] (the bias gradient).  The
- * exponential is recomputed rather than stored by sum_exp: cheaper than a
- * second write and read of the row.  Values below FLT_MIN become 0: the
- * subnormal products (most of the row early in training, where k ~ 1e-4
- * and e^-87 ~ 1e-38) took 3x the time of the whole pass. */
-VEC_CLONES VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, float k, int V) {
-    float cut = 87.0f + logf(fabsf(k));  /* |k e^-y| >= FLT_MIN for y <= cut */
+/* x[j] = k x[j], added into acc[j] (the bias gradient).  Products below
+ * FLT_MIN become 0: subnormal ones (most of the row early in training,
+ * where k ~ 1e-4 and many x ~ e^-87) took 3x the time of the whole pass. */
+VEC_CLONES VEC_MATH static void scale_acc(float *x, float *acc, float k, int V) {
+    float cut = 1.17549435e-38f / fabsf(k);  /* |k x| >= FLT_MIN for x > cut */
 #pragma omp simd
     for (int j = 0; j < V; j++) {
-        float y = mx - x[j], g = y < cut ? k * cpu_exp_neg0(y) : 0.0f;
+        float g = x[j] > cut ? k * x[j] : 0.0f;
         x[j] = g;
         acc[j] += g;
     }
@@ -50,12 +53,13 @@ VEC_CLONES VEC_MATH static void scaled_softmax(float *x, float *acc, float mx, f
 
 /* One row of logits x[V] (bias not yet added) against label y: returns the
  * CE loss and, when acc, overwrites x with gs * (softmax(x) - onehot(y))
- * and adds that to acc[V]. */
+ * and adds that to acc[V].  (Storing the exponentials in the sum's pass
+ * and scaling them costs less than computing them again.) */
 static float xent_row(float *x, const float *bias, int V, int y, float gs, float *acc) {
     float mx = add_bias_max(x, bias, V), xy = x[y];
-    float s = sum_exp(x, mx, V);
+    float s = exp_sum(x, mx, V);
     if (acc) {
-        scaled_softmax(x, acc, mx, gs / s, V);
+        scale_acc(x, acc, gs / s, V);
         x[y] -= gs;
         acc[y] -= gs;
     }
