@@ -8,10 +8,10 @@
 #include "backend.h"
 
 /* For loops of float math: GCC 12 vectorises them only when told that
- * float operations do not trap (so a select may be if-converted) and, for
- * reductions, with the dynamic cost model (the -O2 default "very cheap"
- * leaves them scalar).  Helpers they call need the same attribute, or GCC
- * will not inline them. */
+ * float operations do not trap (so a select may be if-converted) and with
+ * the dynamic cost model (the Makefile's, but not -O2's "very cheap" one,
+ * which leaves loops of unknown trip count scalar).  Helpers they call
+ * need the same attribute, or GCC will not inline them. */
 #define VEC_MATH \
     __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
 
@@ -27,8 +27,8 @@
 #endif
 
 /* Long elementwise loops run as blocks of CPU_BLK floats in parallel, one
- * call of a VEC_MATH range function per block: the attributes do not reach
- * the body of an OpenMP loop. */
+ * call of a VEC_CLONES VEC_MATH range function per block (the body of an
+ * OpenMP loop is a function of its own, without the attributes). */
 #define CPU_BLK ((size_t)1 << 14)
 static inline size_t cpu_nblk(size_t n) { return (n + CPU_BLK - 1) / CPU_BLK; }
 static inline size_t cpu_blk_len(size_t b, size_t n) {
@@ -39,7 +39,8 @@ static inline size_t cpu_blk_len(size_t b, size_t n) {
  * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
  * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
  * to the nearest integer without floorf (no SSE4.1 needed).  Shared by
- * the operations whose exponentials dominate (BERT GELU, vocabulary CE). */
+ * the operations whose exponentials dominate (GELU, softmax, vocabulary
+ * cross-entropy). */
 static inline VEC_MATH float cpu_exp_neg(float y) {
     float x = -y;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
