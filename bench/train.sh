@@ -9,7 +9,8 @@
 #   (b) bert-base: 12x768, I=3072, d=128, V=30,522, L=128, B=16
 # Model FLOPs per token = 3 x forward GEMM FLOPs (projections, attention
 # products, the decoder_nll vocabulary product); dsq computes the logged
-# nll only on logged steps, which the timed steps are not.
+# nll (over target positions) only on logged steps, of which the timed
+# steps 1.. hold one, the last (it closes the log line read here).
 # Prints one JSON line per config.  Env: BENCH_THREADS (default: all
 # cores), BENCH_STEPS_A (6), BENCH_STEPS_B (3), BENCH_RSS_MB64=1 to also
 # compare peak RSS of (b) at microbatch 64 (slow).

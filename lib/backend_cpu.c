@@ -32,7 +32,27 @@ static void cpu_zero(dsq_backend *be, void *p, size_t bytes) {
 
 static void cpu_sync(dsq_backend *be) { (void)be; }
 
-static void cpu_destroy(dsq_backend *be) { free(be); }
+typedef struct {
+    float *buf[CPU_SCRATCH_SLOTS];
+    size_t cap[CPU_SCRATCH_SLOTS];
+} cpu_state;
+
+float *cpu_scratch(dsq_backend *be, int slot, size_t n) {
+    cpu_state *st = be->impl;
+    if (n > st->cap[slot]) {
+        free(st->buf[slot]);
+        st->buf[slot] = cpu_alloc(be, n * sizeof(float));
+        st->cap[slot] = n;
+    }
+    return st->buf[slot];
+}
+
+static void cpu_destroy(dsq_backend *be) {
+    cpu_state *st = be->impl;
+    for (int i = 0; i < CPU_SCRATCH_SLOTS; i++) free(st->buf[i]);
+    free(st);
+    free(be);
+}
 
 static void sgemm1(int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c,
@@ -134,6 +154,13 @@ static void cpu_scale(dsq_backend *be, float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
+VEC_CLONES VEC_MATH static double sumsq_range(const float *x, size_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
 /* Fixed chunks summed in order, so the result does not depend on the
  * thread count. */
 static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
@@ -142,12 +169,8 @@ static void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n) {
     size_t nch = (n + CHUNK - 1) / CHUNK;
     double *part = xcalloc(nch ? nch : 1, sizeof *part);
 #pragma omp parallel for
-    for (size_t c = 0; c < nch; c++) {
-        size_t i0 = c * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
-        double s = 0;
-        for (size_t i = i0; i < i1; i++) s += (double)x[i] * x[i];
-        part[c] = s;
-    }
+    for (size_t c = 0; c < nch; c++)
+        part[c] = sumsq_range(x + c * CHUNK, c + 1 < nch ? CHUNK : n - c * CHUNK);
     double s = 0;
     for (size_t c = 0; c < nch; c++) s += part[c];
     free(part);
@@ -158,6 +181,7 @@ dsq_backend *dsq_backend_cpu(void) {
     openblas_set_num_threads(1);  /* threads come from OpenMP (cpu_gemm) */
     dsq_backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
+    be->impl = xcalloc(1, sizeof(cpu_state));
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->upload = cpu_memcpy;

@@ -3,7 +3,82 @@
 #ifndef DSQ_BACKEND_CPU_H
 #define DSQ_BACKEND_CPU_H
 
+#include <stdint.h>
+
 #include "backend.h"
+
+/* For loops of float math: GCC 12 vectorises them only when told that
+ * float operations do not trap (so a select may be if-converted) and with
+ * the dynamic cost model (the Makefile's, but not -O2's "very cheap" one,
+ * which leaves loops of unknown trip count scalar).  Helpers they call
+ * need the same attribute, or GCC will not inline them. */
+#define VEC_MATH \
+    __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
+
+/* Row loops that are most of an operation's non-GEMM time also get AVX2
+ * and AVX-512 versions, chosen at load time for the CPU (GCC function
+ * multi-versioning): a default build targets baseline x86-64, whose SSE2
+ * vectors hold only 4 floats.  The clones add no FMA, so elementwise
+ * results are the same in every version. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VEC_CLONES
+#endif
+
+/* Long elementwise loops run as blocks of CPU_BLK floats in parallel, one
+ * call of a VEC_CLONES VEC_MATH range function per block (the body of an
+ * OpenMP loop is a function of its own, without the attributes). */
+#define CPU_BLK ((size_t)1 << 14)
+static inline size_t cpu_nblk(size_t n) { return (n + CPU_BLK - 1) / CPU_BLK; }
+static inline size_t cpu_blk_len(size_t b, size_t n) {
+    return n - b * CPU_BLK < CPU_BLK ? n - b * CPU_BLK : CPU_BLK;
+}
+
+/* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
+ * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
+ * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
+ * to the nearest integer without floorf (no SSE4.1 needed).  Shared by
+ * the operations whose exponentials dominate (GELU, softmax, vocabulary
+ * cross-entropy). */
+static inline VEC_MATH float cpu_exp_neg(float y) {
+    float x = -y;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    union { int32_t i; float f; } sc = {((int32_t)n + 127) * (1 << 23)};
+    return p * sc.f;
+}
+
+/* e^-y for y >= 0, and 0 (not a subnormal, nor e^-87) where y >= 87. */
+static inline VEC_MATH float cpu_exp_neg0(float y) {
+    float e = cpu_exp_neg(y < 87.0f ? y : 87.0f);
+    return y < 87.0f ? e : 0.0f;
+}
+
+/* erf(a) as PyTorch's vectorised CPU kernels compute it (A&S 7.1.26:
+ * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|),
+ * |error| < 1.5e-7), so GELU matches theirs more closely than erff does. */
+static inline VEC_MATH float cpu_erf(float a) {
+    float aa = a < 0.0f ? -a : a, a2 = a * a;
+    a2 = a2 < 87.0f ? a2 : 87.0f;
+    float t = 1.0f / (0.3275911f * aa + 1.0f);
+    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
+              0.254829592f;
+    float e = 1.0f - r * t * cpu_exp_neg(a2);
+    return a < 0.0f ? -e : e;
+}
+
+/* backend_cpu.c: scratch buffers that live as long as the backend, so a
+ * training step allocates nothing.  Returns slot's buffer grown to at least
+ * n floats (contents undefined).  One user per slot at a time: the
+ * operations that use one are not called concurrently. */
+enum { CPU_SCRATCH_XENT, CPU_SCRATCH_XENT_BIAS, CPU_SCRATCH_SLOTS };
+float *cpu_scratch(dsq_backend *be, int slot, size_t n);
 
 /* backend_cpu_nn.c: normalisation, nonlinearities, softmax, attention. */
 void cpu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd,
@@ -13,6 +88,9 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
                        const float *dout, const float *inp, const float *weight,
                        const float *mean, const float *rstd, int N, int C);
 void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
+/* The GELU of gelu_fwd and linear_fixed_fwd's act 1 on n floats, single
+ * threaded (out may alias inp). */
+void cpu_gelu_as_torch(float *out, const float *inp, size_t n);
 void cpu_gelu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *dout, size_t n);
 void cpu_tanh_fwd(dsq_backend *be, float *out, const float *inp, size_t n);
 void cpu_tanh_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout, size_t n);
@@ -35,8 +113,6 @@ void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
                           const float *weight, const float *bias, int N, int C, int OC,
                           int act);
-/* The GELU of linear_fixed_fwd's act 1 on n floats in place (for tests). */
-void cpu_gelu_as_torch(float *x, size_t n);
 
 /* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,

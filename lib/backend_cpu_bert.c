@@ -64,42 +64,6 @@ void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
     }
 }
 
-/* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
- * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
- * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
- * to the nearest integer without floorf (no SSE4.1 needed). */
-#define NO_TRAPS __attribute__((optimize("no-trapping-math")))  /* lets GCC 12 if-convert */
-
-static inline NO_TRAPS float exp_neg(float y) {
-    float x = -y;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    union { int32_t i; float f; } sc = {((int32_t)n + 127) * (1 << 23)};
-    return p * sc.f;
-}
-
-/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf (A&S 7.1.26:
- * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|)). */
-NO_TRAPS void cpu_gelu_as_torch(float *x, size_t n) {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], a = v * 0.70710678118654752f;
-        float aa = fabsf(a), a2 = a * a;
-        a2 = a2 < 87.0f ? a2 : 87.0f;
-        float t = 1.0f / (0.3275911f * aa + 1.0f);
-        float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-                  0.254829592f;
-        float e = 1.0f - r * t * exp_neg(a2);
-        e = a < 0.0f ? -e : e;
-        x[i] = v * 0.5f * (1.0f + e);
-    }
-}
-
 /* Blocks of 128 rows of inp, one sgemm each; then bias and activation per
  * row while the block is in cache. */
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
@@ -118,7 +82,7 @@ void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
             float *row = o + (size_t)i * OC;
             if (bias)
                 for (int j = 0; j < OC; j++) row[j] += bias[j];
-            if (act == 1) cpu_gelu_as_torch(row, (size_t)OC);
+            if (act == 1) cpu_gelu_as_torch(row, row, (size_t)OC);
         }
     }
 }

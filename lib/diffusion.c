@@ -33,10 +33,12 @@ static void free_bufs(dsq_diffusion *df) {
     dsq_backend *be = df->m->be;
     void *bufs[] = {df->ids, df->mask, df->dmask, df->ca, df->cb, df->tsc, df->gseq,
                     df->gtok, df->eps0, df->eps, df->x0mean, df->x0, df->xt, df->target,
-                    df->dx0, df->dxt, df->dout, df->mse, df->tT, df->tok};
+                    df->dx0, df->dxt, df->dout, df->mse, df->tT, df->tok, df->nll_rows,
+                    df->nll_ids, df->nll_z};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
     free(df->h_tok);
+    free(df->h_rows);
 }
 
 void dsq_diffusion_free(dsq_diffusion *df) {
@@ -74,7 +76,11 @@ int dsq_diffusion_reserve(dsq_diffusion *df, int B, int L, dsq_err *e) {
     df->mse = be->alloc(be, B * sizeof(float));
     df->tT = be->alloc(be, B * sizeof(float));
     df->tok = be->alloc(be, N * sizeof(float));
+    df->nll_rows = be->alloc(be, N * sizeof(int32_t));
+    df->nll_ids = be->alloc(be, N * sizeof(int32_t));
+    df->nll_z = be->alloc(be, X);
     df->h_tok = xmalloc(N * sizeof(float));
+    df->h_rows = xmalloc(2 * N * sizeof(int32_t));
     df->cap_B = B;
     df->L = L;
     return 0;
@@ -121,6 +127,34 @@ static double mean_norm(dsq_diffusion *df) {
     m->be->sumsq(m->be, df->tT, m->p.mean_emb, (size_t)m->cfg.d);
     m->be->download(m->be, &s, df->tT, sizeof s);
     return sqrt((double)s);
+}
+
+/* The logged nll, mean CE(logits(out)) over each sequence's target
+ * positions: only those rows of out are gathered (embedding_fwd is a row
+ * gather) and go through the vocabulary product. */
+static void logged_nll(dsq_diffusion *df, const float *out, const int32_t *ids,
+                       const uint8_t *mask, int B, int L, dsq_seq_terms *terms) {
+    dsq_model *m = df->m;
+    dsq_backend *be = m->be;
+    int N = B * L, d = m->cfg.d, n = 0;
+    int32_t *rows = df->h_rows, *lab = df->h_rows + N;
+    for (int i = 0; i < N; i++)
+        if (mask[i]) { rows[n] = i; lab[n] = ids[i]; n++; }
+    if (n) {
+        be->upload(be, df->nll_rows, rows, (size_t)n * sizeof *rows);
+        be->upload(be, df->nll_ids, lab, (size_t)n * sizeof *lab);
+        be->embedding_fwd(be, df->nll_z, df->nll_rows, out, n, d, N);
+        be->xent(be, df->tok, NULL, NULL, NULL, df->nll_z, m->p.wemb, m->p.lm_bias,
+                 df->nll_ids, NULL, n, d, m->cfg.vocab, 0);
+        be->download(be, df->h_tok, df->tok, (size_t)n * sizeof(float));
+    }
+    for (int b = 0, k = 0; b < B; b++) {  /* target rows are in sequence order */
+        double s = 0;
+        int k0 = k;
+        for (int l = 0; l < L; l++)
+            if (mask[(size_t)b * L + l]) s += df->h_tok[k++];
+        terms[b].nll = k > k0 ? (float)(s / (k - k0)) : NAN;
+    }
 }
 
 double dsq_diffusion_loss(dsq_diffusion *df, const int32_t *ids, const uint8_t *mask,
@@ -203,17 +237,7 @@ double dsq_diffusion_loss(dsq_diffusion *df, const int32_t *ids, const uint8_t *
     }
     free(hmse);
 
-    if (want_nll) {  /* logged only: CE(logits(out)) over target positions */
-        be->xent(be, df->tok, NULL, NULL, NULL, out, m->p.wemb, m->p.lm_bias, df->ids, NULL,
-                 N, d, V, 0);
-        be->download(be, df->h_tok, df->tok, (size_t)N * sizeof(float));
-        for (int b = 0; b < B; b++) {
-            double s = 0, k = 0;
-            for (int l = 0; l < L; l++)
-                if (mask[(size_t)b * L + l]) { s += df->h_tok[(size_t)b * L + l]; k++; }
-            terms[b].nll = k ? (float)(s / k) : NAN;
-        }
-    }
+    if (want_nll) logged_nll(df, out, ids, mask, B, L, terms);
 
     if (backward) {
         be->zero(be, df->dout, X * sizeof(float));

@@ -49,7 +49,10 @@ typedef struct {
     float *x0mean, *x0, *xt, *target;
     float *dx0, *dxt, *dout;
     float *mse, *tT, *tok;  /* [B], [B], [B*L] */
+    int32_t *nll_rows, *nll_ids;  /* [B*L] target positions and their ids */
+    float *nll_z;        /* out's rows at those positions */
     float *h_tok;        /* host [B*L] */
+    int32_t *h_rows;     /* host [2*B*L] */
 } dsq_diffusion;
 
 int dsq_diffusion_init(dsq_diffusion *df, dsq_model *m, const dsq_schedule *sch,
