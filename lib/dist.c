@@ -2,11 +2,10 @@
  * otherwise. */
 #include "dist.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
-
-#include <stdlib.h>
 
 int dsq_dist_local_rank(void) {
     static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
@@ -20,8 +19,6 @@ int dsq_dist_local_rank(void) {
 
 #ifdef DSQ_HAVE_MPI
 #include <mpi.h>
-
-#include <stdlib.h>
 
 /* Started by a launcher (mpirun, srun)? A plain single-process run does
  * not initialise MPI at all: singleton MPI_Init starts a PMIx server, uses

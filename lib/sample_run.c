@@ -412,40 +412,39 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     }
     if ((rc = agree(d, rc, e))) goto fail;
 
+    /* The first record fixed L on rank 0 (0: an empty stream); every rank
+     * sizes its buffers and sampler by it once. */
+    int L = src.L;
+    dsq_dist_bcast_int(d, &L, 1);
+    w.L = L;
     prog pg = {.o = o, .t0 = now_s()};
     pg.last = pg.t0;
-    while (1) {
-        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows, L,
+    if (L) {
+        bids = xmalloc((size_t)cap * L * sizeof *bids);
+        bmask = xmalloc((size_t)cap * L);
+        bindex = xmalloc((size_t)cap * sizeof *bindex);
+        btok = xmalloc((size_t)cap * L * sizeof *btok);
+        if (!(rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e)))
+            dsq_sampler_set_progress(smp, on_step, &pg);
+    }
+    if ((rc = agree(d, rc, e))) goto fail;
+
+    while (L) {
+        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows,
          * its exit code} */
-        int hdr[4] = {0, 0, src.L, 0};
+        int hdr[3] = {0, 0, 0};
         if (root) {
-            if (!src.eof && !bids && src.L) {
-                bids = xmalloc((size_t)cap * src.L * sizeof *bids);
-                bmask = xmalloc((size_t)cap * src.L);
-                bindex = xmalloc((size_t)cap * sizeof *bindex);
-            }
             if (rc || (!src.eof && (rc = source_rows(&src, bids, bmask, bindex, cap, &hdr[1], e))))
-                hdr[0] = 2, hdr[3] = rc;   /* reading this round, or the last write, failed */
+                hdr[0] = 2, hdr[2] = rc;   /* reading this round, or the last write, failed */
             else if (hdr[1] == 0)
                 hdr[0] = 1;
         }
-        dsq_dist_bcast_int(d, hdr, 4);
+        dsq_dist_bcast_int(d, hdr, 3);
         if (hdr[0] == 2 && !root)
-            rc = dsq_err_set(e, hdr[3], "rank %d stopped: rank 0 failed (see its message)",
+            rc = dsq_err_set(e, hdr[2], "rank %d stopped: rank 0 failed (see its message)",
                              d->rank);
         if (hdr[0]) break;
-        int n = hdr[1], L = hdr[2];
-        w.L = L;
-        if (!smp) {
-            if (!bids) {
-                bids = xmalloc((size_t)cap * L * sizeof *bids);
-                bmask = xmalloc((size_t)cap * L);
-                bindex = xmalloc((size_t)cap * sizeof *bindex);
-            }
-            btok = xmalloc((size_t)cap * L * sizeof *btok);
-            if (!(rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e)))
-                dsq_sampler_set_progress(smp, on_step, &pg);
-        }
+        int n = hdr[1];
         /* shares: rank r decodes rows [r * per, (r + 1) * per) of the round */
         int per = (n + d->size - 1) / d->size;
 #define SHARE(r) ((r) * per >= n ? 0 : (r) * per + per > n ? n - (r) * per : per)
