@@ -198,7 +198,7 @@ struct dsq_backend {
 
     /* ---- diffusion losses ------------------------------------------------ */
     /* Partial noising of B sequences of L positions of width d
-     * (spec/model-and-training.md §3, steps 4-5).  Per position (b, l):
+     * (doc/model-and-training.md §3, steps 3-5).  Per position (b, l):
      *   v = ca[b] * x0 + cb[b] * eps                       (mean == NULL)
      *   v = ca[b] * (x0 - mean) + cb[b] * eps + mean        (v2 mean embedding)
      *   v = mean where dmask[b,l] != 0                      (v2 --denoise)

@@ -1,5 +1,5 @@
 /* A BERT encoder (HuggingFace BertModel) loaded from a model directory in
- * the HuggingFace layout, for BERTScore (spec/metrics.md §3):
+ * the HuggingFace layout, for BERTScore (doc/metrics.md §3):
  *   config.json              model_type "bert": sizes, layer_norm_eps,
  *                            hidden_act "gelu", absolute positions
  *   model.safetensors        BertModel tensors (optionally under "bert.",

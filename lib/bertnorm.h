@@ -1,7 +1,7 @@
 /* BERT normaliser and pre-tokeniser character rules, as the HuggingFace
  * `tokenizers` crate (0.23.3) applies them for bert-base-uncased
  * (BertNormalizer clean_text + handle_chinese_chars + strip_accents +
- * lowercase, then BertPreTokenizer).  Tokenizer spec §1 steps 2-6.
+ * lowercase, then BertPreTokenizer).  doc/tokenizer.md §1 steps 2-6.
  *
  * The Unicode data comes from utf8proc; where HF's own tables (Rust std for
  * whitespace and lowercase, the old `unicode_categories` and

@@ -1,5 +1,5 @@
 /* BERTScore as the bert_score package computes it (bert_score.score with
- * rescale_with_baseline off; spec/metrics.md §3), on a dsq_bert encoder.
+ * rescale_with_baseline off; doc/metrics.md §3), on a dsq_bert encoder.
  *
  * Per pair: the texts are encoded as bert_score's sent_encode does (strip,
  * [CLS] ... [SEP], truncation at the model's maximum length); the chosen

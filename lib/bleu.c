@@ -1,5 +1,5 @@
 /* nltk 3.8 sentence_bleu (one reference, weights ¼×4, method4), to the
- * bit: spec/metrics.md §1, re-checked against nltk's bleu_score.py.
+ * bit: doc/metrics.md §1, re-checked against nltk's bleu_score.py.
  *
  * Sentences are prepared in an n-gram context (dsq_ngram_ctx): tokens are
  * interned by content (hash, then a byte comparison), and every n-gram of

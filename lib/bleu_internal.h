@@ -11,8 +11,8 @@
  * n = 1..4 (0 where the hypothesis is shorter than n). */
 void dsq_bleu_matches(const dsq_bleu_sent *hyp, const dsq_bleu_sent *ref, int64_t m[4]);
 
-/* nltk's score from the integer statistics (spec §1): matches m, hypothesis
- * and reference lengths. */
+/* nltk's score from the integer statistics (doc/metrics.md §1): matches
+ * m, hypothesis and reference lengths. */
 double dsq_bleu_from_counts(const int64_t m[4], int64_t hyp_len, int64_t ref_len);
 
 /* The exact id of the pair (prefix id, last id) in the context: how

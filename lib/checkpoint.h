@@ -1,6 +1,7 @@
 /* Checkpoints: safetensors files whose tensors are the reference PyTorch
- * state dict (spec/model-and-training.md §2), written through the model's
- * parameter table, and the training-state file that makes --resume exact.
+ * state dict (doc/model-and-training.md §2, doc/formats.md §2), written
+ * through the model's parameter table, and the training-state file that
+ * makes --resume exact.
  *
  * Model files hold every table tensor (F32, reference name and shape),
  * `lm_head.weight` as a second copy of `word_embedding.weight` (the state

@@ -1,4 +1,4 @@
-/* Decoding ids to text (tokenizer spec §2): the WordPiece join styles and
+/* Decoding ids to text (doc/tokenizer.md §2): the WordPiece join styles and
  * the word-level join. */
 #include <string.h>
 

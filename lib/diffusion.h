@@ -1,4 +1,4 @@
-/* The DiffuSeq training loss (spec/model-and-training.md §3-4) on the
+/* The DiffuSeq training loss (doc/model-and-training.md §3-4) on the
  * backend: x0 draw, partial noising (with the v2 mean embedding and
  * denoising), the mse / decoder_nll / tT terms and their gradients, which
  * flow through x0 into the word embedding (gather and tied lm_head), and

@@ -1,4 +1,4 @@
-/* Noise schedules of the forward process (spec/model-and-training.md §3)
+/* Noise schedules of the forward process (doc/model-and-training.md §3)
  * and the float64 quantities the reference derives from them
  * (GaussianDiffusion.__init__).  Host-side; the training and sampling
  * code round what they need to float32 when they use it, as the

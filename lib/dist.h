@@ -1,4 +1,4 @@
-/* Data-parallel processes (DESIGN.md §5): one process per CPU socket or
+/* Data-parallel processes (doc/design.md §5): one process per CPU socket or
  * GPU, launched by mpirun.  Built with MPI when DSQ_HAVE_MPI is defined
  * (the library then needs mpicc's flags); otherwise, and whenever the
  * program runs as a single process, every operation is the identity.

@@ -18,7 +18,7 @@ extern "C" {
 #define DSQ_NORETURN _Noreturn
 #endif
 
-/* Exit codes, sysexits(3) style, as DESIGN.md §1 fixes them. */
+/* Exit codes, sysexits(3) style, as doc/design.md §1 fixes them. */
 enum {
     DSQ_OK = 0,
     DSQ_EFAIL = 1,   /* anything else */

@@ -1,7 +1,7 @@
 /* The examples record of a tensor stream (man 5 dsq-stream): packed
  * sequences made by dsq-tokenize and read by dsq-train / dsq-sample.
  *
- *   input_ids   I32 [n, L]  packed ids (spec/model-and-training.md §1)
+ *   input_ids   I32 [n, L]  packed ids (doc/model-and-training.md §1)
  *   input_mask  U8  [n, L]  0 on source + separator, 1 on target + padding
  *   index       I64 [n]     0-based position of the example in the input
  *   has_target  U8  [n]     0 for source-only inputs (target region empty)

@@ -1,5 +1,5 @@
 /* Sentence- and corpus-level text metrics, bit-exact with the DiffuSeq
- * evaluation script (spec/metrics.md): nltk 3.8 sentence BLEU (method4),
+ * evaluation script (doc/metrics.md): nltk 3.8 sentence BLEU (method4),
  * torchmetrics ROUGE-L F, dist-1, numpy's pairwise mean; and sacreBLEU's
  * corpus BLEU / chrF for quoting next to MT papers. */
 #ifndef DSQ_METRICS_H
@@ -21,8 +21,8 @@ typedef struct {
 
 void dsq_tokens_free(dsq_tokens *t);
 
-/* Python str.split(): runs of Unicode whitespace (spec §0), empty fields
- * dropped. Replaces the contents of out. */
+/* Python str.split(): runs of Unicode whitespace (doc/metrics.md §0),
+ * empty fields dropped. Replaces the contents of out. */
 void dsq_split_ws(const char *s, size_t n, dsq_tokens *out);
 
 /* Python `len(s.split(' '))`: single-space fields, empties counted. */
@@ -63,14 +63,15 @@ void dsq_bleu_pair(const dsq_bleu_sent *a, const dsq_bleu_sent *b, double *bleu_
 double dsq_sentence_bleu_str(const char *hyp, size_t hn, const char *ref, size_t rn);
 
 /* torchmetrics ROUGEScore() rougeL_fmeasure, rounded to float32 and
- * widened back (spec §2). */
+ * widened back (doc/metrics.md §2). */
 double dsq_rouge_l_str(const char *hyp, size_t hn, const char *ref, size_t rn);
 
 /* dist-1 of one sentence: unique tokens / tokens (0 when none). */
 double dsq_dist1(const dsq_tokens *toks);
 /* Distinct n-grams / all n-grams pooled over k tokenised sentences (n-grams
- * never span two sentences); 0 when there are none.  div-4 of spec §4 is
- * dsq_div_n(cands, k, 4); dsq_dist1(t) is dsq_div_n(t, 1, 1). */
+ * never span two sentences); 0 when there are none.  div-4 of
+ * doc/metrics.md §4 is dsq_div_n(cands, k, 4); dsq_dist1(t) is
+ * dsq_div_n(t, 1, 1). */
 double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
 /* div-4 from k sentences prepared in one context: the same value as
  * dsq_div_n(tokens, k, 4), from ids instead of strings. */
@@ -83,8 +84,8 @@ double dsq_np_mean(const double *x, size_t n);
 /* numpy's pairwise sum alone (used for MBR row sums). */
 double dsq_np_sum(const double *x, size_t n);
 
-/* Script cleaning (spec §0): strip, then remove markers by plain
- * substring replacement. Returns a malloc'ed string. */
+/* Script cleaning (doc/metrics.md §0): strip, then remove markers by
+ * plain substring replacement. Returns a malloc'ed string. */
 typedef enum { DSQ_CLEAN_SOURCE, DSQ_CLEAN_REFERENCE, DSQ_CLEAN_RECOVER } dsq_clean_field;
 typedef struct {
     const char *sos, *eos, *sep, *pad;  /* "[CLS]" "[SEP]" "[SEP]" "[PAD]" */

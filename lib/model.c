@@ -1,5 +1,5 @@
 /* The DiffuSeq network: parameter table, activation layout, forward and
- * hand-written backward (spec/model-and-training.md §2). */
+ * hand-written backward (doc/model-and-training.md §2). */
 #include "model.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* The DiffuSeq network f(x_t, t) (spec/model-and-training.md §2): time
+/* The DiffuSeq network f(x_t, t) (doc/model-and-training.md §2): time
  * MLP, input up-projection, position embeddings, post-LN BERT encoder
  * without attention mask, output down-projection; plus the word embedding
  * and lm_head bias that the losses use.
@@ -168,9 +168,10 @@ size_t dsq_model_num_params(const dsq_model *m);
 /* The same for a config, without allocating (config must be valid). */
 size_t dsq_model_config_num_params(const dsq_model_config *cfg);
 
-/* PyTorch default initialisation (spec §2 table), from Philox stream
- * `seed`: N(0,1) embeddings, U(±1/sqrt(fan_in)) linear weights and biases
- * (lm_head.bias: fan_in d), LayerNorm ones/zeros, mean_embed N(0, 1/d).
+/* PyTorch default initialisation (doc/model-and-training.md §2), from
+ * Philox stream `seed`: N(0,1) embeddings, U(±1/sqrt(fan_in)) linear
+ * weights and biases (lm_head.bias: fan_in d), LayerNorm ones/zeros,
+ * mean_embed N(0, 1/d).
  * Not bit-identical to torch's generator; the distribution is the same. */
 void dsq_model_init_params(dsq_model *m, uint64_t seed);
 

@@ -1,5 +1,5 @@
 /* numpy's float64 add.reduce (pairwise summation) and np.mean, to the bit
- * (spec/metrics.md §4; checked against numpy 1.24 on lengths 1..1000 and
+ * (doc/metrics.md §4; checked against numpy 1.24 on lengths 1..1000 and
  * up to 10^5 by tests/unit/test_metrics.c). */
 #include <math.h>
 
@@ -32,7 +32,7 @@ static double pairwise(const double *x, size_t n) {
 /* The reduction starts from the identity 0.0 and goes through numpy's
  * iterator buffer (np.getbufsize() = 8192 elements): each buffer is summed
  * pairwise and added to the running total in order.  So above 8192
- * elements this is not one pairwise tree (spec §4 omits that). */
+ * elements this is not one pairwise tree (doc/metrics.md §4). */
 #define NP_BUFSIZE 8192
 
 double dsq_np_sum(const double *x, size_t n) {

@@ -1,4 +1,5 @@
-/* Packing one example into seq_len ids and a mask (model-and-training §1).
+/* Packing one example into seq_len ids and a mask
+ * (doc/model-and-training.md §1).
  *
  * src and trg are encoder outputs (start ... end).  With a target:
  *   s = src without its last id, t = trg without its last id; while

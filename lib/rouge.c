@@ -1,4 +1,4 @@
-/* torchmetrics ROUGEScore() rougeL_fmeasure (spec/metrics.md §2): the
+/* torchmetrics ROUGEScore() rougeL_fmeasure (doc/metrics.md §2): the
  * default normaliser `re.sub(r"[^a-z0-9]+", " ", text.lower())`, a
  * whitespace split, whole-sentence LCS, F rounded to float32. */
 #include <stdlib.h>

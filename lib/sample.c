@@ -1,4 +1,4 @@
-/* Running a sampler's plan on a batch (spec/sampling.md §1-§4). */
+/* Running a sampler's plan on a batch (doc/sampling.md §1-§4). */
 #include "sample.h"
 
 #include <math.h>

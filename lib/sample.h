@@ -1,4 +1,4 @@
-/* Decoding: the samplers of dsq-sample (spec/sampling.md).
+/* Decoding: the samplers of dsq-sample (doc/sampling.md).
  *
  * A sampler turns a batch of packed examples (ids, input mask) into
  * generated ids: start from noise on the target positions with the source

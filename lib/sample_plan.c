@@ -1,4 +1,4 @@
-/* Step plans of the samplers (spec/sampling.md §2-§4): which model times
+/* Step plans of the samplers (doc/sampling.md §2-§4): which model times
  * are visited and each update's coefficients, computed in float64 from
  * the schedule and rounded once to float32. */
 #include "sample.h"
@@ -94,7 +94,7 @@ static void ddim_coefs(dsq_sample_step *st, double a, double ap) {
     st->sq = sqrtf(1.0f - apf);
 }
 
-/* ---- DPM-Solver++ continuous-time view (spec §4) ------------------------ */
+/* ---- DPM-Solver++ continuous-time view (doc/sampling.md §4) ------------- */
 
 typedef struct {
     int T;
@@ -177,7 +177,8 @@ int dsq_sample_plan_make(dsq_sample_plan *p, const dsq_schedule *sch, const dsq_
 
     if (o->kind == DSQ_SAMPLER_DDIM_GAP) {
         /* indices T-1, T-1-gap, ... >= 0 of the UN-respaced diffusion; the
-         * update lowers the noise by one step only (spec §3 quirk) */
+         * update lowers the noise by one step only: the quirk of
+         * doc/sampling.md §3 */
         int gap = T / S;
         p->n = p->calls = (T + gap - 1) / gap;
         p->step = xcalloc((size_t)p->n, sizeof *p->step);

@@ -1,6 +1,6 @@
 /* dsq-sample's run: checkpoint, configuration and vocabulary, the input
  * stream, batching, the sampler, and JSONL or id-stream output in input
- * order (spec/sampling.md §5).  The tool's main only parses options. */
+ * order (doc/sampling.md §5).  The tool's main only parses options. */
 #ifndef DSQ_SAMPLE_RUN_H
 #define DSQ_SAMPLE_RUN_H
 

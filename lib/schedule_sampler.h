@@ -1,4 +1,4 @@
-/* Schedule samplers (spec/model-and-training.md §5): how t is drawn for
+/* Schedule samplers (doc/model-and-training.md §5): how t is drawn for
  * each sequence and the importance weight its loss gets.  Host-side.
  *
  * Draws are numpy.random.choice's inverse-CDF rule on a Philox uniform:

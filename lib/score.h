@@ -1,9 +1,9 @@
 /* dsq-score's library side: reading decodes (JSONL or plain text), the
  * DiffuSeq evaluation script's per-file figures and diversity, and the
- * JSON / table report.  Definitions: spec/metrics.md and dsq-score(1); where
- * the two differ, the script (scripts/eval_seq2seq.py) is followed, e.g.
- * its get_bleu(recover, reference) passes `recover` to nltk as the
- * reference and `reference` as the hypothesis.
+ * JSON / table report.  Definitions: doc/metrics.md and dsq-score(1): the
+ * reference's scripts/eval_seq2seq.py as it really computes, e.g. its
+ * get_bleu(recover, reference) passes `recover` to nltk as the reference
+ * and `reference` as the hypothesis.
  *
  * Every figure is computed per line in parallel (OpenMP) into an array and
  * reduced in line order with numpy's pairwise mean, so the numbers are the

@@ -1,4 +1,4 @@
-/* Text handling of the DiffuSeq evaluation script (spec/metrics.md §0, §4):
+/* Text handling of the DiffuSeq evaluation script (doc/metrics.md §0, §4):
  * Python str.strip()/str.split()/split(' '), the marker removal, dist-1
  * and pooled distinct-n. */
 #include <stdlib.h>

@@ -30,7 +30,7 @@ static inline size_t dsq_u8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-/* Python str.isspace() / str.split() whitespace (spec/metrics.md §0;
+/* Python str.isspace() / str.split() whitespace (doc/metrics.md §0;
  * checked against CPython 3.11 over all code points). */
 static inline int dsq_is_py_space(uint32_t c) {
     if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);

@@ -1,6 +1,6 @@
 /* Tokenizers of dsq: BERT uncased WordPiece (identical ids to the
  * HuggingFace fast tokenizer DiffuSeq uses) and DiffuSeq's custom
- * word-level vocabulary.  Spec: shared/spec/tokenizer.md.
+ * word-level vocabulary (doc/tokenizer.md).
  *
  * A loaded dsq_tokenizer is immutable: encode/decode take no locks and may
  * run on many threads at once. */
@@ -34,7 +34,7 @@ void dsq_str_free(dsq_str *s);
  *   as HF does), id = line index.  [PAD] [UNK] [CLS] [SEP] must be present
  *   ([MASK] optional); blank or duplicate tokens and invalid UTF-8 are
  *   DSQ_EDATA errors naming the line.
- * WORD: a word list (tokenizer spec §3): ids [START]=0 [END]=1 [UNK]=2
+ * WORD: a word list (doc/tokenizer.md §3): ids [START]=0 [END]=1 [UNK]=2
  *   [PAD]=3, then the first ' '-separated field of each line (line
  *   stripped of Python whitespace first), in order.  Blank lines and
  *   duplicates (including the four reserved names) are DSQ_EDATA errors:
@@ -71,7 +71,7 @@ int dsq_tokenizer_encode(const dsq_tokenizer *t, const char *text, size_t len, d
 
 /* Decodes ids to text as DiffuSeq's decode_token does: trailing [PAD] ids
  * are dropped, every other special token is kept.  WORDPIECE joins with
- * `join` (tokenizer spec §2: MODERN = tokenizers' WordPiece decoder,
+ * `join` (doc/tokenizer.md §2: MODERN = tokenizers' WordPiece decoder,
  * LEGACY = the 2022 toolchain); WORD joins with spaces and deletes "__ "
  * and "@@ ".  out is replaced (out->n reset) and NUL-terminated.  An id
  * outside the vocabulary is DSQ_EDATA (DiffuSeq would raise KeyError /
@@ -86,8 +86,8 @@ const char *dsq_tokenizer_token(const dsq_tokenizer *t, int32_t id);
 /* Id of an exact token string, -1 when absent. */
 int32_t dsq_tokenizer_id(const dsq_tokenizer *t, const char *tok, size_t n);
 
-/* For tests: the normalised text (WORDPIECE: tokenizer spec §1 steps 2-5 on
- * text without special tokens) appended to out. */
+/* For tests: the normalised text (WORDPIECE: doc/tokenizer.md §1 steps 2-5
+ * on text without special tokens) appended to out. */
 void dsq_tokenizer_normalize(const dsq_tokenizer *t, const char *text, size_t len, dsq_str *out);
 
 #endif

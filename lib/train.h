@@ -1,4 +1,4 @@
-/* One DiffuSeq training step (spec/model-and-training.md §5-6): schedule
+/* One DiffuSeq training step (doc/model-and-training.md §5-6): schedule
  * sampling, microbatch losses with gradients ADDED over the microbatches
  * (not divided), global-norm clipping, linear learning-rate annealing,
  * PyTorch AdamW and the EMA list.  The trainer owns the optimiser moments

@@ -1,5 +1,5 @@
 /* dsq-train's run: data, model, the step loop, logging, evaluation,
- * checkpoints and exact resume (DESIGN.md §2 run directory).  The tool's
+ * checkpoints and exact resume (doc/formats.md §3).  The tool's
  * main only parses options into dsq_run_opts. */
 #ifndef DSQ_TRAIN_RUN_H
 #define DSQ_TRAIN_RUN_H

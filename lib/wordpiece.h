@@ -1,4 +1,4 @@
-/* BERT WordPiece encoding (tokenizer spec §1), equal to HuggingFace
+/* BERT WordPiece encoding (doc/tokenizer.md §1), equal to HuggingFace
  * tokenizers' bert-base-uncased fast tokenizer.  Used through tokenizer.h;
  * this header only documents the pipeline:
  *   1. the added tokens [PAD] [UNK] [CLS] [SEP] [MASK] (those in the vocab)

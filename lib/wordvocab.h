@@ -1,4 +1,4 @@
-/* DiffuSeq's custom word-level vocabulary (tokenizer spec §3) and the word
+/* DiffuSeq's custom word-level vocabulary (doc/tokenizer.md §3) and the word
  * counter behind `dsq-tokenize --build-vocab`.
  *
  * Encoding is Python's text.split(): runs of Python whitespace

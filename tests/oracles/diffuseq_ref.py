@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch re-statement of the DiffuSeq network f(x_t, t)
-(spec/model-and-training.md §2; the reference's TransformerNetModel over a
+(doc/model-and-training.md §2; the reference's TransformerNetModel over a
 HuggingFace BertEncoder, without the transformers package) and the writer
 of the model-parity fixtures that tests/unit/test_model.c reads.
 
@@ -247,7 +247,8 @@ def betas_for_alpha_bar_left(T, alpha_bar, max_beta=0.999):
 
 
 def named_betas(name, T):
-    """get_named_beta_schedule, plus v2's warmup-decay as the spec states it."""
+    """get_named_beta_schedule, plus v2's warmup-decay as
+    doc/model-and-training.md §3 states it."""
     scale = 1000 / T
     if name == "linear":
         return np.linspace(scale * 0.0001, scale * 0.02, T, dtype=np.float64)
@@ -289,7 +290,7 @@ def derived(betas):
     return d
 
 
-# ---- training loss and optimiser steps (spec §3-§6) -------------------------
+# ---- training loss and optimiser (doc/model-and-training.md §3-§6) ---------
 
 LOSS_CONFIGS = {
     # Committed: every parameter gradient, one and three optimiser steps.

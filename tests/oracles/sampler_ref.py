@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch re-statement of DiffuSeq decoding (spec/sampling.md) and the
+"""PyTorch re-statement of DiffuSeq decoding (doc/sampling.md) and the
 writer of the sampler-parity fixture that tests/unit/test_sample.c reads.
 
 The network comes from diffuseq_ref.py (read-only import); everything here
-is the decoding loop, written from the spec in float64 arithmetic on the
-float32 weights (coefficients rounded to float32 where the reference's
+is the decoding loop, written from doc/sampling.md in float64 arithmetic on
+the float32 weights (coefficients rounded to float32 where the reference's
 _extract_into_tensor does), so the fixture holds the exact answer a float32
 implementation is compared against.  Draws are injected: the fixture holds
 the start noise, per-step noise (with top-p redraw rounds) and the denoise
@@ -56,7 +56,7 @@ CONFIGS = {
                    T=20, B=4, L=40, R=4, seed=22, mean_embed=True, schedule="sqrt"),
 }
 
-# name -> options (spec names; steps 0 = the sampler's default)
+# case -> options, named as in doc/sampling.md (steps 0 = the sampler's default)
 CASES = {
     "ddpm": dict(sampler="ddpm", steps=0),
     "ddpm_clamp": dict(sampler="ddpm", steps=0, clamp_step=10, clip_denoised=True, top_p=2.0),
@@ -204,7 +204,7 @@ def run_case(md, c, o, draws, ids, mask, sch):
 
 def dpm(run, md, x, T, N, order, v2, sch):
     """Multistep DPM-Solver++ on the continuous-time view of the discrete
-    schedule (spec §4); v2: the DiffuSeq-v2 script's variant."""
+    schedule (doc/sampling.md §4); v2: the DiffuSeq-v2 script's variant."""
     la = 0.5 * np.cumsum(np.log(1.0 - sch["betas"]))
     tgrid = np.arange(1, T + 1) / T
 

@@ -11,7 +11,7 @@
 #include "metrics.h"
 #include "metrics_fixture.h"
 
-/* spec/metrics.md §1 table, values as the spec prints them. */
+/* The test vectors of doc/metrics.md §1, values as printed there. */
 static void test_spec_vectors(void) {
     static const char *REF = "the cat sat on the mat";
     static const struct { const char *h, *r; double v; } t[] = {
@@ -196,10 +196,10 @@ static void test_text_fixture(void) {
     dsq_tokens_free(&t);
     EXPECT(fixture_close(&fx) == 0, "zstd failed");
     EXPECT(n > 3000, "only %ld cases", n);
-    /* The default markers and the spec's example. */
+    /* The default markers and the example of doc/metrics.md §0. */
     size_t cl;
     char *c = dsq_clean("[CLS] the cat sat [SEP]", 23, DSQ_CLEAN_RECOVER, NULL, &cl);
-    EXPECT(strcmp(c, " the cat sat ") == 0 && cl == 13, "spec example: \"%s\"", c);
+    EXPECT(strcmp(c, " the cat sat ") == 0 && cl == 13, "cleaning example: \"%s\"", c);
     free(c);
     EXPECT(dsq_count_space_fields(" the cat sat ", 13) == 5 && dsq_count_space_fields("", 0) == 1, "fields");
 }
