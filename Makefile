@@ -5,8 +5,6 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 PYTHON  ?= build/venv/bin/python
-SHARED  ?= ../shared
-export DSQ_SHARED := $(abspath $(SHARED))
 
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in build-san/.
 ifeq ($(SAN),1)

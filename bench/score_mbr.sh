@@ -7,17 +7,16 @@
 # text with seeded perturbations. Same machine, same run.
 # Prints JSON lines: {"bench":"score_mbr", ..., "ratio": python_s/dsq_s,
 # "identical": every figure and every MBR choice the same double / index}.
-# Env: DSQ_BIN, DSQ_PYTHON, DSQ_SHARED; BENCH_K, BENCH_N to change the size.
+# Env: DSQ_BIN, DSQ_PYTHON; BENCH_K, BENCH_N to change the size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
-: "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
 K=${BENCH_K:-10} N=${BENCH_N:-2500}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 now() { date +%s.%N; }
 
-"$DSQ_PYTHON" tests/oracles/make_decodes.py --data "$DSQ_SHARED/data/qqp/dev.jsonl" \
-  --data "$DSQ_SHARED/data/qqp/train.jsonl" --k "$K" --n "$N" --seed 2023 --out "$T/in"
+"$DSQ_PYTHON" tests/oracles/make_decodes.py --data "data/qqp/dev.jsonl" \
+  --data "data/qqp/train.jsonl" --k "$K" --n "$N" --seed 2023 --out "$T/in"
 
 echo "bench score_mbr: python re-statement of the evaluation script (k=$K, n=$N)..." >&2
 t0=$(now)

@@ -6,14 +6,14 @@
 # Prints JSON lines: one per measurement, then a summary with the ratios
 # (HF seconds / dsq seconds) and whether all ids are identical.
 # Also the dsq-tokenize tool end to end on the JSONL pairs (tokenize_tool).
-# Env: DSQ_PYTHON, DSQ_SHARED, DSQ_BIN, BENCH_TOK_MB (20), BENCH_TOK_REPEATS (3).
+# Env: DSQ_PYTHON, DSQ_BIN, BENCH_TOK_MB (20), BENCH_TOK_REPEATS (3).
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${DSQ_PYTHON:=$PWD/build/venv/bin/python}" "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
+: "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
 MB=${BENCH_TOK_MB:-20} REPS=${BENCH_TOK_REPEATS:-3}
-VOCAB=$DSQ_SHARED/data/vocab/bert-base-uncased.txt
-FILES=("$DSQ_SHARED/data/iwslt14/train.jsonl" "$DSQ_SHARED/data/qqp/train.jsonl" "$DSQ_SHARED/data/qqp/dev.jsonl")
+VOCAB=data/vocab/bert-base-uncased.txt
+FILES=("data/iwslt14/train.jsonl" "data/qqp/train.jsonl" "data/qqp/dev.jsonl")
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 
 make -s lib/libdsq.a >&2

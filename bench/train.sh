@@ -17,11 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
-: "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
 TH=${BENCH_THREADS:-$("$DSQ_PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
 export OMP_NUM_THREADS=$TH
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-VOCAB="$DSQ_SHARED/data/vocab/bert-base-uncased.txt"
+VOCAB="data/vocab/bert-base-uncased.txt"
 mkdir -p build/bench
 ${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sgemm_rate \
   bench/sgemm_rate.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lopenblas -lm
@@ -38,7 +37,7 @@ flops() {
 
 run() {  # name layers H heads I d L B micro steps
   local name=$1 nl=$2 H=$3 nh=$4 I=$5 d=$6 L=$7 B=$8 mb=$9 steps=${10}
-  "$DSQ_BIN/dsq-tokenize" --vocab "$VOCAB" --seq-len "$L" "$DSQ_SHARED/data/qqp/train.jsonl" \
+  "$DSQ_BIN/dsq-tokenize" --vocab "$VOCAB" --seq-len "$L" "data/qqp/train.jsonl" \
     > "$T/$L.dsq" 2>/dev/null
   echo "bench train ($name): dsq-train, $steps steps..." >&2
   /usr/bin/time -f %M -o "$T/rss" "$DSQ_BIN/dsq-train" --data "$T/$L.dsq" --vocab "$VOCAB" \

@@ -5,7 +5,7 @@
 # (scripts/deps.sh; `make test-deps`):
 #   - the committed pairs (tests/fixtures/bertscore/pairs.jsonl: 618 QQP
 #     pairs with empty, blank, accented, marker-like and > 512-token texts)
-#     are what the oracle writes from $DSQ_SHARED/data/qqp;
+#     are what the oracle writes from data/qqp;
 #   - every layer's hidden states equal transformers' BertModel (1e-4);
 #   - token ids equal bert_score's; P/R/F per pair within 1e-4 and the mean
 #     F1 within 1e-5: at layer 6 on all pairs; with idf, and at layer 3, on
@@ -18,7 +18,6 @@ cd "$(dirname "$0")/../.."
 bin="${DSQ_TESTBIN:-$PWD/build/tests}/test_bert"
 py="${DSQ_BERT_PYTHON:-$PWD/build/venv-bertscore/bin/python}"
 score="${DSQ_BIN:-$PWD/tools}/dsq-score"
-shared="${DSQ_SHARED:-$(cd .. && pwd)/shared}"
 oracle=tests/oracles/bertscore_ref.py
 pairs=tests/fixtures/bertscore/pairs.jsonl
 if [ ! -x "$bin" ]; then echo "FAIL bertscore_oracle: $bin is not built (make check-build)"; exit 1; fi
@@ -29,7 +28,7 @@ if ! model=$("$py" "$oracle" model-dir 2>/dev/null) || [ ! -f "$model/model.safe
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-if "$py" "$oracle" pairs "$shared/data/qqp" "$tmp/pairs.jsonl" && cmp -s "$tmp/pairs.jsonl" "$pairs"; then
+if "$py" "$oracle" pairs data/qqp "$tmp/pairs.jsonl" && cmp -s "$tmp/pairs.jsonl" "$pairs"; then
   echo "PASS bertscore_pairs_reproduce"
 else
   echo "FAIL bertscore_pairs_reproduce: $oracle pairs differs from $pairs"

@@ -7,8 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 : "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv/bin/python}"
-: "${DSQ_SHARED:=$(cd .. && pwd)/shared}"
-QQP="$DSQ_SHARED/data/qqp"
+QQP=data/qqp
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 py() { "$DSQ_PYTHON" "$@"; }
 

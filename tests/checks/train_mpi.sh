@@ -19,9 +19,9 @@ mpi_build train_mpi dsq-train
 out=$mpi_out
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-"$bin/dsq-tokenize" --build-vocab "$DSQ_SHARED/data/qqp/train.jsonl" > "$tmp/w.txt" 2>/dev/null
+"$bin/dsq-tokenize" --build-vocab "data/qqp/train.jsonl" > "$tmp/w.txt" 2>/dev/null
 "$bin/dsq-tokenize" --vocab "$tmp/w.txt" --vocab-kind word --seq-len 24 \
-  "$DSQ_SHARED/data/qqp/train.jsonl" > "$tmp/t.dsq" 2>/dev/null
+  "data/qqp/train.jsonl" > "$tmp/t.dsq" 2>/dev/null
 args=(--layers 2 --hidden 32 --heads 2 --intermediate 64 --hidden-dim 8 --hidden-t-dim 8
       --diff-steps 100 --bsz 16 --microbatch 4 --lr 1e-3 --dropout 0.1 --learning-steps 6
       --log-interval 1 --save-interval 3 -q --data "$tmp/t.dsq" --vocab "$tmp/w.txt")

@@ -8,6 +8,7 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 bats_require_minimum_version 1.5.0
+DATA="$BATS_TEST_DIRNAME/../../data"   # the shipped data sets (data/README.md)
 
 setup() {
   # libgomp's spinning waits cost 20-50x on a loaded machine (tests run
@@ -148,7 +149,7 @@ setup() {
   run dsq-sample -q -m "$CKPT" "$T/l10.dsq"
   assert_failure 65
   assert_output --partial "seq_len 10, but the model"
-  dsq-tokenize -q --vocab "$DSQ_SHARED/data/vocab/bert-base-uncased.txt" --seq-len 12 \
+  dsq-tokenize -q --vocab "$DATA/vocab/bert-base-uncased.txt" --seq-len 12 \
     "$T/in.jsonl" > "$T/bert.dsq"
   run dsq-sample -q -m "$CKPT" "$T/bert.dsq"
   assert_failure 65

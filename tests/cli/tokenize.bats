@@ -4,11 +4,12 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 bats_require_minimum_version 1.5.0
+DATA="$BATS_TEST_DIRNAME/../../data"   # the shipped data sets (data/README.md)
 
 setup() {
-  VOCAB="$DSQ_SHARED/data/vocab/bert-base-uncased.txt"
-  QQP="$DSQ_SHARED/data/qqp/dev.jsonl"
-  IWSLT="$DSQ_SHARED/data/iwslt14/train.jsonl"
+  VOCAB="$DATA/vocab/bert-base-uncased.txt"
+  QQP="$DATA/qqp/dev.jsonl"
+  IWSLT="$DATA/iwslt14/train.jsonl"
   T="$BATS_TEST_TMPDIR"
 }
 

@@ -6,6 +6,7 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 bats_require_minimum_version 1.5.0
+DATA="$BATS_TEST_DIRNAME/../../data"   # the shipped data sets (data/README.md)
 
 # A tiny encoder on a word vocabulary: fast enough for many runs.
 TINY=(--layers 2 --hidden 32 --heads 2 --intermediate 64 --hidden-dim 8 --hidden-t-dim 8
@@ -13,11 +14,11 @@ TINY=(--layers 2 --hidden 32 --heads 2 --intermediate 64 --hidden-dim 8 --hidden
 
 setup_file() {
   local d="$BATS_FILE_TMPDIR"
-  dsq-tokenize --build-vocab "$DSQ_SHARED/data/qqp/train.jsonl" > "$d/words.txt" 2>/dev/null
+  dsq-tokenize --build-vocab "$DATA/qqp/train.jsonl" > "$d/words.txt" 2>/dev/null
   dsq-tokenize --vocab "$d/words.txt" --vocab-kind word --seq-len 24 \
-    "$DSQ_SHARED/data/qqp/dev.jsonl" > "$d/dev.dsq" 2>/dev/null
+    "$DATA/qqp/dev.jsonl" > "$d/dev.dsq" 2>/dev/null
   dsq-tokenize --vocab "$d/words.txt" --vocab-kind word --seq-len 32 \
-    "$DSQ_SHARED/data/qqp/train.jsonl" > "$d/train.dsq" 2>/dev/null
+    "$DATA/qqp/train.jsonl" > "$d/train.dsq" 2>/dev/null
 }
 
 setup() {
@@ -120,7 +121,7 @@ losses() { jq -c 'del(.tokens_per_s, .elapsed_s)' "$1"; }
   assert_failure 65; assert_output --partial "another vocabulary"
   run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --seq-len 32
   assert_failure 65; assert_output --partial "seq_len 24"
-  dsq-tokenize --vocab "$W" --vocab-kind word --seq-len 600 "$DSQ_SHARED/data/qqp/dev.jsonl" \
+  dsq-tokenize --vocab "$W" --vocab-kind word --seq-len 600 "$DATA/qqp/dev.jsonl" \
     > "$T/long.dsq" 2>/dev/null
   run dsq-train "${TINY[@]}" --data "$T/long.dsq" --vocab "$W" --out "$T/r"
   assert_failure 2; assert_output --partial "exceeds the 512 position embeddings"

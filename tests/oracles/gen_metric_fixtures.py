@@ -2,7 +2,7 @@
 """Writes tests/fixtures/metrics/*: the reference values the C metrics must
 reproduce (tests/unit/test_metrics*.c).
 
-    build/venv/bin/python tests/oracles/gen_metric_fixtures.py [--shared DIR]
+    build/venv/bin/python tests/oracles/gen_metric_fixtures.py [--data DIR]
 
 References, as the DiffuSeq evaluation script uses them:
   - nltk 3.8 (Debian python3-nltk) sentence_bleu with SmoothingFunction().method4,
@@ -200,10 +200,10 @@ def perturb(rng, toks):
     return t
 
 
-def corpus_pairs(rng, shared):
-    qqp = read_jsonl(os.path.join(shared, "qqp", "train.jsonl")) + \
-        read_jsonl(os.path.join(shared, "qqp", "dev.jsonl"))
-    iw = read_jsonl(os.path.join(shared, "iwslt14", "train.jsonl"))
+def corpus_pairs(rng, data_dir):
+    qqp = read_jsonl(os.path.join(data_dir, "qqp", "train.jsonl")) + \
+        read_jsonl(os.path.join(data_dir, "qqp", "dev.jsonl"))
+    iw = read_jsonl(os.path.join(data_dir, "iwslt14", "train.jsonl"))
     pairs = []
     for r in qqp:
         pairs.append((r["src"], r["trg"]))
@@ -252,16 +252,16 @@ def edge_pairs(rng):
     return pairs
 
 
-def gen_pairs(shared):
+def gen_pairs(data_dir):
     rng = random.Random(20240601)
     pairs = [(h, SPEC_REF if r is None else r) for h, r, _ in SPEC_VECTORS]
-    pairs += random_pairs(rng) + corpus_pairs(rng, shared) + edge_pairs(rng)
+    pairs += random_pairs(rng) + corpus_pairs(rng, data_dir) + edge_pairs(rng)
     rows, disagree = [], []
     for i, (h, r) in enumerate(pairs):
         b = nltk_bleu(h, r)
         if i < len(SPEC_VECTORS):
             want = SPEC_VECTORS[i][2]
-            assert b == want, f"spec vector {i + 1}: nltk gives {b!r}, spec says {want!r}"
+            assert b == want, f"doc/metrics.md §1 vector {i + 1}: nltk gives {b!r}, the table says {want!r}"
         f = tm_rouge_l_f(h, r)
         rs = RS.score(r, h)["rougeL"].fmeasure
         if rs != f:
@@ -389,11 +389,11 @@ def tok13a_cases():
     return rows
 
 
-def gen_sacre(shared):
+def gen_sacre(data_dir):
     rows = []
-    qqp_dev = read_jsonl(os.path.join(shared, "qqp", "dev.jsonl"))
-    qqp_train = read_jsonl(os.path.join(shared, "qqp", "train.jsonl"))
-    iw = read_jsonl(os.path.join(shared, "iwslt14", "train.jsonl"))
+    qqp_dev = read_jsonl(os.path.join(data_dir, "qqp", "dev.jsonl"))
+    qqp_train = read_jsonl(os.path.join(data_dir, "qqp", "train.jsonl"))
+    iw = read_jsonl(os.path.join(data_dir, "iwslt14", "train.jsonl"))
     for rel, recs in [("qqp/dev.jsonl", qqp_dev), ("qqp/train.jsonl", qqp_train), ("iwslt14/train.jsonl", iw)]:
         rows.append(sacre(rel + " src->trg", [r["src"] for r in recs], [r["trg"] for r in recs],
                           {"file": rel, "hyp": "src", "ref": "trg"}))
@@ -433,12 +433,13 @@ def write_jsonl(path, rows, compress=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", default=os.environ.get("DSQ_SHARED", os.path.join(ROOT, "..", "shared")))
+    ap.add_argument("--data", default=os.path.join(ROOT, "data"),
+                    help="the shipped data sets (data/README.md)")
     a = ap.parse_args()
-    shared = os.path.join(a.shared, "data")
+    data_dir = a.data
     os.makedirs(OUT, exist_ok=True)
 
-    pairs, disagree = gen_pairs(shared)
+    pairs, disagree = gen_pairs(data_dir)
     print(f"BLEU/ROUGE-L pairs: {len(pairs)}; torchmetrics-rule vs rouge-score F differ on {len(disagree)}")
     for d in disagree[:10]:
         print("   differ:", repr(d))
@@ -446,7 +447,7 @@ def main():
     write_jsonl(os.path.join(OUT, "text.jsonl"), gen_text(), compress=True)
     write_jsonl(os.path.join(OUT, "divn.jsonl"), gen_divn(), compress=True)
     write_jsonl(os.path.join(OUT, "means.jsonl"), gen_means(), compress=True)
-    sac, toks = gen_sacre(shared)
+    sac, toks = gen_sacre(data_dir)
     write_jsonl(os.path.join(OUT, "sacrebleu.jsonl"), sac, compress=True)
     write_jsonl(os.path.join(OUT, "tok13a.jsonl"), toks, compress=True)
     if disagree:

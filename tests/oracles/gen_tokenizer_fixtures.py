@@ -4,8 +4,8 @@
 Python re-statements of DiffuSeq's word vocabulary and packing give, for the
 C unit tests test_tokenizer*.c (which never need Python).
 
-usage: gen_tokenizer_fixtures.py [SHARED_DIR] [OUT_DIR]
-  SHARED_DIR defaults to $DSQ_SHARED or ../shared (from the repo root),
+usage: gen_tokenizer_fixtures.py [DATA_DIR] [OUT_DIR]
+  DATA_DIR defaults to the repository's data/ (data/README.md),
   OUT_DIR to tests/fixtures/tokenizer.
 
 Files written (all JSONL unless said; *.zst compressed with zstd -19):
@@ -47,9 +47,9 @@ from hf_bert import (SPECIALS, bert_tokenizer, decode_legacy,  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SHARED = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DSQ_SHARED", os.path.join(ROOT, "..", "shared"))
+DATA = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "data")
 OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "tests", "fixtures", "tokenizer")
-VOCAB = os.path.join(SHARED, "data", "vocab", "bert-base-uncased.txt")
+VOCAB = os.path.join(DATA, "vocab", "bert-base-uncased.txt")
 DATASETS = [("qqp", "train"), ("qqp", "dev"), ("iwslt14", "train"), ("conversation", "train"),
             ("conversation", "valid")]
 
@@ -183,7 +183,7 @@ def main():
                        "vocab_md5": hashlib.md5(open(VOCAB, "rb").read()).hexdigest()}) + "\n")
 
     # word vocabulary from iwslt14 (src then trg of each line, in order)
-    iw = read_jsonl(os.path.join(SHARED, "data", "iwslt14", "train.jsonl"))
+    iw = read_jsonl(os.path.join(DATA, "iwslt14", "train.jsonl"))
     iw_texts = []
     for o in iw:
         iw_texts += [o["src"], o["trg"]]
@@ -215,7 +215,7 @@ def main():
 
     # data sets, BERT
     for ds, split in DATASETS:
-        rows = read_jsonl(os.path.join(SHARED, "data", ds, split + ".jsonl"))
+        rows = read_jsonl(os.path.join(DATA, ds, split + ".jsonl"))
         src = T.encode_batch([o["src"] for o in rows])
         trg = T.encode_batch([o["trg"] for o in rows])
         lines = []
@@ -313,7 +313,7 @@ def main():
     sp_bert = {"pad": VOC["[PAD]"], "unk": VOC["[UNK]"], "start": VOC["[CLS]"], "end": VOC["[SEP]"],
                "sep": VOC["[SEP]"]}
     sp_word = {"pad": 3, "unk": 2, "start": 0, "end": 1, "sep": 1}
-    qqp = read_jsonl(os.path.join(SHARED, "data", "qqp", "train.jsonl"))[:30]
+    qqp = read_jsonl(os.path.join(DATA, "qqp", "train.jsonl"))[:30]
     pairs = [(T.encode(o["src"]).ids, T.encode(o["trg"]).ids, sp_bert) for o in qqp]
     pairs += [(word_encode(wd, o["src"]), word_encode(wd, o["trg"]), sp_word) for o in iw[:10]]
     pairs += [([101, 102], [101, 102], sp_bert), ([101, 5, 102], [101, 102], sp_bert),

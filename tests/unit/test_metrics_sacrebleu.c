@@ -61,13 +61,13 @@ static void sv_free(strvec *v) {
     free(v->len);
 }
 
-/* The hyp and ref fields of a shared data file ($DSQ_SHARED/data/...). */
+/* The hyp and ref fields of a shipped data file (data/..., relative to the
+ * repository root, where tests/run starts every test). */
 static int load_data(json_t *d, strvec *h, strvec *r) {
-    const char *sh = getenv("DSQ_SHARED");
     char path[1024];
-    snprintf(path, sizeof path, "%s/data/%s", sh ? sh : "../shared", json_string_value(json_object_get(d, "file")));
+    snprintf(path, sizeof path, "data/%s", json_string_value(json_object_get(d, "file")));
     FILE *f = fopen(path, "r");
-    if (!f) { fprintf(stderr, "  cannot open %s (set DSQ_SHARED)\n", path); return 0; }
+    if (!f) { fprintf(stderr, "  cannot open %s (run from the repository root)\n", path); return 0; }
     const char *hk = json_string_value(json_object_get(d, "hyp")), *rk = json_string_value(json_object_get(d, "ref"));
     char *line = NULL;
     size_t cap = 0;

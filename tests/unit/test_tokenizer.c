@@ -120,10 +120,10 @@ static void test_hard_cases(void) {
 
 /* Every src/trg of one data file against bert_<set>_<split>.jsonl.zst. */
 static void check_dataset(const char *set, const char *split) {
-    char p[4096], fx[512], rel[256];
+    char fx[512], rel[256];
     snprintf(rel, sizeof rel, "data/%s/%s.jsonl", set, split);
     snprintf(fx, sizeof fx, FIX_DIR "bert_%s_%s.jsonl.zst", set, split);
-    char *data = fix_read(fix_path(p, sizeof p, rel), NULL), *fix = fix_read(fx, NULL);
+    char *data = fix_read(rel, NULL), *fix = fix_read(fx, NULL);
     EXPECT(data && fix, "%s / %s", rel, fx);
     if (!data || !fix) { free(data); free(fix); return; }
     char *dc = data, *fc = fix, *dl, *fl;
@@ -298,8 +298,7 @@ static uint64_t ids_hash(const char *text) {
 }
 
 static void test_threads(void) {
-    char p[4096];
-    char *data = fix_read(fix_path(p, sizeof p, "data/qqp/train.jsonl"), NULL);
+    char *data = fix_read("data/qqp/train.jsonl", NULL);
     EXPECT(data != NULL, "data");
     if (!data) return;
     char *lines[4096];

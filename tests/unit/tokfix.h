@@ -1,5 +1,6 @@
 /* Helpers for the tokenizer unit tests: fixture files (plain or zstd),
- * JSON id arrays, data and vocabulary paths.  Header-only: each test binary
+ * JSON id arrays, the shipped vocabulary.  Paths are relative to the
+ * repository root, where tests/run starts every test.  Header-only: each test binary
  * is built from one .c file. */
 #ifndef DSQ_TOKFIX_H
 #define DSQ_TOKFIX_H
@@ -17,15 +18,6 @@
 
 #define FIX_DIR "tests/fixtures/tokenizer/"
 
-static inline const char *fix_shared(void) {
-    const char *s = getenv("DSQ_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static inline char *fix_path(char *buf, size_t n, const char *rel) {
-    snprintf(buf, n, "%s/%s", fix_shared(), rel);
-    return buf;
-}
 
 /* Whole file (decompressed when the name ends in .zst), NUL-terminated;
  * NULL with a message on stderr when missing. */
@@ -104,10 +96,9 @@ static inline void h8(const char *s, size_t n, char out[9]) {
 }
 
 static inline dsq_tokenizer *fix_bert(void) {
-    char p[4096];
     dsq_err e = {0};
     dsq_tokenizer *t;
-    if (dsq_tokenizer_load(&t, fix_path(p, sizeof p, "data/vocab/bert-base-uncased.txt"), DSQ_TOK_WORDPIECE, &e)) {
+    if (dsq_tokenizer_load(&t, "data/vocab/bert-base-uncased.txt", DSQ_TOK_WORDPIECE, &e)) {
         fprintf(stderr, "  %s\n", e.msg);
         return NULL;
     }
