@@ -57,9 +57,11 @@ m=$T/v2/ema_0.9999_000012.safetensors sample v2 --sampler ddpm --seed 5
 mkdir "$T/dec"; cp "$T/ddpm.jsonl" "$T/ddpm2.jsonl" "$T/dpmpp.jsonl" "$T/dec/"
 "$BIN/dsq-mbr" -q "$T/dec" > "$T/mbr.jsonl"; d mbr "$T/mbr.jsonl"
 "$BIN/dsq-mbr" -q -u rougeL "$T/dec" > "$T/mbr_r.jsonl"; d mbr.rougeL "$T/mbr_r.jsonl"
-"$BIN/dsq-score" "$T/dec" > "$T/score.json"; d score.files "$T/score.json"
-"$BIN/dsq-score" "$T/mbr.jsonl" > "$T/score_mbr.json"; d score.mbr "$T/score_mbr.json"
+# (the report names its inputs: relative paths keep it the same across runs)
+(cd "$T" && "$BIN/dsq-score" dec > score.json && "$BIN/dsq-score" mbr.jsonl > score_mbr.json)
+d score.files "$T/score.json"; d score.mbr "$T/score_mbr.json"
 bs=build/venv-bertscore/bin/python
 if [ -x "$bs" ] && model=$("$bs" tests/oracles/bertscore_ref.py model-dir 2>/dev/null); then
-  "$BIN/dsq-score" --bertscore "$model" --bertscore-layer 6 --bertscore-idf "$T/mbr.jsonl" > "$T/bs.json"; d score.bertscore "$T/bs.json"
+  (cd "$T" && "$BIN/dsq-score" --bertscore "$model" --bertscore-layer 6 --bertscore-idf mbr.jsonl > bs.json)
+  d score.bertscore "$T/bs.json"
 fi
