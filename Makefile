@@ -25,6 +25,13 @@ ifeq ($(NATIVE),1)
   MARCH := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
 endif
 
+# Where the library's headers live: the public ones
+# in include/dsq, the private ones beside their sources in lib/<layer>/.
+# Header names are unique across these folders, so sources include them by
+# bare name.
+LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
+INCLUDES  := -Iinclude/dsq $(addprefix -I,$(LIB_DIRS)) -Ilib
+
 CFLAGS  ?= -O2 -g
 # Nothing reads errno after a math call; without errno GCC inlines sqrtf and
 # can vectorise loops that call it (AdamW).  -O2's "very cheap" vectoriser
@@ -32,7 +39,7 @@ CFLAGS  ?= -O2 -g
 # residual, LayerNorm, optimiser loops); the dynamic model vectorises them.
 # Neither reorders float arithmetic, so results do not change.
 CFLAGS  += -fno-math-errno -fvect-cost-model=dynamic
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib $(MARCH) $(SANFLAGS)
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(INCLUDES) $(MARCH) $(SANFLAGS)
 LDLIBS  := -ljansson -lzstd -lutf8proc -lopenblas -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
@@ -44,7 +51,7 @@ endif
 ifneq ($(NVCC),)
   CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-  NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Ilib
+  NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra $(INCLUDES)
   CFLAGS     += -DDSQ_HAVE_CUDA
   CUDA_SRCS  := $(wildcard kernels/*.cu)
   # The backend (kernels/backend_cuda*.cu) needs cuBLAS, which exists only
@@ -80,8 +87,8 @@ else
   $(info dsq: MPI: off (no mpicc found, or NO_MPI=1); single-process training)
 endif
 
-LIB_SRCS  := $(wildcard lib/*.c)
-LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILD)/obj/lib/%.o)
+LIB_SRCS  := $(wildcard lib/*.c $(addsuffix /*.c,$(LIB_DIRS)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS := $(wildcard tools/dsq-*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BINDIR)/%)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -91,11 +98,11 @@ MANPAGES  := $(wildcard man/*.[157])
 .PHONY: all check check-build demo bench install clean deps test-deps fuzz
 all: $(LIBA) $(TOOLS)
 
-$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
+$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard include/dsq/*.h lib/*.h lib/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h lib/*.h)
+$(BUILD)/obj/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h include/dsq/*.h lib/*.h lib/*/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c -o $@ $<
 
@@ -216,7 +223,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dsq
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/dsq/
+	install -m 644 include/dsq/*.h lib/*.h lib/*/*.h $(DESTDIR)$(PREFIX)/include/dsq/
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done

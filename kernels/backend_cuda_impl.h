@@ -2,7 +2,7 @@
 // helpers its files share (workspaces, launch checks, reductions, the
 // head-batched GEMM), and the operations each file implements, gathered
 // into the dsq_backend table by backend_cuda.cu.  Model code uses
-// lib/backend.h and lib/backend_cuda.h.
+// include/dsq/backend.h and lib/backend_cuda.h.
 #ifndef DSQ_BACKEND_CUDA_IMPL_H
 #define DSQ_BACKEND_CUDA_IMPL_H
 

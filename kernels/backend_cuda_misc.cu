@@ -1,6 +1,6 @@
 // CUDA backend: embeddings, model inputs (time embedding, time and
 // position broadcast), dropout and normal draws from the CPU's Philox
-// streams (lib/backend_cpu_misc.c, lib/philox_core.h).
+// streams (lib/backend_cpu_misc.c, lib/base/philox_core.h).
 #include <math.h>
 
 #include "backend_cuda_impl.h"

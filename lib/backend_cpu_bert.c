@@ -1,4 +1,4 @@
-/* CPU backend: inference operations of the BERTScore encoder (lib/bert.c)
+/* CPU backend: inference operations of the BERTScore encoder (lib/metrics/bert.c)
  * whose results do not depend on the thread count: the work is cut into
  * pieces fixed by the shapes alone, each computed by one single-threaded
  * sgemm call (OpenBLAS's results depend on the call's shape).

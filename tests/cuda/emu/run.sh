@@ -21,8 +21,10 @@ out=build/emu
 mkdir -p "$out"
 CXX=${CXX:-g++}
 CC=${CC:-cc}
+incs=()  # the Makefile's include path: include/dsq and every source folder
+for d in include/dsq lib lib/*/ kernels kernels/*/; do [ -d "$d" ] && incs+=("-I${d%/}"); done
 flags=(-O1 -g -std=c++17 -Wall -Wno-unused-function -D_GNU_SOURCE
-       -Itests/cuda/emu/include -Itests/cuda/emu -Ikernels -Ilib)
+       -Itests/cuda/emu/include -Itests/cuda/emu "${incs[@]}")
 rewrite() {
   perl -0pe 's/(\b\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/emu_launch($1, $2, /gs;
              s/extern __shared__ (\w+) (\w+)\[\];/$1 *$2 = ($1 *)emu_dynamic_smem;/g' "$1"
@@ -37,12 +39,12 @@ for f in kernels/*.cu; do
 done
 "$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
 libobjs=()  # the library's C objects, less the stand-in of a build without the backend
-for o in build/obj/lib/*.o; do
-  [ "$(basename "$o")" = backend_cuda_none.o ] || libobjs+=("$o")
+for o in build/obj/lib/*.o build/obj/lib/*/*.o; do
+  [ -f "$o" ] && [ "$(basename "$o")" != backend_cuda_none.o ] && libobjs+=("$o")
 done
 link() {  # output, main sources...
   local o=$1; shift
-  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
+  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp "${incs[@]}" -Itests/cuda \
     -o "$o" "$@" "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
     -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
     $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)

@@ -18,7 +18,7 @@
  * output may alias its input only where a comment says so.
  *
  * Random numbers (dropout, Gaussian noise) come from Philox4x32-10 keyed by
- * (seed, offset) with the element index as counter (lib/philox.h), so they
+ * (seed, offset) with the element index as counter (lib/base/philox.h), so they
  * do not depend on threads or launch shapes; the backward of a dropout
  * regenerates its mask from the same (seed, offset). */
 #ifndef DSQ_BACKEND_H
@@ -181,7 +181,7 @@ struct dsq_backend {
 
     /* ---- vocabulary search ----------------------------------------------- */
     /* Running row-wise best of a block of scores, for searches over the
-     * vocabulary in chunks of columns (lib/sample_round.c: nearest
+     * vocabulary in chunks of columns (lib/model/sample_round.c: nearest
      * embedding, add = |E_v|^2 and scores = -2 z.E_v; logits argmax, add =
      * the bias).  For each row r < N, over val[c] = scores[r, c] + add[c]
      * (scores[N, C], add[C]; the block's columns are global indices
