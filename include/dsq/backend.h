@@ -1,8 +1,9 @@
 /* The backend interface: a table of operations on device buffers.
  *
- * Model code (layers.c, model.c, and later diffusion and the optimiser) is
- * written once against this table; lib/backend_cpu.c implements it with
- * OpenBLAS and OpenMP, the CUDA side (kernels/) with cuBLAS and kernels.
+ * Model code (lib/model/: layers, model, diffusion, training, sampling) is
+ * written once against this table; kernels/cpu/ implements it with
+ * OpenBLAS and OpenMP, kernels/cuda/ with cuBLAS and CUDA kernels, one file
+ * per family of operations with the same name on both.
  * Buffers are device pointers: model code passes them around and never
  * dereferences them (on the CPU backend they happen to be host memory,
  * which only tests exploit).  Host data crosses only through upload /
@@ -133,7 +134,7 @@ struct dsq_backend {
      * takes part where mask[b,l] != 0 and gets probability exactly 0
      * elsewhere, as BERT's additive mask of the float minimum does once
      * exp underflows.  Rows of padded queries are computed like the others.
-     * May be NULL in a backend that lacks it (lib/backend_cpu_bert.c). */
+     * May be NULL in a backend that lacks it (kernels/cpu/attn.c). */
     void (*attention_masked_fwd)(dsq_backend *be, float *out, const float *qkv,
                                  const float *mask, int B, int L, int nh, int H);
     /* out[N,OC] = act(inp[N,C] @ weight[OC,C]^T + bias[OC]) (torch Linear;

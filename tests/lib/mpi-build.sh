@@ -16,10 +16,10 @@ mpi_build() {
     fi
   done
   local incs=() srcs=() objs=()
-  for d in include/dsq lib lib/*/ kernels kernels/*/; do
+  for d in include/dsq lib/*/ kernels/*/; do
     [ -d "$d" ] && incs+=("-I${d%/}")
   done
-  for f in lib/*.c lib/*/*.c kernels/*.c kernels/*/*.c; do [ -f "$f" ] && srcs+=("$f"); done
+  for f in lib/*/*.c kernels/*/*.c; do [ -f "$f" ] && srcs+=("$f"); done
   local cflags=(-O2 -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp "${incs[@]}" -DDSQ_HAVE_MPI)
   local pids=()
   for f in "${srcs[@]}"; do
