@@ -105,6 +105,9 @@ MANPAGES  := $(wildcard man/*.[157])
 all: $(LIBA) $(TOOLS)
 
 HEADERS   := $(wildcard include/dsq/*.h $(addsuffix /*.h,$(SRC_DIRS)))
+# The tool-facing API, what `make install` installs to PREFIX/include/dsq;
+# the other headers are private to the library.
+PUBLIC_HEADERS := $(wildcard include/dsq/*.h)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -234,10 +237,16 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dsq
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/dsq/
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/dsq/
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# What a program linked against libdsq.a needs after it on the command
+# line (the last line of `make -s print-link`; tests/checks/install.sh).
+.PHONY: print-link
+print-link:
+	@echo $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build build-san lib/libdsq.a $(TOOL_SRCS:tools/%.c=tools/%)
