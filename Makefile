@@ -104,18 +104,27 @@ MANPAGES  := $(wildcard man/*.[157])
 .PHONY: all check check-build demo bench install clean deps test-deps fuzz
 all: $(LIBA) $(TOOLS)
 
-HEADERS   := $(wildcard include/dsq/*.h $(addsuffix /*.h,$(SRC_DIRS)))
 # The tool-facing API, what `make install` installs to PREFIX/include/dsq;
 # the other headers are private to the library.
 PUBLIC_HEADERS := $(wildcard include/dsq/*.h)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# Each object depends on the headers it includes, as the compiler lists
+# them in foo.d beside foo.o (-MMD: not the system headers; -MP: a removed
+# header is no error).  An object whose .d is missing is rebuilt (the empty
+# rule for the .d files).  Tools and tests link libdsq.a, which every
+# header change rebuilds, so they need no list of their own.
+DEPFILES := $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d)
 
-$(BUILD)/obj/%.cu.o: %.cu $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+$(BUILD)/obj/%.cu.o: %.cu $(BUILD)/obj/%.cu.d
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+$(DEPFILES):
+include $(wildcard $(DEPFILES))
 
 # The fp32 backend kernels round like the CPU backend: no contraction of
 # a*b+c into FMA (they are memory-bound; cuBLAS is not affected).  Device
