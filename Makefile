@@ -25,9 +25,9 @@ ifeq ($(NATIVE),1)
   MARCH := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
 endif
 
-# The library's folders: lib/<layer>/ (the layers' sources and private
-# headers), kernels/cpu/ and kernels/cuda/ (the two backends), and
-# include/dsq/ (the public headers).  Header names are unique across them
+# The library's folders (doc/ARCHITECTURE.md): lib/<layer>/ (the layers'
+# sources and private headers), kernels/cpu/ and kernels/cuda/ (the two
+# backends), and include/dsq/ (the public headers).  Header names are unique across them
 # and every folder is on the include path, so sources include headers by
 # bare name.
 LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
@@ -224,6 +224,13 @@ check-cuda: $(CHECK_OPS)
 # small CUDA emulation (tests/cuda/emu; minutes, single-threaded fibers).
 check-cuda-emu: all
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} tests/cuda/emu/run.sh
+
+# The include rule of the layers alone (tests/checks/layers.sh, also part
+# of make check): fails on an include against the layer order.
+.PHONY: check-layers
+check-layers:
+	@out=$$(tests/checks/layers.sh); printf '%s\n' "$$out"; \
+	  ! printf '%s\n' "$$out" | grep -q '^FAIL'
 
 check: test-deps
 	@$(MAKE) --no-print-directory check-build
