@@ -27,9 +27,9 @@ endif
 
 # The library's folders (doc/ARCHITECTURE.md): lib/<layer>/ (the layers'
 # sources and private headers), kernels/cpu/ and kernels/cuda/ (the two
-# backends), and include/dsq/ (the public headers).  Header names are unique across them
-# and every folder is on the include path, so sources include headers by
-# bare name.
+# backends), and include/dsq/ (the public headers).  Header names are
+# unique across them and every folder is on the include path, so sources
+# include headers by bare name (tests/checks/layers.sh checks both).
 LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
 SRC_DIRS  := $(LIB_DIRS) kernels/cpu kernels/cuda
 INCLUDES  := -Iinclude/dsq $(addprefix -I,$(SRC_DIRS))
