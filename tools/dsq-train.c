@@ -1,5 +1,5 @@
 /* dsq-train: train a DiffuSeq model on a tensor stream of packed examples.
- * Options → dsq_run_opts → dsq_train_run (lib/run/train_run.c). */
+ * Options → dsq_run_opts → dsq_train_run (lib/train_run.c). */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>

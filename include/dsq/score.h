@@ -86,7 +86,7 @@ typedef struct {
     size_t extra_start, extra_end;
 } dsq_example;
 
-/* Parses one JSONL line (lib/io/jsonscan.h: no tree is built) and cleans its
+/* Parses one JSONL line (lib/jsonscan.h: no tree is built) and cleans its
  * fields; the hyp field is required, the ref field too when need_ref.
  * extra_key (may be NULL): a further key to locate. On error nothing is
  * left allocated. */
