@@ -25,6 +25,15 @@ ifeq ($(NATIVE),1)
   MARCH := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
 endif
 
+# The library's folders (doc/ARCHITECTURE.md): lib/<layer>/ (the layers'
+# sources and private headers), kernels/cpu/ and kernels/cuda/ (the two
+# backends), and include/dsq/ (the public headers).  Header names are
+# unique across them and every folder is on the include path, so sources
+# include headers by bare name (tests/checks/layers.sh checks both).
+LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
+SRC_DIRS  := $(LIB_DIRS) kernels/cpu kernels/cuda
+INCLUDES  := -Iinclude/dsq $(addprefix -I,$(SRC_DIRS))
+
 CFLAGS  ?= -O2 -g
 # Nothing reads errno after a math call; without errno GCC inlines sqrtf and
 # can vectorise loops that call it (AdamW).  -O2's "very cheap" vectoriser
@@ -32,7 +41,7 @@ CFLAGS  ?= -O2 -g
 # residual, LayerNorm, optimiser loops); the dynamic model vectorises them.
 # Neither reorders float arithmetic, so results do not change.
 CFLAGS  += -fno-math-errno -fvect-cost-model=dynamic
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib $(MARCH) $(SANFLAGS)
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(INCLUDES) $(MARCH) $(SANFLAGS)
 LDLIBS  := -ljansson -lzstd -lutf8proc -lopenblas -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
@@ -44,11 +53,11 @@ endif
 ifneq ($(NVCC),)
   CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-  NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Ilib
+  NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra $(INCLUDES)
   CFLAGS     += -DDSQ_HAVE_CUDA
-  CUDA_SRCS  := $(wildcard kernels/*.cu)
-  # The backend (kernels/backend_cuda*.cu) needs cuBLAS, which exists only
-  # as a shared library; without it only device discovery is built.
+  CUDA_SRCS  := $(wildcard kernels/cuda/*.cu)
+  # The backend (kernels/cuda/*.cu) needs cuBLAS, which exists only as a
+  # shared library; without it only device discovery (device.cu) is built.
   CUBLAS_DIR := $(firstword $(patsubst %/libcublas.so,%,$(wildcard $(CUDA_HOME)/lib64/libcublas.so \
                   $(CUDA_HOME)/targets/x86_64-linux/lib/libcublas.so /usr/lib/x86_64-linux-gnu/libcublas.so)))
   ifneq ($(CUBLAS_DIR),)
@@ -56,13 +65,15 @@ ifneq ($(NVCC),)
     # --as-needed keeps cuBLAS out of the binaries that do not use the backend
     LDLIBS   += -L$(CUBLAS_DIR) -Wl,--push-state,--as-needed -lcublas -Wl,--pop-state
   else
-    CUDA_SRCS := $(filter-out kernels/backend_cuda%,$(CUDA_SRCS))
+    CUDA_SRCS := kernels/cuda/device.cu
     $(info dsq: CUDA: no cuBLAS next to nvcc: the CUDA backend is left out)
   endif
-  CUDA_OBJS  := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/obj/kernels/%.o)
+  # foo.cu.o, so that no two members of libdsq.a share a name (the CPU and
+  # CUDA backends' files have the same stems).
+  CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
   # Static cudart: the binaries start on machines without a CUDA runtime.
   LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
-  $(info dsq: CUDA: nvcc at $(NVCC); building kernels/ into libdsq ($(CUDA_ARCH)))
+  $(info dsq: CUDA: nvcc at $(NVCC); building kernels/cuda/ into libdsq ($(CUDA_ARCH)))
 else
   $(info dsq: CUDA: off (no nvcc found, or NO_CUDA=1); CPU backend only)
 endif
@@ -80,8 +91,10 @@ else
   $(info dsq: MPI: off (no mpicc found, or NO_MPI=1); single-process training)
 endif
 
-LIB_SRCS  := $(wildcard lib/*.c)
-LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILD)/obj/lib/%.o)
+# The C sources of the library: every layer, the CPU backend, and the
+# CUDA backend's stand-in for builds without it (kernels/cuda/none.c).
+LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS := $(wildcard tools/dsq-*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BINDIR)/%)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -91,17 +104,34 @@ MANPAGES  := $(wildcard man/*.[157])
 .PHONY: all check check-build demo bench install clean deps test-deps fuzz
 all: $(LIBA) $(TOOLS)
 
-$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# The tool-facing API, what `make install` installs to PREFIX/include/dsq;
+# the other headers are private to the library.
+PUBLIC_HEADERS := $(wildcard include/dsq/*.h)
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h lib/*.h)
+# Each object depends on the headers it includes, as the compiler lists
+# them in foo.d beside foo.o (-MMD: not the system headers; -MP: a removed
+# header is no error).  An object whose .d is missing is rebuilt (the empty
+# rule for the .d files).  Tools and tests link libdsq.a, which every
+# header change rebuilds, so they need no list of their own.
+DEPFILES := $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d)
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+$(BUILD)/obj/%.cu.o: %.cu $(BUILD)/obj/%.cu.d
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+$(DEPFILES):
+include $(wildcard $(DEPFILES))
 
 # The fp32 backend kernels round like the CPU backend: no contraction of
-# a*b+c into FMA (they are memory-bound; cuBLAS is not affected).
-$(BUILD)/obj/kernels/backend_cuda%.o: NVCC_EXTRA := --fmad=false
+# a*b+c into FMA (they are memory-bound; cuBLAS is not affected).  Device
+# discovery has no arithmetic.
+ifneq ($(CUDA_OBJS),)
+$(filter-out %/device.cu.o,$(CUDA_OBJS)): NVCC_EXTRA := --fmad=false
+endif
 
 $(LIBA): $(LIB_OBJS) $(CUDA_OBJS)
 	@mkdir -p $(dir $@)
@@ -190,10 +220,17 @@ check-cuda: $(CHECK_OPS)
 	@$(CHECK_OPS); rc=$$?; \
 	  if [ $$rc -eq 77 ]; then echo "check-cuda: skipped"; exit 0; fi; exit $$rc
 
-# The same checks without a GPU: kernels/ compiled for the host through a
+# The same checks without a GPU: kernels/cuda/ compiled for the host through a
 # small CUDA emulation (tests/cuda/emu; minutes, single-threaded fibers).
 check-cuda-emu: all
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} tests/cuda/emu/run.sh
+
+# The include rule of the layers alone (tests/checks/layers.sh, also part
+# of make check): fails on an include against the layer order.
+.PHONY: check-layers
+check-layers:
+	@out=$$(tests/checks/layers.sh); printf '%s\n' "$$out"; \
+	  ! printf '%s\n' "$$out" | grep -q '^FAIL'
 
 check: test-deps
 	@$(MAKE) --no-print-directory check-build
@@ -216,10 +253,16 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dsq
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/dsq/
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/dsq/
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# What a program linked against libdsq.a needs after it on the command
+# line (the last line of `make -s print-link`; tests/checks/install.sh).
+.PHONY: print-link
+print-link:
+	@echo $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build build-san lib/libdsq.a $(TOOL_SRCS:tools/%.c=tools/%)

@@ -1,5 +1,5 @@
 /* dsq-mbr: minimum-Bayes-risk selection among k decodes of the same
- * inputs, the DiffuSeq script's selectBest. Options → lib/mbr.c. */
+ * inputs, the DiffuSeq script's selectBest. Options → lib/metrics/mbr.c. */
 #include <getopt.h>
 #include <omp.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* dsq-sample: decode a tensor stream of packed examples with a trained
- * DiffuSeq model. Options → dsq_sample_main (lib/sample_run.c). */
+ * DiffuSeq model. Options → dsq_sample_main (lib/run/sample_run.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <omp.h>

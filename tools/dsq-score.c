@@ -1,5 +1,5 @@
 /* dsq-score: the DiffuSeq evaluation script's figures (and sacreBLEU /
- * chrF) for one or more decode files. Options → lib/score.c. */
+ * chrF) for one or more decode files. Options → lib/metrics/score.c. */
 #include <getopt.h>
 #include <omp.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #             every bare §N inside a doc/ page is one of its own headings;
 #   bare      no section cited without its page ("spec §N", "(spec: ...)",
 #             "sampling §4");
-#   path      every repository path a doc/ page names (lib/..., tests/...,
+#   path      every repository path a doc/ page names (lib/..., include/..., tests/...,
 #             man/..., also Markdown links) exists.
 # One PASS line per rule that holds, one FAIL line per violation, then a
 # self-test that plants each kind of bad citation in a scratch tree and
@@ -120,7 +120,7 @@ scan() (
         if (!(link in have)) report("path", "link to " link " which does not exist")
       }
       s = t
-      while (match(s, /[^A-Za-z0-9_\/.-](lib|tools|kernels|tests|man|pipelines|bench|scripts|data|doc)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_]/)) {
+      while (match(s, /[^A-Za-z0-9_\/.-](lib|include|tools|kernels|tests|man|pipelines|bench|scripts|data|doc)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_]/)) {
         path = substr(s, RSTART + 1, RLENGTH - 1)
         s = substr(s, RSTART + RLENGTH)
         if (s ~ /^[-.\/]*\*/) continue   # a glob: lib/backend_cpu*.c, man/dsq-*.1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA backend without a GPU: kernels/*.cu compiled for the host
+# The CUDA backend without a GPU: kernels/cuda/*.cu compiled for the host
 # through the CUDA emulation (tests/cuda/emu/run.sh) and checked against the
 # CPU backend by tests/cuda/check_ops, every operation and the whole model,
 # with device memory unreadable from the host outside kernels and copies.

@@ -27,7 +27,7 @@ check() { jq -e --slurpfile e "$E" "$1" "$2" >/dev/null; }
   run dsq-score --version
   assert_success
   assert_line --index 0 --regexp '^dsq-score [0-9]+\.[0-9]+\.[0-9]+$'
-  v=$(sed -n 's/^#define DSQ_VERSION "\(.*\)"/\1/p' "$BATS_TEST_DIRNAME/../../lib/version.h")
+  v=$(sed -n 's/^#define DSQ_VERSION "\(.*\)"/\1/p' "$BATS_TEST_DIRNAME/../../lib/base/version.h")
   assert_line --index 0 "dsq-score $v"
 }
 

@@ -7,7 +7,7 @@
  * denoising as well; two training steps (dsq_trainer_step: clipping,
  * AdamW, EMA) and the checkpoint and training-state files written from
  * and read into CUDA buffers; a short sampler run (tokens compared); and
- * the BERTScore encoder (lib/bert.c) on a tiny random BERT.
+ * the BERTScore encoder (lib/metrics/bert.c) on a tiny random BERT.
  * Tolerances: forward and losses 1e-4, gradients 1e-3 per tensor, where a
  * tensor's error is ||cuda - cpu|| / max(||cpu||, 1e-4 x the largest
  * tensor norm): the key biases' exact gradient is zero, their computed

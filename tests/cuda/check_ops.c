@@ -1,4 +1,4 @@
-/* CPU-vs-CUDA parity of every operation of lib/backend.h, then of the
+/* CPU-vs-CUDA parity of every operation of include/dsq/backend.h, then of the
  * whole model (check_model.c): each operation runs on the CPU backend (the
  * reference) and on the CUDA backend on the same fresh random inputs
  * (never zeros), with overwritten outputs poisoned with NaN first and
@@ -583,7 +583,7 @@ static void check_row_best1(int N, int V, int chunk, int sign, double nan_frac) 
     pr_free(&sc); pr_free(&add); pr_free(&best); ip_free(&idx);
 }
 
-/* The samplers' searches (lib/sample_round.c) end to end on each backend:
+/* The samplers' searches (lib/model/sample_round.c) end to end on each backend:
  * z and E of small integers make every score exact whatever the GEMM's
  * order of operations, so nearest and argmax ids must be equal, ties
  * included. */

@@ -1,4 +1,4 @@
-/* libFuzzer harness: the JSONL reader (lib/jsonl.c) on arbitrary bytes.
+/* libFuzzer harness: the JSONL reader (lib/io/jsonl.c) on arbitrary bytes.
  * Properties: no crash, leak or UB; errors carry DSQ_EDATA; the plain-line
  * reader and the UTF-8 check agree; dsq_json_put_string output parses back
  * (jansson) to the same string for every valid UTF-8 input. */

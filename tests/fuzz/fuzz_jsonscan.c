@@ -1,5 +1,5 @@
 /* libFuzzer harness: differential test of the fast JSONL field scanner
- * (lib/jsonscan.c) against the jansson path (dsq_jsonl_parse) on one line
+ * (lib/io/jsonscan.c) against the jansson path (dsq_jsonl_parse) on one line
  * of arbitrary bytes.
  * Properties: the scanner accepts exactly the lines jansson parses as an
  * object (json_loadb with JSON_ALLOW_NUL), except numbers too large for

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes lib/bert_layers.h: bert_score's default layer per model name
+"""Writes lib/metrics/bert_layers.h: bert_score's default layer per model name
 (bert_score.utils.model2layers, bert-score 0.3.13), which dsq-score uses
 when --bertscore-layer is not given.  Run with the BERTScore oracle's venv:
-    build/venv-bertscore/bin/python tests/oracles/gen_bert_layers.py > lib/bert_layers.h
+    build/venv-bertscore/bin/python tests/oracles/gen_bert_layers.py > lib/metrics/bert_layers.h
 """
 import json
 import importlib.metadata

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates lib/bertnorm_tables.h: where HuggingFace tokenizers' BERT
+"""Generates lib/text/bertnorm_tables.h: where HuggingFace tokenizers' BERT
 normaliser / pre-tokeniser character data differs from utf8proc's.
 
 HF takes its data from several Unicode versions: general categories from the
@@ -8,7 +8,7 @@ is_punctuation), NFD and combining classes from
 `unicode-normalization-alignments` (Unicode 9.0), lowercase and whitespace
 from the Rust standard library (recent Unicode).  utf8proc 2.8 is Unicode
 15.0.  For every code point this script compares HF's observable behaviour
-with a re-statement of lib/bertnorm.c's utf8proc rules (through ctypes) and
+with a re-statement of lib/text/bertnorm.c's utf8proc rules (through ctypes) and
 writes the differences as overrides.
 
 usage: gen_bertnorm_tables.py VOCAB OUT.h"""

@@ -1,4 +1,4 @@
-/* BERT encoder and BERTScore (lib/bert.h, lib/bertscore.h).
+/* BERT encoder and BERTScore (include/dsq/bert.h, include/dsq/bertscore.h).
  *
  * Without arguments: a tiny random BERT written to a temporary model
  * directory (loading, padding/batching/thread invariance, truncation), bad

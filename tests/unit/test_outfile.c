@@ -1,4 +1,4 @@
-/* lib/outfile: a named output appears only when committed (temporary +
+/* lib/base/outfile.c: a named output appears only when committed (temporary +
  * rename), an aborted one leaves nothing, and a path that is not a regular
  * file (here a FIFO; /dev/null in practice) is written in place, never
  * replaced by a renamed regular file. */

@@ -1,4 +1,4 @@
-/* lib/score.c and lib/mbr.c pieces that the CLI tests reach only
+/* lib/metrics/score.c and lib/metrics/mbr.c pieces that the CLI tests reach only
  * indirectly: selectBest's tie rule and direction, self-BLEU's direction,
  * input lists, number printing. The figures themselves are checked
  * against the re-stated evaluation script in tests/checks/score_oracle.sh. */

@@ -1,5 +1,5 @@
-/* Tensor records, safetensors blobs/files and tensor streams (lib/tensor.c,
- * lib/safetensors.c, lib/stream.c).
+/* Tensor records, safetensors blobs/files and tensor streams (lib/io/tensor.c,
+ * lib/io/safetensors.c, lib/io/stream.c).
  *
  * Without arguments: the unit tests (PASS/FAIL lines).  With a mode
  * argument it is the dsq side of tests/oracles/safetensors_interop.py:

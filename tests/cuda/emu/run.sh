@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs tests/cuda/check_ops against the CUDA backend compiled for the HOST
-# through the emulation in cuda_emu.h: kernels/*.cu with each launch
+# through the emulation in cuda_emu.h: kernels/cuda/*.cu with each launch
 # `k<<<cfg>>>(args)` rewritten to `emu_launch(k, cfg, args)` and
 # `extern __shared__ T a[];` to a pointer to the block's dynamic shared
 # memory.  Checks the backend's logic (indexing, reductions, launch shapes,
@@ -13,36 +13,39 @@
 #   tests/cuda/emu/run.sh tools              tools/dsq-* linked against the
 #                                            emulation, in build/emu/tools
 #                                            (their --device cuda runs here)
-# Needs the normal build first (make): it links build/obj/lib/*.o.  Needs
-# no nvcc: the .cu files are compiled by g++.
+# Needs the normal build first (make): it links the library's C objects
+# (build/obj/lib/ and build/obj/kernels/cpu/).  Needs no nvcc: the .cu
+# files are compiled by g++.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=build/emu
 mkdir -p "$out"
 CXX=${CXX:-g++}
 CC=${CC:-cc}
+incs=()  # the Makefile's include path: include/dsq and every source folder
+for d in include/dsq lib/*/ kernels/*/; do [ -d "$d" ] && incs+=("-I${d%/}"); done
 flags=(-O1 -g -std=c++17 -Wall -Wno-unused-function -D_GNU_SOURCE
-       -Itests/cuda/emu/include -Itests/cuda/emu -Ikernels -Ilib)
+       -Itests/cuda/emu/include -Itests/cuda/emu "${incs[@]}")
 rewrite() {
   perl -0pe 's/(\b\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/emu_launch($1, $2, /gs;
              s/extern __shared__ (\w+) (\w+)\[\];/$1 *$2 = ($1 *)emu_dynamic_smem;/g' "$1"
 }
-for h in kernels/*.h; do rewrite "$h" > "$out/$(basename "$h")"; done
+for h in kernels/cuda/*.h; do rewrite "$h" > "$out/$(basename "$h")"; done
 objs=()
-for f in kernels/*.cu; do
+for f in kernels/cuda/*.cu; do
   b=$(basename "$f" .cu)
   rewrite "$f" > "$out/$b.cpp"
   "$CXX" "${flags[@]}" -include cuda_emu.h -c -o "$out/$b.o" "$out/$b.cpp"
   objs+=("$out/$b.o")
 done
 "$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
-libobjs=()  # the library's C objects, less the stand-in of a build without the backend
-for o in build/obj/lib/*.o; do
-  [ "$(basename "$o")" = backend_cuda_none.o ] || libobjs+=("$o")
-done
+# the library's C objects, less kernels/cuda/none.o (the stand-in of a
+# build without the backend)
+libobjs=()
+for o in build/obj/lib/*/*.o build/obj/kernels/cpu/*.o; do [ -f "$o" ] && libobjs+=("$o"); done
 link() {  # output, main sources...
   local o=$1; shift
-  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp -Ilib -Itests/cuda \
+  "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp "${incs[@]}" -Itests/cuda \
     -o "$o" "$@" "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
     -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
     $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)

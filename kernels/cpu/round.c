@@ -1,6 +1,6 @@
 /* CPU backend: the running row-wise best of a block of vocabulary scores
  * (backend.h row_best), the scan behind nearest-embedding rounding and the
- * logits argmax (lib/sample_round.c). */
+ * logits argmax (lib/model/sample_round.c). */
 #include "backend_cpu.h"
 
 #include <math.h>

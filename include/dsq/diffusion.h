@@ -37,7 +37,7 @@ typedef struct {
     dsq_diffusion_opts o;
     float *sa, *s1;      /* host [T]: float32 sqrt(abar), sqrt(1 - abar) */
     float grad_scale;    /* multiplies the backward's gradients (fp16 loss
-                            scaling, lib/train.c); 1 after init */
+                            scaling, lib/model/train.c); 1 after init */
     int cap_B, L;
     /* device buffers; [B,L,d] unless stated */
     int32_t *ids;        /* [B, L] */

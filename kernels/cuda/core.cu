@@ -1,6 +1,6 @@
 // The CUDA backend: creation, memory, workspaces, GEMM (cuBLAS, row-major
 // as backend.h defines it), and the table that gathers the operations of
-// backend_cuda_*.cu.
+// the other files of kernels/cuda/.
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,12 +113,6 @@ void cu_after(dsq_backend *be, const char *file, int line) {
 // [c, r] one with the same ld: so cuBLAS gets (B, A) swapped, m and n
 // swapped, and the same transpose flags.
 
-// bf16 / fp16: fp32 buffers, tensor cores down-converting the operands
-// and accumulating in fp32 (the compute types for 32-bit inputs).
-static cublasComputeType_t cu_compute(int prec) {
-    return prec == DSQ_PREC_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_16F;
-}
-
 void cu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, long long stride_a, const float *b, int ldb,
              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch) {
@@ -197,8 +191,6 @@ void cu_gemm_bh(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, 
     CU_AFTER(be);
 }
 
-static void cuda_set_precision(dsq_backend *be, int prec) { cu(be)->prec = prec; }
-
 // ---- creation -----------------------------------------------------------------
 
 extern "C" int dsq_cuda_available(void) { return dsq_cuda_device_count(NULL, 0) > 0; }
@@ -260,7 +252,7 @@ extern "C" dsq_backend *dsq_backend_cuda(int device, dsq_err *e) {
     be->sync = cuda_sync;
     be->destroy = cuda_destroy;
     be->gemm = cuda_gemm;
-    be->set_precision = cuda_set_precision;
+    be->set_precision = cu_set_precision;
     be->bias_add = cu_bias_add;
     be->bias_grad = cu_bias_grad;
     be->add = cu_add;

@@ -1,5 +1,7 @@
-/* Private to the CPU backend: the operations its files implement, gathered
- * into the dsq_backend table by backend_cpu.c.  Model code uses backend.h. */
+/* Private to the CPU backend (kernels/cpu/): the operations its files
+ * implement, gathered into the dsq_backend table by core.c, and the helpers
+ * they share.  One file per family of operations, the same stems as the
+ * CUDA backend's (kernels/cuda/).  Model code uses backend.h. */
 #ifndef DSQ_BACKEND_CPU_H
 #define DSQ_BACKEND_CPU_H
 
@@ -73,14 +75,27 @@ static inline VEC_MATH float cpu_erf(float a) {
     return a < 0.0f ? -e : e;
 }
 
-/* backend_cpu.c: scratch buffers that live as long as the backend, so a
+/* core.c: scratch buffers that live as long as the backend, so a
  * training step allocates nothing.  Returns slot's buffer grown to at least
  * n floats (contents undefined).  One user per slot at a time: the
  * operations that use one are not called concurrently. */
 enum { CPU_SCRATCH_XENT, CPU_SCRATCH_XENT_BIAS, CPU_SCRATCH_SLOTS };
 float *cpu_scratch(dsq_backend *be, int slot, size_t n);
 
-/* backend_cpu_nn.c: normalisation, nonlinearities, softmax, attention. */
+/* core.c: the fp32 GEMM (the table's gemm by default). */
+void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, long long stride_a, const float *b, int ldb,
+              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch);
+
+/* sum.c: bias, pointwise sums, the sum of squares. */
+void cpu_bias_add(dsq_backend *be, float *out, const float *bias, int N, int C);
+void cpu_bias_grad(dsq_backend *be, float *dbias, const float *dout, int N, int C);
+void cpu_add(dsq_backend *be, float *out, const float *a, const float *b, size_t n);
+void cpu_axpy(dsq_backend *be, float *dst, float alpha, const float *src, size_t n);
+void cpu_scale(dsq_backend *be, float *x, float s, size_t n);
+void cpu_sumsq(dsq_backend *be, float *out, const float *x, size_t n);
+
+/* nn.c: normalisation, nonlinearities, softmax, dropout, fixed-block linear. */
 void cpu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd,
                        const float *inp, const float *weight, const float *bias,
                        int N, int C, float eps);
@@ -100,26 +115,35 @@ void cpu_softmax_fwd(dsq_backend *be, float *out, const float *inp, int rows, in
                      float scale);
 void cpu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float *dout,
                      int rows, int cols, float scale);
+/* One row of the softmax backward, single threaded: dx[cols] (=, or +=
+ * when accumulate) d/d x of softmax(scale * x) from its output y and the
+ * gradient g; dx may alias g (attention's backward uses it in place). */
+void cpu_softmax_row_bwd(float *dx, int accumulate, const float *y, const float *g, int cols,
+                         float scale);
+void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
+                     float p, uint64_t seed, uint64_t off);
+void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
+                     float p, uint64_t seed, uint64_t off);
+void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
+                          const float *weight, const float *bias, int N, int C, int OC,
+                          int act);
+
+/* attn.c: attention (training), masked attention (BERTScore inference). */
 void cpu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd,
                        const float *qkv, int B, int L, int nh, int H,
                        float p, uint64_t seed, uint64_t off);
 void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
                        const float *qkv, const float *att, const float *attd,
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
-
-/* backend_cpu_bert.c: inference ops of the BERTScore encoder. */
 void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                               const float *mask, int B, int L, int nh, int H);
-void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
-                          const float *weight, const float *bias, int N, int C, int OC,
-                          int act);
 
-/* backend_cpu_xent.c: fused chunked vocabulary cross-entropy. */
+/* xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
               const float *z, const float *W, const float *bias, const int32_t *ids,
               const float *gscale, int N, int d, int V, int chunk);
 
-/* backend_cpu_misc.c: embeddings, model inputs, randomness, optimiser. */
+/* inputs.c: embeddings and the model inputs. */
 void cpu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids,
                        const float *table, int N, int C, int V);
 void cpu_embedding_bwd(dsq_backend *be, float *dtable, const int32_t *ids,
@@ -129,31 +153,24 @@ void cpu_add_time_pos_fwd(dsq_backend *be, float *out, const float *x, const flo
                           const float *pos, int B, int L, int C);
 void cpu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
                           const float *dout, int B, int L, int C);
-void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
-                     float p, uint64_t seed, uint64_t off);
-void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
-                     float p, uint64_t seed, uint64_t off);
-void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
+
+/* optim.c: AdamW and the EMA. */
 void cpu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v,
                size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
 void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
 
-/* backend_cpu.c: the fp32 GEMM (the table's gemm by default). */
-void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
-              const float *a, int lda, long long stride_a, const float *b, int ldb,
-              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch);
-
-/* backend_cpu_prec.c: 16-bit GEMM arithmetic by rounding the operands
- * (set_precision swaps the table's gemm), and the roundings themselves. */
+/* prec.c: 16-bit GEMM arithmetic by rounding the operands (set_precision
+ * swaps the table's gemm), and the roundings themselves. */
 void cpu_set_precision(dsq_backend *be, int prec);
 float dsq_round_bf16(float x);  /* to nearest bfloat16, ties to even */
 float dsq_round_fp16(float x);  /* to nearest IEEE half, ties to even, inf beyond */
 
-/* backend_cpu_round.c: the running row-wise best of vocabulary scores. */
+/* round.c: the running row-wise best of vocabulary scores. */
 void cpu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,
                   const float *add, int N, int C, int col0, int sign);
 
-/* backend_cpu_diff.c: partial noising and per-sequence squared errors. */
+/* diff.c: Gaussian noise, partial noising, per-sequence squared errors. */
+void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
 void cpu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *eps,
                       const float *mean, const float *ca, const float *cb,
                       const float *mask, const float *dmask, int B, int L, int d);

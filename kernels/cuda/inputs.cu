@@ -1,14 +1,9 @@
-// CUDA backend: embeddings, model inputs (time embedding, time and
-// position broadcast), dropout and normal draws from the CPU's Philox
-// streams (lib/backend_cpu_misc.c, lib/philox_core.h).
+// CUDA backend: embeddings and the model inputs (time embedding, time and
+// position broadcast), in the CPU backend's order of float operations
+// (kernels/cpu/inputs.c).
 #include <math.h>
 
 #include "backend_cuda_impl.h"
-#include "philox_core.h"
-
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);     \
-         i += (size_t)gridDim.x * blockDim.x)
 
 // ---- embeddings ------------------------------------------------------------------
 
@@ -191,68 +186,5 @@ void cu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
     if (dpos)
         sum_over_b_kernel<<<cu_grid((size_t)L * C, CU_THREADS), CU_THREADS, 0, s>>>(dpos, dout,
                                                                                      B, L, C);
-    CU_AFTER(be);
-}
-
-// ---- randomness --------------------------------------------------------------------------
-
-// dst[i] (=, or += when accumulate) src[i] * keep where element i of the
-// uniform stream (seed, off) is >= p, else 0: one thread per Philox block
-// of four elements.  dst may alias src.
-__global__ void dropout_kernel(float *dst, const float *src, size_t n, float p, float keep,
-                               uint64_t seed, uint64_t off, int accumulate) {
-    size_t ng = (n + 3) / 4;
-    GRID_STRIDE(g, ng) {
-        uint32_t x[4];
-        dsq_philox_block_inl(seed, off, g, x);
-        for (int l = 0; l < 4; l++) {
-            size_t i = g * 4 + l;
-            if (i >= n) break;
-            float v = dsq_philox_uniform(x[l]) >= p ? src[i] * keep : 0.0f;
-            dst[i] = accumulate ? dst[i] + v : v;
-        }
-    }
-}
-
-static void dropout(dsq_backend *be, float *dst, const float *src, size_t n, float p,
-                    uint64_t seed, uint64_t off, int accumulate) {
-    if (!n) return;
-    float keep = 1.0f / (1.0f - p);
-    dropout_kernel<<<cu_grid((n + 3) / 4, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(
-        dst, src, n, p, keep, seed, off, accumulate);
-    CU_AFTER(be);
-}
-
-void cu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n, float p,
-                    uint64_t seed, uint64_t off) {
-    dropout(be, out, inp, n, p, seed, off, 0);
-}
-
-void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, float p,
-                    uint64_t seed, uint64_t off) {
-    dropout(be, dinp, dout, n, p, seed, off, 1);
-}
-
-// Two Box-Muller pairs per Philox block, in double as the CPU.
-__global__ void randn_kernel(float *out, size_t n, uint64_t seed, uint64_t off) {
-    size_t ng = (n + 3) / 4;
-    GRID_STRIDE(g, ng) {
-        uint32_t x[4];
-        float v[4];
-        dsq_philox_block_inl(seed, off, g, x);
-        dsq_philox_box_muller_inl(x[0], x[1], &v[0], &v[1]);
-        dsq_philox_box_muller_inl(x[2], x[3], &v[2], &v[3]);
-        for (int l = 0; l < 4; l++) {
-            size_t i = g * 4 + l;
-            if (i >= n) break;
-            out[i] = v[l];
-        }
-    }
-}
-
-void cu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off) {
-    if (!n) return;
-    randn_kernel<<<cu_grid((n + 3) / 4, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, n, seed,
-                                                                                     off);
     CU_AFTER(be);
 }

@@ -1,8 +1,7 @@
-// CUDA backend: multi-head self-attention (training, BERT layout), the
-// masked inference attention of the BERTScore encoder, and the fixed-block
-// linear layer with PyTorch's vectorised GELU (lib/backend_cpu_nn.c,
-// lib/backend_cpu_bert.c).  The per-head products are one batched cuBLAS
-// call over all (sequence, head) pairs.
+// CUDA backend: multi-head self-attention (training, BERT layout) and the
+// masked inference attention of the BERTScore encoder (kernels/cpu/attn.c).
+// The per-head products are one batched cuBLAS call over all (sequence,
+// head) pairs.
 #include <math.h>
 
 #include "backend_cuda_impl.h"
@@ -111,57 +110,4 @@ void cu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv, cons
         cu_gemm_bh(be, 0, 0, L, hs, L, 1.0f, s, L, nh * LL, LL, q + 2 * H, 3 * H, Lq, hs, 0.0f,
                    out + (size_t)b0 * LH, H, LH, hs, nb, nh);
     }
-}
-
-// ---- fixed-block linear with PyTorch's GELU -------------------------------------
-
-// exp(-y) for 0 <= y <= 87, the CPU's Cephes polynomial (backend_cpu_bert.c).
-static __device__ __forceinline__ float exp_neg(float y) {
-    float x = -y;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    return p * __int_as_float(((int)n + 127) * (1 << 23));
-}
-
-// 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz-Stegun 7.1.26 as
-// PyTorch's vectorised CPU kernel (and cpu_gelu_as_torch).
-static __device__ __forceinline__ float gelu_as_torch(float v) {
-    float a = v * 0.70710678118654752f;
-    float aa = fabsf(a), a2 = a * a;
-    a2 = a2 < 87.0f ? a2 : 87.0f;
-    float t = 1.0f / (0.3275911f * aa + 1.0f);
-    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-              0.254829592f;
-    float e = 1.0f - r * t * exp_neg(a2);
-    e = a < 0.0f ? -e : e;
-    return v * 0.5f * (1.0f + e);
-}
-
-__global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
-                                int act) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float v = out[i];
-        if (bias) v += bias[i % (size_t)OC];
-        if (act == 1) v = gelu_as_torch(v);
-        out[i] = v;
-    }
-}
-
-// One GEMM: cuBLAS does not split by threads, so the result depends on
-// the shapes only, as the operation requires.
-void cu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp, const float *weight,
-                         const float *bias, int N, int C, int OC, int act) {
-    if (N <= 0 || OC <= 0) return;
-    cu_gemm(be, 0, 1, N, OC, C, 1.0f, inp, C, 0, weight, C, 0, 0.0f, out, OC, 0, 1);
-    if (!bias && act != 1) return;
-    size_t n = (size_t)N * OC;
-    bias_act_kernel<<<cu_grid(n, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, bias, n, OC,
-                                                                              act);
-    CU_AFTER(be);
 }

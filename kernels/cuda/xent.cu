@@ -1,5 +1,5 @@
 // CUDA backend: the fused, chunked vocabulary cross-entropy
-// (lib/backend_cpu_xent.c).  Per chunk of rows: logits by one GEMM into a
+// (kernels/cpu/xent.c).  Per chunk of rows: logits by one GEMM into a
 // [chunk, V] scratch, bias, one block per row turning them into the loss
 // and gscale * (softmax - onehot) in place, then the three gradient
 // products.  The [N, V] logits never exist.

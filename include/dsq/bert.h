@@ -46,7 +46,7 @@ typedef struct {
 
 /* Activations of one forward: capN positions, up to capB sequences of
  * capL.  Several workspaces let several threads run forwards at once on
- * the CPU backend (lib/bertscore.c). */
+ * the CPU backend (lib/metrics/bertscore.c). */
 typedef struct {
     size_t capN;
     int capB, capL;
@@ -74,7 +74,7 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e);
 void dsq_bert_free(dsq_bert *m);
 
 /* bert_score's default layer for a model name (its model2layers table,
- * lib/bert_layers.h), or -1 when the name is not in the table. */
+ * lib/metrics/bert_layers.h), or -1 when the name is not in the table. */
 int dsq_bert_default_layer(const char *name);
 
 /* Token ids as bert_score's sent_encode: Python strip, WordPiece with

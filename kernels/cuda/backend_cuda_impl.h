@@ -1,8 +1,9 @@
-// Private to the CUDA backend (kernels/backend_cuda*.cu): its state, the
-// helpers its files share (workspaces, launch checks, reductions, the
-// head-batched GEMM), and the operations each file implements, gathered
-// into the dsq_backend table by backend_cuda.cu.  Model code uses
-// lib/backend.h and lib/backend_cuda.h.
+// Private to the CUDA backend (kernels/cuda/*.cu): its state, the helpers
+// its files share (workspaces, launch checks, grid-stride loops,
+// reductions, the head-batched GEMM), and the operations each file
+// implements, gathered into the dsq_backend table by core.cu.  One file per
+// family of operations, the same stems as the CPU backend's (kernels/cpu/).
+// Model code uses include/dsq/backend.h and kernels/cuda/backend_cuda.h.
 #ifndef DSQ_BACKEND_CUDA_IMPL_H
 #define DSQ_BACKEND_CUDA_IMPL_H
 
@@ -56,6 +57,12 @@ static inline unsigned cu_grid(size_t n, int threads) {
     if (b > (1u << 20)) b = 1u << 20;
     return b ? (unsigned)b : 1u;
 }
+
+// In a kernel: for each i < n assigned to this thread by the grid-stride
+// loop over the whole grid.
+#define GRID_STRIDE(i, n)                                                      \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);     \
+         i += (size_t)gridDim.x * blockDim.x)
 
 // ---- warp and block reductions (fixed order: deterministic) ----------
 template <typename T>
@@ -141,7 +148,7 @@ static void cu_colsum(dsq_backend *be, float *out, int N, int C, F f) {
 }
 
 // ---- GEMM ----------------------------------------------------------------
-// backend.h's row-major strided-batched GEMM (backend_cuda.cu).
+// backend.h's row-major strided-batched GEMM (core.cu).
 void cu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, long long stride_a, const float *b, int ldb,
              long long stride_b, float beta, float *c, int ldc, long long stride_c, int batch);
@@ -155,18 +162,15 @@ void cu_gemm_bh(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, 
                 float *c, int ldc, long long scb, long long sch, int nb, int nh);
 
 // ---- operations, by file --------------------------------------------------
-// backend_cuda_sum.cu: bias, sums, pointwise arithmetic, optimiser.
+// sum.cu: bias, sums, pointwise arithmetic.
 void cu_bias_add(dsq_backend *be, float *out, const float *bias, int N, int C);
 void cu_bias_grad(dsq_backend *be, float *dbias, const float *dout, int N, int C);
 void cu_add(dsq_backend *be, float *out, const float *a, const float *b, size_t n);
 void cu_axpy(dsq_backend *be, float *dst, float alpha, const float *src, size_t n);
 void cu_scale(dsq_backend *be, float *x, float s, size_t n);
 void cu_sumsq(dsq_backend *be, float *out, const float *x, size_t n);
-void cu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v, size_t n,
-              float lr, float beta1, float beta2, float eps, float wd, int step);
-void cu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
 
-// backend_cuda_nn.cu: LayerNorm, nonlinearities, softmax.
+// nn.cu: LayerNorm, nonlinearities, softmax, dropout, fixed-block linear.
 void cu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd, const float *inp,
                       const float *weight, const float *bias, int N, int C, float eps);
 void cu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbias,
@@ -186,8 +190,14 @@ void cu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float 
 // alias dout (row-local), as attention's backward uses it.
 void cu_softmax_bwd_rows(dsq_backend *be, float *dinp, const float *out, const float *dout,
                          int rows, int cols, float scale, int accumulate);
+void cu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n, float p,
+                    uint64_t seed, uint64_t off);
+void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, float p,
+                    uint64_t seed, uint64_t off);
+void cu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp, const float *weight,
+                         const float *bias, int N, int C, int OC, int act);
 
-// backend_cuda_attn.cu: attention, masked attention, fixed-block linear.
+// attn.cu: attention (training), masked attention (BERTScore inference).
 void cu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd, const float *qkv,
                       int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
@@ -195,15 +205,13 @@ void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *do
                       int nh, int H, float p, uint64_t seed, uint64_t off);
 void cu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv, const float *mask,
                              int B, int L, int nh, int H);
-void cu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp, const float *weight,
-                         const float *bias, int N, int C, int OC, int act);
 
-// backend_cuda_xent.cu: fused chunked vocabulary cross-entropy.
+// xent.cu: fused chunked vocabulary cross-entropy.
 void cu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias, const float *z,
              const float *W, const float *bias, const int32_t *ids, const float *gscale, int N,
              int d, int V, int chunk);
 
-// backend_cuda_misc.cu: embeddings, model inputs, randomness.
+// inputs.cu: embeddings and the model inputs.
 void cu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids, const float *table,
                       int N, int C, int V);
 void cu_embedding_bwd(dsq_backend *be, float *dtable, const int32_t *ids, const float *dout,
@@ -213,17 +221,23 @@ void cu_add_time_pos_fwd(dsq_backend *be, float *out, const float *x, const floa
                          const float *pos, int B, int L, int C);
 void cu_add_time_pos_bwd(dsq_backend *be, float *dx, float *dtv, float *dpos,
                          const float *dout, int B, int L, int C);
-void cu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n, float p,
-                    uint64_t seed, uint64_t off);
-void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, float p,
-                    uint64_t seed, uint64_t off);
-void cu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
 
-// backend_cuda_round.cu: the running row-wise best of vocabulary scores.
+// optim.cu: AdamW and the EMA.
+void cu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float *v, size_t n,
+              float lr, float beta1, float beta2, float eps, float wd, int step);
+void cu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
+
+// prec.cu: set_precision, and the cuBLAS compute type of a 16-bit
+// precision (DSQ_PREC_BF16 or DSQ_PREC_FP16) for cu_gemm and cu_gemm_bh.
+void cu_set_precision(dsq_backend *be, int prec);
+cublasComputeType_t cu_compute(int prec);
+
+// round.cu: the running row-wise best of vocabulary scores.
 void cu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,
                  const float *add, int N, int C, int col0, int sign);
 
-// backend_cuda_diff.cu: partial noising and per-sequence squared errors.
+// diff.cu: Gaussian noise, partial noising, per-sequence squared errors.
+void cu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off);
 void cu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *eps,
                      const float *mean, const float *ca, const float *cb, const float *mask,
                      const float *dmask, int B, int L, int d);

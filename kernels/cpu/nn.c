@@ -1,4 +1,5 @@
-/* CPU backend: LayerNorm, pointwise nonlinearities, softmax, attention. */
+/* CPU backend: LayerNorm, pointwise nonlinearities, softmax, dropout, and
+ * the fixed-block linear layer of inference (linear_fixed_fwd). */
 #include "backend_cpu.h"
 
 #include <cblas.h>
@@ -170,8 +171,8 @@ VEC_CLONES VEC_MATH static void softmax_row(float *o, const float *x, int cols, 
 }
 
 /* d x_j = scale * y_j (g_j - sum_k y_k g_k); dx may alias g (row-local). */
-VEC_CLONES VEC_MATH static void softmax_row_bwd(float *dx, int accumulate, const float *y,
-                                                const float *g, int cols, float scale) {
+VEC_CLONES VEC_MATH void cpu_softmax_row_bwd(float *dx, int accumulate, const float *y,
+                                             const float *g, int cols, float scale) {
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < cols; j++) s += (double)y[j] * g[j];
@@ -196,80 +197,104 @@ void cpu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float
     (void)be;
 #pragma omp parallel for
     for (int i = 0; i < rows; i++)
-        softmax_row_bwd(dinp + (size_t)i * cols, 1, out + (size_t)i * cols,
-                        dout + (size_t)i * cols, cols, scale);
+        cpu_softmax_row_bwd(dinp + (size_t)i * cols, 1, out + (size_t)i * cols,
+                            dout + (size_t)i * cols, cols, scale);
 }
 
-/* An operand of the per-(sequence, head) attention products: sequence s,
- * head h starts at p + s * seq + h * head; rows ld apart. */
-typedef struct {
-    const float *p;
-    int ld;
-    size_t seq, head;
-} attn_op;
+/* The Philox words of elements e0 .. e0+n-1 of stream (seed, off), e0 a
+ * multiple of 4 (element e is word e % 4 of block e / 4): the numbers of
+ * dsq_philox_block, for many blocks at once so that the rounds vectorise.
+ * w has room for n rounded up to 4. */
+VEC_CLONES VEC_MATH static void philox_words(uint32_t *w, size_t n, uint64_t seed,
+                                             uint64_t off, uint64_t e0) {
+    const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+    size_t nb = (n + 3) / 4;
+#pragma omp simd
+    for (size_t i = 0; i < nb; i++) {
+        uint64_t g = e0 / 4 + i;
+        uint32_t c0 = (uint32_t)g, c1 = (uint32_t)(g >> 32), c2 = (uint32_t)off,
+                 c3 = (uint32_t)(off >> 32), k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        for (int r = 0; r < 10; r++) {
+            uint64_t p0 = (uint64_t)M0 * c0, p1 = (uint64_t)M1 * c2;
+            c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            c1 = (uint32_t)p1;
+            c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c3 = (uint32_t)p0;
+            k0 += W0;
+            k1 += W1;
+        }
+        w[4 * i] = c0;
+        w[4 * i + 1] = c1;
+        w[4 * i + 2] = c2;
+        w[4 * i + 3] = c3;
+    }
+}
 
-static const float *attn_at(attn_op x, int s, int h) { return x.p + s * x.seq + h * x.head; }
+/* dst[i] (=, or += when accumulate) src[i] * keep where the uniform of
+ * word w[i] is >= p.  The uniform is dsq_philox_uniform's, converted from a
+ * signed int (the 24 bits fit), which SSE2 vectorises and unsigned not. */
+VEC_CLONES VEC_MATH static void dropout_range(float *dst, const float *src, const uint32_t *w,
+                                              size_t n, float p, float keep, int accumulate) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float u = (float)(int32_t)(w[i] >> 8) * (1.0f / 16777216.0f);
+        float x = src[i] * keep, v = u >= p ? x : 0.0f;
+        dst[i] = accumulate ? dst[i] + v : v;
+    }
+}
 
-/* C = A B (op'ed) + beta C for every sequence and head, as one parallel
- * loop of single-threaded sgemm calls: per sequence, the heads' batched
- * GEMM was below the size worth splitting at small models, so every
- * attention product ran on one thread. */
-static void attn_gemm(int ta, int tb, int m, int n, int k, attn_op a, attn_op b, float beta,
-                      attn_op c, int B, int nh) {
+/* dst[i] (=, or += when accumulate) src[i] / (1-p) where the Philox draw
+ * for element i keeps it: the one mask both directions share.  Runs of RUN
+ * elements: their words, then the mask applied. */
+static void dropout_apply(float *dst, const float *src, size_t n, float p, uint64_t seed,
+                          uint64_t off, int accumulate) {
+    enum { RUN = 1024 };
+    float keep = 1.0f / (1.0f - p);
+    size_t nr = (n + RUN - 1) / RUN;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < B * nh; t++) {
-        int s = t / nh, h = t % nh;
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    m, n, k, 1.0f, attn_at(a, s, h), a.ld, attn_at(b, s, h), b.ld, beta,
-                    (float *)attn_at(c, s, h), c.ld);
+    for (size_t r = 0; r < nr; r++) {
+        uint32_t w[RUN];
+        size_t e0 = r * RUN, len = n - e0 < RUN ? n - e0 : RUN;
+        philox_words(w, len, seed, off, e0);
+        dropout_range(dst + e0, src + e0, w, len, p, keep, accumulate);
     }
 }
 
-/* Head h of q/k/v starts at column h*hs of a row of qkv (row stride 3H);
- * att is [B, nh, L, L], out and dout [B, L, H]. */
-void cpu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd,
-                       const float *qkv, int B, int L, int nh, int H,
-                       float p, uint64_t seed, uint64_t off) {
-    int hs = H / nh;
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H;
-    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
-            v = {qkv + 2 * H, 3 * H, row, hs};
-    attn_gemm(0, 1, L, L, hs, q, k, 0.0f, (attn_op){att, L, nh * LL, LL}, B, nh);
-    cpu_softmax_fwd(be, att, att, B * nh * L, L, scale);
-    const float *use = att;
-    if (p > 0.0f) {
-        cpu_dropout_fwd(be, attd, att, (size_t)B * nh * LL, p, seed, off);
-        use = attd;
-    }
-    attn_gemm(0, 0, L, hs, L, (attn_op){use, L, nh * LL, LL}, v, 0.0f,
-              (attn_op){out, H, (size_t)L * H, hs}, B, nh);
+void cpu_dropout_fwd(dsq_backend *be, float *out, const float *inp, size_t n,
+                     float p, uint64_t seed, uint64_t off) {
+    (void)be;
+    dropout_apply(out, inp, n, p, seed, off, 0);
 }
 
-void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
-                       const float *qkv, const float *att, const float *attd,
-                       int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off) {
-    int hs = H / nh;
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H, natt = (size_t)B * nh * LL;
-    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
-            v = {qkv + 2 * H, 3 * H, row, hs}, g = {dout, H, (size_t)L * H, hs},
-            dq = {dqkv, 3 * H, row, hs}, dk = {dqkv + H, 3 * H, row, hs},
-            dv = {dqkv + 2 * H, 3 * H, row, hs}, da = {datt, L, nh * LL, LL},
-            use = {p > 0.0f ? attd : att, L, nh * LL, LL};
-    /* d attd = g v^T;  dv += attd^T g */
-    attn_gemm(0, 1, L, L, hs, g, v, 0.0f, da, B, nh);
-    attn_gemm(1, 0, L, hs, L, use, g, 1.0f, dv, B, nh);
-    if (p > 0.0f) {
-        /* Through the dropout, in place: datt = mask * datt / (1-p), the
-         * forward's mask applied to the gradient (elementwise, so it may alias). */
-        cpu_dropout_fwd(be, datt, datt, natt, p, seed, off);
+void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
+                     float p, uint64_t seed, uint64_t off) {
+    (void)be;
+    dropout_apply(dinp, dout, n, p, seed, off, 1);
+}
+
+/* The BERTScore encoder's linear layer (lib/metrics/bert.c), whose result does
+ * not depend on the thread count: the rows are cut into blocks fixed by N
+ * alone, each computed by one single-threaded sgemm call (OpenBLAS's
+ * results depend on the call's shape). */
+/* Blocks of 128 rows of inp, one sgemm each; then bias and activation per
+ * row while the block is in cache. */
+void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
+                          const float *weight, const float *bias, int N, int C, int OC,
+                          int act) {
+    (void)be;
+    enum { ROWS = 128 };
+    int nb = (N + ROWS - 1) / ROWS;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int blk = 0; blk < nb; blk++) {
+        int r0 = blk * ROWS, m = N - r0 < ROWS ? N - r0 : ROWS;
+        float *o = out + (size_t)r0 * OC;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OC, C, 1.0f,
+                    inp + (size_t)r0 * C, C, weight, C, 0.0f, o, OC);
+        for (int i = 0; i < m; i++) {
+            float *row = o + (size_t)i * OC;
+            if (bias)
+                for (int j = 0; j < OC; j++) row[j] += bias[j];
+            if (act == 1) cpu_gelu_as_torch(row, row, (size_t)OC);
+        }
     }
-    /* Through the softmax, in place: datt becomes d scores (scale folded). */
-#pragma omp parallel for
-    for (size_t r = 0; r < (size_t)B * nh * L; r++)
-        softmax_row_bwd(datt + r * L, 0, att + r * L, datt + r * L, L, scale);
-    /* dq += ds k;  dk += ds^T q */
-    attn_gemm(0, 0, L, hs, L, da, k, 1.0f, dq, B, nh);
-    attn_gemm(1, 0, L, hs, L, da, q, 1.0f, dk, B, nh);
 }

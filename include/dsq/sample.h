@@ -3,9 +3,9 @@
  * A sampler turns a batch of packed examples (ids, input mask) into
  * generated ids: start from noise on the target positions with the source
  * anchored, run the model for a sequence of steps, and take the argmax of
- * the logits of the last state.  The step plan (lib/sample_plan.c) fixes,
+ * the logits of the last state.  The step plan (lib/model/sample_plan.c) fixes,
  * for every sampler, which model times are visited and the float32
- * coefficients of each update; lib/sample.c runs it.
+ * coefficients of each update; lib/model/sample.c runs it.
  *
  * Where things live: the model (and the rounding / logits GEMMs) run on the
  * model's backend; the sampler state x [B, L, d] and the per-position
@@ -141,7 +141,7 @@ void dsq_sampler_set_progress(dsq_sampler *s, dsq_progress_fn fn, void *ctx);
 int dsq_sampler_run(dsq_sampler *s, const int32_t *ids, const uint8_t *mask,
                     const int64_t *index, int B, int32_t *tokens, dsq_err *e);
 
-/* ---- vocabulary searches (lib/sample_round.c) ---------------------------
+/* ---- vocabulary searches (lib/model/sample_round.c) ---------------------------
  * Chunked over rows and vocabulary: a [rows, chunk] block of scores is the
  * most ever held, never [N, V].  z[N, d], E[V, d] (the word embedding),
  * enorm[V] = ‖E_v‖² and bias[V] on the device; tok[N] on the host (the

@@ -1,6 +1,23 @@
-/* CPU backend: partial noising q(x_t | x_0) with the v2 mean embedding and
- * denoising mask, and per-sequence squared errors (the mse and tT terms). */
+/* CPU backend: the Gaussian noise of diffusion (randn), partial noising
+ * q(x_t | x_0) with the v2 mean embedding and denoising mask, and
+ * per-sequence squared errors (the mse and tT terms). */
 #include "backend_cpu.h"
+
+#include "philox.h"
+
+void cpu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off) {
+    (void)be;
+    size_t ng = (n + 3) / 4;
+#pragma omp parallel for
+    for (size_t g = 0; g < ng; g++) {
+        uint32_t x[4];
+        float v[4];
+        dsq_philox_block(seed, off, g, x);
+        dsq_philox_box_muller(x[0], x[1], &v[0], &v[1]);
+        dsq_philox_box_muller(x[2], x[3], &v[2], &v[3]);
+        for (size_t l = 0; l < 4 && g * 4 + l < n; l++) out[g * 4 + l] = v[l];
+    }
+}
 
 /* Operation order follows the reference's expression, so float32 results
  * round the same way: (ca*(x0 - m) + cb*eps) + m. */

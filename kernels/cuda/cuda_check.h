@@ -1,5 +1,5 @@
 /* Error-check macros for the CUDA side: every failing call names the file
- * and line. Used by every kernels/ source. cublasCheck and ncclCheck need
+ * and line. Used by every kernels/cuda/ source. cublasCheck and ncclCheck need
  * <cublas_v2.h> / <nccl.h> included by the file that uses them. */
 #ifndef DSQ_CUDA_CHECK_H
 #define DSQ_CUDA_CHECK_H

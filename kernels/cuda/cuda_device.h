@@ -1,5 +1,5 @@
-/* The C-callable face of the CUDA side (the .cu files in kernels/), present when the
- * library was built with nvcc (DSQ_HAVE_CUDA). */
+/* CUDA device discovery (kernels/cuda/device.cu), present when the library
+ * was built with nvcc (DSQ_HAVE_CUDA), with or without the CUDA backend. */
 #ifndef DSQ_CUDA_DEVICE_H
 #define DSQ_CUDA_DEVICE_H
 

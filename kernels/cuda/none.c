@@ -1,6 +1,6 @@
 /* The CUDA backend's entry points in a build without it (no nvcc, or no
  * cuBLAS beside nvcc): they say so.  (With DSQ_HAVE_CUDA_BACKEND the real
- * ones live in kernels/backend_cuda.cu.) */
+ * ones live in kernels/cuda/core.cu.) */
 #include "backend_cuda.h"
 
 #ifndef DSQ_HAVE_CUDA_BACKEND

@@ -1,12 +1,12 @@
 /* The CUDA backend: the operations of backend.h on one GPU, fp32
- * throughout (cuBLAS SGEMM without TF32, kernels/backend_cuda_*.cu for the
- * rest), matching the CPU backend's formulas, reductions in the same
+ * throughout (cuBLAS SGEMM without TF32, the kernels of kernels/cuda/
+ * for the rest), matching the CPU backend's formulas, reductions in the same
  * precision, and the same Philox streams (dropout masks and normals are
  * the CPU's numbers).  Reductions have a fixed order, so results do not
  * change from run to run; they may differ from the CPU's in the last bits.
  *
  * Every build has these functions: without nvcc (or NO_CUDA=1, or without
- * cuBLAS beside nvcc) they come from lib/backend_cuda_none.c and report
+ * cuBLAS beside nvcc) they come from kernels/cuda/none.c and report
  * that the library was built without the CUDA backend.  One device per process: operations run on the device the
  * backend was created for, on one stream of its own.
  *

@@ -1,7 +1,7 @@
 /* The Philox4x32-10 core and the uniform / normal mappings of philox.h as
  * inline functions that compile as C for the host and as CUDA for the
  * device (DSQ_HD), so that both backends draw the very same numbers: the
- * CPU backend and lib/philox.c call these, kernels/ call them per thread.
+ * CPU backend and lib/base/philox.c call these, kernels/ call them per thread.
  * The mapping itself is documented in philox.h. */
 #ifndef DSQ_PHILOX_CORE_H
 #define DSQ_PHILOX_CORE_H

@@ -1,8 +1,9 @@
 /* The backend interface: a table of operations on device buffers.
  *
- * Model code (layers.c, model.c, and later diffusion and the optimiser) is
- * written once against this table; lib/backend_cpu.c implements it with
- * OpenBLAS and OpenMP, the CUDA side (kernels/) with cuBLAS and kernels.
+ * Model code (lib/model/: layers, model, diffusion, training, sampling) is
+ * written once against this table; kernels/cpu/ implements it with
+ * OpenBLAS and OpenMP, kernels/cuda/ with cuBLAS and CUDA kernels, one file
+ * per family of operations with the same name on both.
  * Buffers are device pointers: model code passes them around and never
  * dereferences them (on the CPU backend they happen to be host memory,
  * which only tests exploit).  Host data crosses only through upload /
@@ -18,7 +19,7 @@
  * output may alias its input only where a comment says so.
  *
  * Random numbers (dropout, Gaussian noise) come from Philox4x32-10 keyed by
- * (seed, offset) with the element index as counter (lib/philox.h), so they
+ * (seed, offset) with the element index as counter (lib/base/philox.h), so they
  * do not depend on threads or launch shapes; the backward of a dropout
  * regenerates its mask from the same (seed, offset). */
 #ifndef DSQ_BACKEND_H
@@ -133,7 +134,7 @@ struct dsq_backend {
      * takes part where mask[b,l] != 0 and gets probability exactly 0
      * elsewhere, as BERT's additive mask of the float minimum does once
      * exp underflows.  Rows of padded queries are computed like the others.
-     * May be NULL in a backend that lacks it (lib/backend_cpu_bert.c). */
+     * May be NULL in a backend that lacks it (kernels/cpu/attn.c). */
     void (*attention_masked_fwd)(dsq_backend *be, float *out, const float *qkv,
                                  const float *mask, int B, int L, int nh, int H);
     /* out[N,OC] = act(inp[N,C] @ weight[OC,C]^T + bias[OC]) (torch Linear;
@@ -181,7 +182,7 @@ struct dsq_backend {
 
     /* ---- vocabulary search ----------------------------------------------- */
     /* Running row-wise best of a block of scores, for searches over the
-     * vocabulary in chunks of columns (lib/sample_round.c: nearest
+     * vocabulary in chunks of columns (lib/model/sample_round.c: nearest
      * embedding, add = |E_v|^2 and scores = -2 z.E_v; logits argmax, add =
      * the bias).  For each row r < N, over val[c] = scores[r, c] + add[c]
      * (scores[N, C], add[C]; the block's columns are global indices

@@ -1,11 +1,9 @@
 // CUDA backend: partial noising q(x_t | x_0) with the v2 mean embedding
-// and denoising mask, and per-sequence squared errors, in the CPU's order
-// of operations (lib/backend_cpu_diff.c).
+// and denoising mask, per-sequence squared errors, and the Gaussian noise
+// (the CPU's Philox streams, lib/base/philox_core.h), in the CPU's order of
+// operations (kernels/cpu/diff.c).
 #include "backend_cuda_impl.h"
-
-#define GRID_STRIDE(i, n)                                                      \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);     \
-         i += (size_t)gridDim.x * blockDim.x)
+#include "philox_core.h"
 
 // One thread per element of [B, L, d]; position r = b*L + l.
 __global__ void q_sample_fwd_kernel(float *__restrict__ xt, const float *__restrict__ x0,
@@ -112,5 +110,31 @@ void cu_sqerr_bwd(dsq_backend *be, float *dx, float *dy, const float *gscale, co
     if (!total || (!dx && !dy)) return;
     sqerr_bwd_kernel<<<cu_grid(total, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(
         dx, dy, gscale, x, y, sx, n, total);
+    CU_AFTER(be);
+}
+
+// ---- Gaussian noise ---------------------------------------------------------------
+
+// Two Box-Muller pairs per Philox block, in double as the CPU.
+__global__ void randn_kernel(float *out, size_t n, uint64_t seed, uint64_t off) {
+    size_t ng = (n + 3) / 4;
+    GRID_STRIDE(g, ng) {
+        uint32_t x[4];
+        float v[4];
+        dsq_philox_block_inl(seed, off, g, x);
+        dsq_philox_box_muller_inl(x[0], x[1], &v[0], &v[1]);
+        dsq_philox_box_muller_inl(x[2], x[3], &v[2], &v[3]);
+        for (int l = 0; l < 4; l++) {
+            size_t i = g * 4 + l;
+            if (i >= n) break;
+            out[i] = v[l];
+        }
+    }
+}
+
+void cu_randn(dsq_backend *be, float *out, size_t n, uint64_t seed, uint64_t off) {
+    if (!n) return;
+    randn_kernel<<<cu_grid((n + 3) / 4, CU_THREADS), CU_THREADS, 0, cu_stream(be)>>>(out, n, seed,
+                                                                                     off);
     CU_AFTER(be);
 }

@@ -1,0 +1,138 @@
+/* CPU backend: multi-head self-attention (training: the forward, and the
+ * backward through the dropout and the softmax), and the masked attention
+ * of the BERTScore encoder (lib/metrics/bert.c).  Both compute each
+ * (sequence, head) product by one single-threaded sgemm call, in a parallel
+ * loop over the pairs.  The masked attention is inference only; its result
+ * does not depend on the thread count (OpenBLAS's results depend on the
+ * call's shape, which the operands alone fix), and its scores live in a
+ * per-thread [L, L] scratch, so nothing of size B*nh*L*L is ever held. */
+#include "backend_cpu.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+/* An operand of the per-(sequence, head) attention products: sequence s,
+ * head h starts at p + s * seq + h * head; rows ld apart. */
+typedef struct {
+    const float *p;
+    int ld;
+    size_t seq, head;
+} attn_op;
+
+static const float *attn_at(attn_op x, int s, int h) { return x.p + s * x.seq + h * x.head; }
+
+/* C = A B (op'ed) + beta C for every sequence and head, as one parallel
+ * loop of single-threaded sgemm calls: per sequence, the heads' batched
+ * GEMM was below the size worth splitting at small models, so every
+ * attention product ran on one thread. */
+static void attn_gemm(int ta, int tb, int m, int n, int k, attn_op a, attn_op b, float beta,
+                      attn_op c, int B, int nh) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < B * nh; t++) {
+        int s = t / nh, h = t % nh;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0f, attn_at(a, s, h), a.ld, attn_at(b, s, h), b.ld, beta,
+                    (float *)attn_at(c, s, h), c.ld);
+    }
+}
+
+/* Head h of q/k/v starts at column h*hs of a row of qkv (row stride 3H);
+ * att is [B, nh, L, L], out and dout [B, L, H]. */
+void cpu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd,
+                       const float *qkv, int B, int L, int nh, int H,
+                       float p, uint64_t seed, uint64_t off) {
+    int hs = H / nh;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H;
+    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
+            v = {qkv + 2 * H, 3 * H, row, hs};
+    attn_gemm(0, 1, L, L, hs, q, k, 0.0f, (attn_op){att, L, nh * LL, LL}, B, nh);
+    cpu_softmax_fwd(be, att, att, B * nh * L, L, scale);
+    const float *use = att;
+    if (p > 0.0f) {
+        cpu_dropout_fwd(be, attd, att, (size_t)B * nh * LL, p, seed, off);
+        use = attd;
+    }
+    attn_gemm(0, 0, L, hs, L, (attn_op){use, L, nh * LL, LL}, v, 0.0f,
+              (attn_op){out, H, (size_t)L * H, hs}, B, nh);
+}
+
+void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
+                       const float *qkv, const float *att, const float *attd,
+                       int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off) {
+    int hs = H / nh;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t LL = (size_t)L * L, row = (size_t)L * 3 * H, natt = (size_t)B * nh * LL;
+    attn_op q = {qkv, 3 * H, row, hs}, k = {qkv + H, 3 * H, row, hs},
+            v = {qkv + 2 * H, 3 * H, row, hs}, g = {dout, H, (size_t)L * H, hs},
+            dq = {dqkv, 3 * H, row, hs}, dk = {dqkv + H, 3 * H, row, hs},
+            dv = {dqkv + 2 * H, 3 * H, row, hs}, da = {datt, L, nh * LL, LL},
+            use = {p > 0.0f ? attd : att, L, nh * LL, LL};
+    /* d attd = g v^T;  dv += attd^T g */
+    attn_gemm(0, 1, L, L, hs, g, v, 0.0f, da, B, nh);
+    attn_gemm(1, 0, L, hs, L, use, g, 1.0f, dv, B, nh);
+    if (p > 0.0f) {
+        /* Through the dropout, in place: datt = mask * datt / (1-p), the
+         * forward's mask applied to the gradient (elementwise, so it may alias). */
+        cpu_dropout_fwd(be, datt, datt, natt, p, seed, off);
+    }
+    /* Through the softmax, in place: datt becomes d scores (scale folded). */
+#pragma omp parallel for
+    for (size_t r = 0; r < (size_t)B * nh * L; r++)
+        cpu_softmax_row_bwd(datt + r * L, 0, att + r * L, datt + r * L, L, scale);
+    /* dq += ds k;  dk += ds^T q */
+    attn_gemm(0, 0, L, hs, L, da, k, 1.0f, dq, B, nh);
+    attn_gemm(1, 0, L, hs, L, da, q, 1.0f, dk, B, nh);
+}
+
+/* Softmax of s[j] / scale_div over the unmasked j of one row (in place);
+ * masked entries become exactly 0, as exp(score + float_min) does in
+ * BERT.  A row without any key is all zeros. */
+static void masked_softmax_row(float *s, const float *mask, int L, float scale_div) {
+    float mx = -INFINITY;
+    for (int j = 0; j < L; j++) {
+        if (mask[j] == 0.0f) continue;
+        s[j] = s[j] / scale_div;  /* PyTorch divides by sqrt(head size) */
+        if (s[j] > mx) mx = s[j];
+    }
+    if (mx == -INFINITY) {
+        for (int j = 0; j < L; j++) s[j] = 0.0f;
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < L; j++) {
+        if (mask[j] == 0.0f) { s[j] = 0.0f; continue; }
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    for (int j = 0; j < L; j++) s[j] /= sum;
+}
+
+void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
+                              const float *mask, int B, int L, int nh, int H) {
+    (void)be;
+    int hs = H / nh;
+    float div = sqrtf((float)hs);
+    long long tasks = (long long)B * nh;
+#pragma omp parallel
+    {
+        float *s = xmalloc((size_t)L * L * sizeof *s);
+#pragma omp for schedule(dynamic, 1)
+        for (long long t = 0; t < tasks; t++) {
+            int b = (int)(t / nh), h = (int)(t % nh);
+            const float *q = qkv + (size_t)b * L * 3 * H + (size_t)h * hs;
+            const float *k = q + H, *v = q + 2 * H;
+            const float *m = mask + (size_t)b * L;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, 1.0f, q, 3 * H, k,
+                        3 * H, 0.0f, s, L);
+            for (int i = 0; i < L; i++) masked_softmax_row(s + (size_t)i * L, m, L, div);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, s, L, v,
+                        3 * H, 0.0f, out + (size_t)b * L * H + (size_t)h * hs, H);
+        }
+        free(s);
+    }
+}
