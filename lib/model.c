@@ -8,6 +8,7 @@
 
 #include "layers.h"
 #include "philox.h"
+#include "util.h"
 
 void dsq_model_config_default(dsq_model_config *c, int vocab, int d) {
     memset(c, 0, sizeof *c);
@@ -47,7 +48,6 @@ int dsq_model_config_check(const dsq_model_config *c, dsq_err *e) {
 /* ---- parameter table ------------------------------------------------- */
 
 /* Rounded to 16 floats so every tensor starts 64-byte aligned. */
-static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 static void add_param(dsq_model *m, int *cap, const char *name, int ndim,
                       int64_t s0, int64_t s1) {
@@ -63,7 +63,7 @@ static void add_param(dsq_model *m, int *cap, const char *name, int ndim,
     p->shape[1] = ndim == 2 ? s1 : 0;
     p->numel = (size_t)s0 * (ndim == 2 ? (size_t)s1 : 1);
     p->offset = m->n_params;
-    m->n_params += align16(p->numel);
+    m->n_params += dsq_align16(p->numel);
 }
 
 /* Table order differs from the state dict's where it helps: q, k and v
@@ -168,7 +168,7 @@ static void set_views(const dsq_model *m, float *base, dsq_model_views *v) {
     v->down2b = view(m, base, "output_down_proj.2.bias");
     v->mean_emb = view(m, base, "mean_embed");
     v->layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *v->layers);
-    size_t HH = align16((size_t)c->H * c->H), Hb = align16((size_t)c->H);
+    size_t HH = dsq_align16((size_t)c->H * c->H), Hb = dsq_align16((size_t)c->H);
     for (int i = 0; i < c->n_layers; i++) {
         dsq_layer_params *l = &v->layers[i];
 #define LV(field, suffix)                                                         \
@@ -283,7 +283,7 @@ void dsq_model_init_params(dsq_model *m, uint64_t seed) {
 
 static float *take(float *base, size_t *off, size_t n) {
     size_t o = *off;
-    *off += align16(n);
+    *off += dsq_align16(n);
     return base ? base + o : NULL;
 }
 

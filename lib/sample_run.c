@@ -7,7 +7,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -17,6 +16,7 @@
 #include "jsonl.h"
 #include "outfile.h"
 #include "stream.h"
+#include "util.h"
 
 volatile sig_atomic_t dsq_sample_stop_signal;
 
@@ -54,14 +54,6 @@ static char *dir_of(const char *path) {
     return d;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    if (name[0] == '/') return xstrdup(name);
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static char *read_text(const char *path, dsq_err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -95,7 +87,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
             src = xstrdup(o->model);
         } else {
             free(text);
-            src = join_path(dir, "config.json");
+            src = dsq_path_join(dir, "config.json");
             if (!(text = read_text(src, e)))
                 rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
         }
@@ -125,7 +117,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         const char *kind = json_string_value(json_object_get(j, "vocab_kind"));
         s->kind_known = kind && dsq_tokenizer_kind_parse(kind, &s->kind) == 0;
         const char *voc = json_string_value(json_object_get(j, "vocab"));
-        s->vocab_path = o->vocab ? xstrdup(o->vocab) : join_path(dir, voc ? voc : "vocab.txt");
+        s->vocab_path = o->vocab ? xstrdup(o->vocab) : dsq_path_join(dir, voc ? voc : "vocab.txt");
         s->denoise = json_is_true(json_object_get(j, "denoise"));
         s->denoise_rate = jnum(j, "denoise_rate", 0.0);
         if (!rc && dsq_model_config_check(&s->mc, e)) rc = dsq_err_prefix(e, "%s", src);
@@ -204,14 +196,8 @@ typedef struct {
     double t0, last;
 } prog;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void show(prog *p, int k, int total, int force) {
-    double t = now_s();
+    double t = dsq_now_s();
     if (p->o->progress == 1 && force) {  /* a batch done */
         fprintf(stderr, "\rdsq-sample: %ld examples done; %.2f examples/s; %.1f s\x1b[K", p->done,
                 p->done / (t - p->t0 + 1e-9), t - p->t0);
@@ -417,7 +403,7 @@ int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     int L = src.L;
     dsq_dist_bcast_int(d, &L, 1);
     w.L = L;
-    prog pg = {.o = o, .t0 = now_s()};
+    prog pg = {.o = o, .t0 = dsq_now_s()};
     pg.last = pg.t0;
     if (L) {
         bids = xmalloc((size_t)cap * L * sizeof *bids);

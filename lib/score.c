@@ -10,6 +10,7 @@
 #include "jsonl.h"
 #include "jsonscan.h"
 #include "mbr.h"
+#include "util.h"
 #include "version.h"
 
 void dsq_fields_default(dsq_fields *f) {
@@ -549,10 +550,6 @@ void dsq_score_write_table(FILE *f, const dsq_score_report *r) {
 
 /* ---- input lists ------------------------------------------------------ */
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int is_json_name(const char *s) {
     size_t n = strlen(s);
     return (n > 5 && strcmp(s + n - 5, ".json") == 0) || (n > 6 && strcmp(s + n - 6, ".jsonl") == 0);
@@ -602,10 +599,10 @@ int dsq_expand_inputs(char *const *args, size_t nargs, int sort, char ***out, si
             dsq_free_inputs(v, n);
             return DSQ_EDATA;
         }
-        qsort(v + first, n - first, sizeof *v, cmp_str);
+        qsort(v + first, n - first, sizeof *v, dsq_cmp_str);
     }
 #undef PUSH
-    if (sort) qsort(v, n, sizeof *v, cmp_str);
+    if (sort) qsort(v, n, sizeof *v, dsq_cmp_str);
     *out = v;
     *nout = n;
     return 0;

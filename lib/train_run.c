@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -17,15 +16,10 @@
 #include "outfile.h"
 #include "schedule_sampler.h"
 #include "train_data.h"
+#include "util.h"
 #include "version.h"
 
 volatile sig_atomic_t dsq_train_stop_signal;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Model shape and diffusion settings: a resumed state must agree. */
 static const char *const shape_keys[] = {
@@ -405,7 +399,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     if (o->stop_at > 0 && o->stop_at < end) end = o->stop_at;
     int64_t vpos = 0, total = o->topts.learning_steps;
     dsq_train_stats st = {0};
-    double t0 = now_s(), t_int = t0, tok_int = 0;
+    double t0 = dsq_now_s(), t_int = t0, tok_int = 0;
     int saved_now = 0;
     int64_t start = tr.step;
     if (o->progress >= 0)
@@ -437,7 +431,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
         saved_now = 0;
         tok_int += (double)B * L;
         if (want_log) {
-            double t = now_s();
+            double t = dsq_now_s();
             log_stats(log, k, o, tr.last_lr, tr.lg_loss_scale, &st,
                       tok_int / fmax(t - t_int, 1e-9), t - t0, "");
             if (o->progress == 0)  /* plain lines when stderr is not a terminal */
@@ -466,7 +460,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
             free(vm);
         }
         if (o->progress == 1) {  /* one line, rewritten in place */
-            double el = now_s() - t0, per = el / (double)(tr.step - start);
+            double el = dsq_now_s() - t0, per = el / (double)(tr.step - start);
             long eta = (long)(per * (double)(end - tr.step));
             fprintf(stderr, "\r%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s "
                     "ETA %ld:%02ld:%02ld ", dsq_progname, tr.step, end, loss,

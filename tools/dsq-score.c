@@ -14,6 +14,7 @@
 #include "err.h"
 #include "outfile.h"
 #include "score.h"
+#include "util.h"
 
 static const char usage[] =
     "Usage: dsq-score [OPTIONS] [FILE|DIR ...]\n"
@@ -120,10 +121,6 @@ static void run_bertscore(dsq_bert *m, int layer, int idf, int group, dsq_decode
     if (tty) fputc('\n', stderr);
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int main(int argc, char **argv) {
     dsq_progname = "dsq-score";
     static const struct option longopts[] = {
@@ -203,7 +200,7 @@ int main(int argc, char **argv) {
     dsq_decodes *dec;
     if (text_mode) {
         k = nhyp_text;
-        if (!keep_order) qsort(hyp_text, k, sizeof *hyp_text, cmp_str);
+        if (!keep_order) qsort(hyp_text, k, sizeof *hyp_text, dsq_cmp_str);
         dec = xcalloc(k, sizeof *dec);
         for (size_t i = 0; i < k; i++)
             if (dsq_decodes_read_text(hyp_text[i], ref_text, &fl, &dec[i], &e)) dsq_die_err(&e);
