@@ -10,8 +10,8 @@
 
 #include "bert_layers.h"
 #include "layers.h"
-#include "metrics.h"
 #include "safetensors.h"
+#include "strutil.h"
 #include "util.h"
 
 static int file_exists(const char *dir, const char *name) {

@@ -8,11 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A token: a slice of a caller-owned UTF-8 string. */
-typedef struct {
-    const char *s;
-    uint32_t len;
-} dsq_span;
+#include "strutil.h"
 
 typedef struct {
     dsq_span *tok;
@@ -92,8 +88,6 @@ typedef struct {
 } dsq_markers;
 extern const dsq_markers DSQ_MARKERS_DEFAULT;
 char *dsq_clean(const char *s, size_t n, dsq_clean_field field, const dsq_markers *m, size_t *out_len);
-/* Python str.strip() (Unicode whitespace). Returns the trimmed slice. */
-dsq_span dsq_py_strip(const char *s, size_t n);
 
 /* sacreBLEU 2.x corpus BLEU (tokenize 13a, smooth exp, one reference
  * stream, lowercase off) and chrF (char order 6, word order 0, beta 2). */
