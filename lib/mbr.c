@@ -1,4 +1,4 @@
-/* selectBest, per-example diversity and the dsq-mbr driver (see mbr.h). */
+/* selectBest and the dsq-mbr driver (see mbr.h). */
 #include "mbr.h"
 
 #include <math.h>
@@ -40,13 +40,6 @@ size_t dsq_mbr_select_rouge(const char *const *c, const size_t *len, size_t k, d
         }
     }
     return best;
-}
-
-double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
-    size_t m = 0;
-    for (size_t a = 0; a < k; a++)
-        for (size_t b = a + 1; b < k; b++) work[m++] = dsq_sentence_bleu(c[b], c[a]);
-    return m ? dsq_np_mean(work, m) : 0.0;
 }
 
 /* ---- dsq-mbr driver --------------------------------------------------- */

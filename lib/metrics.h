@@ -69,6 +69,11 @@ double dsq_dist1(const dsq_tokens *toks);
  * doc/metrics.md §4 is dsq_div_n(cands, k, 4); dsq_dist1(t) is
  * dsq_div_n(t, 1, 1). */
 double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
+/* The self-BLEU half of the script's diversityOfSet over k sentences
+ * prepared in one context: the mean over a < b (a-major order) of
+ * BLEU(hyp = c_b, ref = c_a); 0 when k < 2.  Its div-4 half is
+ * dsq_div4_prepared.  work: k*(k-1)/2 doubles (at least 1). */
+double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work);
 /* div-4 from k sentences prepared in one context: the same value as
  * dsq_div_n(tokens, k, 4), from ids instead of strings. */
 double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k);

@@ -13,6 +13,8 @@
 #include "cli.h"
 #include "err.h"
 #include "outfile.h"
+#include "decfile.h"
+#include "report.h"
 #include "score.h"
 #include "util.h"
 
