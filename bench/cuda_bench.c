@@ -185,7 +185,7 @@ static void bench_model(int B, int L, int layers) {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_trainer tr;
     dsq_diffusion_opts o = {0, 0.0f, 0.0f};
     dsq_train_opts to = {.lr = 1e-4f, .learning_steps = 50000, .weight_decay = 0.0f,
@@ -193,8 +193,8 @@ static void bench_model(int B, int L, int layers) {
                          .seed = 102};
     if (dsq_model_create(&m, &c, gpu, &e) || dsq_schedule_init(&sch, "sqrt", 2000, &e) ||
         dsq_diffusion_init(&df, &m, &sch, &o, &e) || dsq_diffusion_reserve(&df, B, L, &e) ||
-        dsq_tsampler_init(&smp, "lossaware", 2000, &e) ||
-        dsq_trainer_init(&tr, &m, &df, &smp, &to, &e)) {
+        dsq_tsampler_init(&ts, "lossaware", 2000, &e) ||
+        dsq_trainer_init(&tr, &m, &df, &ts, &to, &e)) {
         fprintf(stderr, "cuda_bench: model set-up: %s\n", e.msg);
         return;
     }
@@ -255,7 +255,7 @@ static void bench_model(int B, int L, int layers) {
     }
     free(ids); free(tok); free(mask); free(index);
     dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
+    dsq_tsampler_free(&ts);
     dsq_diffusion_free(&df);
     dsq_schedule_free(&sch);
     dsq_model_destroy(&m);

@@ -99,15 +99,15 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     dsq_err e = {0};
     int mb = B < 64 ? B : 64;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_trainer tr;
     dsq_diffusion_opts o = {0, 0.0f, 0.0f};
     dsq_train_opts to = {.lr = 1e-4f, .learning_steps = 50000, .weight_decay = 0.0f,
                          .grad_clip = -1.0f, .microbatch = mb, .n_ema = 1, .ema = {0.9999f},
                          .seed = 102, .precision = prec};
     if (dsq_diffusion_init(&df, m, sch, &o, &e) || dsq_diffusion_reserve(&df, mb, L, &e) ||
-        dsq_tsampler_init(&smp, "lossaware", sch->T, &e) ||
-        dsq_trainer_init(&tr, m, &df, &smp, &to, &e)) {
+        dsq_tsampler_init(&ts, "lossaware", sch->T, &e) ||
+        dsq_trainer_init(&tr, m, &df, &ts, &to, &e)) {
         fprintf(stderr, "cuda_paper: training set-up: %s\n", e.msg);
         exit(1);
     }
@@ -134,7 +134,7 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     fflush(stdout);
     free(ids), free(mask), free(index);
     dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
+    dsq_tsampler_free(&ts);
     dsq_diffusion_free(&df);
     gpu->set_precision(gpu, DSQ_PREC_FP32);
 }

@@ -337,6 +337,6 @@ double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k) {
     return (double)distinct / (double)total;
 }
 
-double dsq_dist1_prepared(const dsq_bleu_sent *s) {
+double dsq_distinct1_prepared(const dsq_bleu_sent *s) {
     return s->len ? (double)s->nent[0] / (double)s->len : 0.0;
 }

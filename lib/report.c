@@ -37,7 +37,7 @@ static void put_file_keys(FILE *f, const dsq_decodes *d, const dsq_file_scores *
     fprintf(f, "%zu,", s->n);
     put_num_kv(f, "bleu", s->bleu);
     put_num_kv(f, "rougeL", s->rouge_l);
-    put_num_kv(f, "dist1", s->dist1);
+    put_num_kv(f, "dist1", s->distinct1);
     put_num_kv(f, "avg_len", s->avg_len);
     /* BERTScore's keys: only where dsq-score --bertscore filled them. */
     if (s->has_bertscore) {
@@ -116,7 +116,7 @@ void dsq_score_write_table(FILE *f, const dsq_score_report *r) {
     for (size_t i = 0; i < r->nfiles; i++) {
         const dsq_file_scores *s = &r->scores[i];
         fprintf(f, "%-*s %7zu %7.4f %7.4f %7.4f %7.2f", w, r->files[i]->name, s->n, s->bleu,
-                s->rouge_l, s->dist1, s->avg_len);
+                s->rouge_l, s->distinct1, s->avg_len);
         if (s->has_sacrebleu) fprintf(f, " %9.2f %7.2f", s->sacrebleu.score, s->chrf.score);
         else fprintf(f, " %9s %7s", "-", "-");
         if (s->has_bertscore) fprintf(f, "  %9.4f", s->bertscore_f1);

@@ -47,7 +47,8 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
     int do_div = o->diversity && k >= 2;
     if (do_div && dsq_decodes_same_inputs(d, k, e)) return e->code;
     double *v = xmalloc((4 * k + 2) * nmax * sizeof *v);
-    double *bleu = v, *rouge = v + k * nmax, *dist = v + 2 * k * nmax, *len = v + 3 * k * nmax;
+    double *bleu = v, *rouge = v + k * nmax, *distinct = v + 2 * k * nmax;
+    double *len = v + 3 * k * nmax;
     double *sb = v + 4 * k * nmax, *d4 = sb + nmax;
 #pragma omp parallel
     {
@@ -80,7 +81,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
                  * the reference text is nltk's hypothesis. */
                 bleu[g] = dsq_sentence_bleu(refp, p[f]);
                 rouge[g] = dsq_rouge_l_str(x->hyp[i], x->hyp_len[i], x->ref[i], x->ref_len[i]);
-                dist[g] = dsq_dist1_prepared(p[f]);
+                distinct[g] = dsq_distinct1_prepared(p[f]);
                 len[g] = (double)dsq_count_space_fields(x->hyp[i], x->hyp_len[i]);
             }
             if (do_div) {
@@ -115,7 +116,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
         out[f].has_sacrebleu = o->sacrebleu;
         out[f].bleu = dsq_np_mean(bleu + g, n);
         out[f].rouge_l = dsq_np_mean(rouge + g, n);
-        out[f].dist1 = dsq_np_mean(dist + g, n);
+        out[f].distinct1 = dsq_np_mean(distinct + g, n);
         out[f].avg_len = dsq_np_mean(len + g, n);
     }
     if (do_div) {

@@ -21,7 +21,7 @@ typedef struct {
     size_t n;
     double bleu;      /* mean sentence BLEU, the script's argument order */
     double rouge_l;   /* mean ROUGE-L F (float32 per sentence) */
-    double dist1;     /* mean per-sentence distinct unigrams */
+    double distinct1;     /* mean per-sentence distinct unigrams */
     double avg_len;   /* mean len(recover.split(' ')) */
     int has_sacrebleu;        /* 0 when skipped (--no-sacrebleu) */
     dsq_sacrebleu sacrebleu;  /* corpus BLEU, hyp = recover, ref = reference */

@@ -158,6 +158,6 @@ double dsq_div_n(const dsq_tokens *sents, size_t k, int n) {
     return (double)d / (double)total;
 }
 
-double dsq_dist1(const dsq_tokens *toks) {
+double dsq_distinct1(const dsq_tokens *toks) {
     return dsq_div_n(toks, 1, 1);
 }

@@ -28,7 +28,7 @@ static const char *const shape_keys[] = {
     "max_position_embeddings", "learned_mean_embed", "diffusion_steps", "noise_schedule",
     "schedule_sampler", "seed", "batch_size", "microbatch", "ema_rate", NULL};
 
-static json_t *make_config(const dsq_run_opts *o, const dsq_tokenizer *tok, int L) {
+static json_t *make_config(const dsq_train_run_opts *o, const dsq_tokenizer *tok, int L) {
     const dsq_model_config *c = &o->model;
     char ema[DSQ_MAX_EMA * 33] = "";
     for (int i = 0; i < o->topts.n_ema; i++) {
@@ -59,7 +59,7 @@ static json_t *make_config(const dsq_run_opts *o, const dsq_tokenizer *tok, int 
     json_object_set_new(j, "reg_rate", json_real(o->dopts.reg_rate));
     json_object_set_new(j, "diffusion_steps", json_integer(o->T));
     json_object_set_new(j, "noise_schedule", json_string(o->schedule));
-    json_object_set_new(j, "schedule_sampler", json_string(o->sampler));
+    json_object_set_new(j, "schedule_sampler", json_string(o->schedule_sampler));
     json_object_set_new(j, "predict_xstart", json_true());
     json_object_set_new(j, "rescale_timesteps", json_true());
     json_object_set_new(j, "logits_mode", json_integer(1));
@@ -133,16 +133,16 @@ static int trim_log(const char *path, int64_t step, dsq_err *e) {
 }
 
 /* Collective: 1 on every rank when any rank has `bad` set. */
-static int any_rank(const dsq_run_opts *o, int bad) {
+static int any_rank(const dsq_train_run_opts *o, int bad) {
     if (o->dist) dsq_dist_max_int(o->dist, &bad, 1);
     return bad;
 }
 
 typedef struct {
-    const dsq_run_opts *o;
+    const dsq_train_run_opts *o;
     dsq_model *m;
     dsq_trainer *tr;
-    dsq_tsampler *smp;
+    dsq_tsampler *ts;
     char *config;          /* JSON text */
     int64_t epoch, pos;
     char last_saved[1024];
@@ -163,7 +163,7 @@ static int save_all(run_ctx *x, dsq_err *e) {
 }
 
 static int save_all_rank0(run_ctx *x, dsq_err *e) {
-    const dsq_run_opts *o = x->o;
+    const dsq_train_run_opts *o = x->o;
     dsq_model *m = x->m;
     int64_t step = x->tr->step;
     char p[1024];
@@ -178,7 +178,7 @@ static int save_all_rank0(run_ctx *x, dsq_err *e) {
                          .lg_loss_scale = x->tr->lg_loss_scale,
                          .epoch = x->epoch, .pos = x->pos, .n_ema = o->topts.n_ema,
                          .params = m->params, .adam_m = x->tr->adam_m, .adam_v = x->tr->adam_v,
-                         .T = x->smp->T, .history = x->smp->history, .counts = x->smp->counts};
+                         .T = x->ts->T, .history = x->ts->history, .counts = x->ts->counts};
     for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr->ema[i];
     snprintf(p, sizeof p, "%s/state_%06" PRId64 ".safetensors", o->out, step);
     rc = dsq_state_write(p, m, &s, x->config, e);
@@ -234,7 +234,7 @@ static int check_resume_config(const char *state_path, const char *saved, json_t
     return rc;
 }
 
-static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
+static void log_stats(FILE *log, int64_t step, const dsq_train_run_opts *o, float lr,
                       double lg_loss_scale, const dsq_train_stats *s, double tok_s,
                       double elapsed, const char *prefix) {
     json_t *j = json_object();
@@ -273,7 +273,7 @@ static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
     json_decref(j);
 }
 
-int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
+int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e) {
     int rc = 0;
     dsq_tokenizer *tok = NULL;
     dsq_train_data data = {0}, valid = {0};
@@ -281,7 +281,7 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     dsq_model m = {0};
     dsq_schedule sch = {0};
     dsq_diffusion df = {0};
-    dsq_tsampler smp = {0};
+    dsq_tsampler ts = {0};
     dsq_trainer tr = {0};
     json_t *cfg = NULL;
     FILE *log = NULL;
@@ -338,13 +338,13 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     if ((rc = dsq_diffusion_init(&df, &m, &sch, &o->dopts, e))) goto out;
     int mb = o->topts.microbatch < o->bsz / W ? o->topts.microbatch : o->bsz / W;
     if ((rc = dsq_diffusion_reserve(&df, mb, L, e))) goto out;
-    if ((rc = dsq_tsampler_init(&smp, o->sampler, o->T, e))) goto out;
-    if ((rc = dsq_trainer_init(&tr, &m, &df, &smp, &o->topts, e))) goto out;
+    if ((rc = dsq_tsampler_init(&ts, o->schedule_sampler, o->T, e))) goto out;
+    if ((rc = dsq_trainer_init(&tr, &m, &df, &ts, &o->topts, e))) goto out;
     tr.dist = o->dist;
 
     cfg = make_config(o, tok, L);
     x.config = json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-    x.o = o; x.m = &m; x.tr = &tr; x.smp = &smp;
+    x.o = o; x.m = &m; x.tr = &tr; x.ts = &ts;
 
     if (rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
         rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
@@ -356,8 +356,8 @@ int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
     if (o->resume) {
         if ((rc = resolve_resume(o->resume, state_path, sizeof state_path, e))) goto out;
         dsq_train_state s = {.n_ema = o->topts.n_ema, .params = m.params, .adam_m = tr.adam_m,
-                             .adam_v = tr.adam_v, .T = o->T, .history = smp.history,
-                             .counts = smp.counts};
+                             .adam_v = tr.adam_v, .T = o->T, .history = ts.history,
+                             .counts = ts.counts};
         for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = tr.ema[i];
         char *saved = NULL;  /* the settings first: a clearer message than sizes */
         if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) goto out;
@@ -489,7 +489,7 @@ out:
     free(x.config);
     json_decref(cfg);
     dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
+    dsq_tsampler_free(&ts);
     dsq_diffusion_free(&df);
     dsq_schedule_free(&sch);
     dsq_model_destroy(&m);

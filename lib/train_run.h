@@ -1,6 +1,6 @@
 /* dsq-train's run: data, model, the step loop, logging, evaluation,
  * checkpoints and exact resume (doc/formats.md §3).  The tool's
- * main only parses options into dsq_run_opts. */
+ * main only parses options into dsq_train_run_opts. */
 #ifndef DSQ_TRAIN_RUN_H
 #define DSQ_TRAIN_RUN_H
 
@@ -22,7 +22,7 @@ typedef struct {
     dsq_model_config model;    /* vocab is filled from the vocabulary */
     const char *config_name;   /* preset name, for config.json */
     int T;
-    const char *schedule, *sampler;
+    const char *schedule, *schedule_sampler;
     dsq_diffusion_opts dopts;
     dsq_train_opts topts;
     char ema_names[DSQ_MAX_EMA][32];  /* the rates as written ("0.9999") */
@@ -34,12 +34,12 @@ typedef struct {
     dsq_device device;         /* zero: the CPU */
     const dsq_dist *dist;      /* NULL: one process.  Rank 0 writes every file
                                   and all output; bsz is the global batch */
-} dsq_run_opts;
+} dsq_train_run_opts;
 
 /* Set by a SIGINT/SIGTERM handler: the run finishes the current step,
  * writes a resumable checkpoint and returns DSQ_EFAIL. */
 extern volatile sig_atomic_t dsq_train_stop_signal;
 
-int dsq_train_run(const dsq_run_opts *o, dsq_err *e);
+int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e);
 
 #endif

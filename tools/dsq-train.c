@@ -1,5 +1,5 @@
 /* dsq-train: train a DiffuSeq model on a tensor stream of packed examples.
- * Options → dsq_run_opts → dsq_train_run (lib/train_run.c). */
+ * Options → dsq_train_run_opts → dsq_train_run (lib/train_run.c). */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -81,7 +81,7 @@ enum {
     O_DATA = 'd', O_VOCAB = 'v', O_OUT = 'o', O_QUIET = 'q', O_HELP = 'h', O_VERSION = 'V',
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
-    O_SCHED, O_SAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
+    O_SCHED, O_TSAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
     O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
 };
 
@@ -103,7 +103,7 @@ static const struct option long_opts[] = {
     OPT("reg-rate", 1, O_REG), OPT("reg_rate", 1, O_REG),
     OPT("diff-steps", 1, O_DIFF), OPT("diff_steps", 1, O_DIFF), OPT("diffusion_steps", 1, O_DIFF),
     OPT("noise-schedule", 1, O_SCHED), OPT("noise_schedule", 1, O_SCHED),
-    OPT("schedule-sampler", 1, O_SAMPLER), OPT("schedule_sampler", 1, O_SAMPLER),
+    OPT("schedule-sampler", 1, O_TSAMPLER), OPT("schedule_sampler", 1, O_TSAMPLER),
     OPT("lr", 1, O_LR), OPT("learning-steps", 1, O_STEPS), OPT("learning_steps", 1, O_STEPS),
     OPT("bsz", 1, O_BSZ), OPT("batch-size", 1, O_BSZ), OPT("batch_size", 1, O_BSZ),
     OPT("microbatch", 1, O_MICRO),
@@ -176,13 +176,13 @@ int main(int argc, char **argv) {
     dsq_progname = "dsq-train";
     dsq_dist dist;
     dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init in an MPI build */
-    dsq_run_opts o;
+    dsq_train_run_opts o;
     memset(&o, 0, sizeof o);
     dsq_model_config_default(&o.model, 0, 128);
     o.config_name = "bert-base";
     o.T = 2000;
     o.schedule = "sqrt";
-    o.sampler = "lossaware";
+    o.schedule_sampler = "lossaware";
     o.dopts.denoise_rate = 0.2f;
     o.dopts.reg_rate = 0.01f;
     o.topts = (dsq_train_opts){.lr = 1e-4f, .learning_steps = 50000, .microbatch = 64,
@@ -232,7 +232,7 @@ int main(int argc, char **argv) {
         case O_REG: o.dopts.reg_rate = (float)opt_num(optarg, "--reg-rate", 0, 1e6); break;
         case O_DIFF: o.T = (int)dsq_opt_long(optarg, "--diff-steps", 2, 1 << 24); break;
         case O_SCHED: o.schedule = optarg; break;
-        case O_SAMPLER: o.sampler = optarg; break;
+        case O_TSAMPLER: o.schedule_sampler = optarg; break;
         case O_LR: o.topts.lr = (float)opt_num(optarg, "--lr", 0, 1e30); break;
         case O_STEPS: o.topts.learning_steps = dsq_opt_long(optarg, "--learning-steps", 1, 1L << 40); break;
         case O_BSZ: o.bsz = (int)dsq_opt_long(optarg, "--bsz", 1, 1 << 24); break;
@@ -307,8 +307,8 @@ int main(int argc, char **argv) {
     int known = 0;
     for (int i = 0; dsq_schedule_names[i]; i++) known |= !strcmp(dsq_schedule_names[i], o.schedule);
     if (!known) dsq_usage_error("--noise-schedule: unknown '%s'", o.schedule);
-    if (strcmp(o.sampler, "uniform") && strcmp(o.sampler, "lossaware") && strcmp(o.sampler, "fixstep"))
-        dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.sampler);
+    if (strcmp(o.schedule_sampler, "uniform") && strcmp(o.schedule_sampler, "lossaware") && strcmp(o.schedule_sampler, "fixstep"))
+        dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.schedule_sampler);
     o.progress = quiet || dist.rank ? -1 : isatty(STDERR_FILENO) ? 1 : 0;
     o.dist = &dist;
 
