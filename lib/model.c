@@ -26,6 +26,25 @@ void dsq_model_config_default(dsq_model_config *c, int vocab, int d) {
     c->mean_embed = 0;
 }
 
+const char *dsq_model_preset(const char *name, dsq_model_config *c) {
+    /* layers, hidden, heads, intermediate */
+    static const struct { const char *name; int l, h, nh, i; } presets[] = {
+        {"bert-base", 12, 768, 12, 3072}, {"bert-base-uncased", 12, 768, 12, 3072},
+        {"bert-large", 24, 1024, 16, 4096}, {"bert-medium", 8, 512, 8, 2048},
+        {"bert-small", 4, 512, 8, 2048}, {"bert-mini", 4, 256, 4, 1024},
+        {"bert-tiny", 2, 128, 2, 512},
+    };
+    for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
+        if (strcmp(presets[k].name, name)) continue;
+        c->n_layers = presets[k].l;
+        c->H = presets[k].h;
+        c->nh = presets[k].nh;
+        c->I = presets[k].i;
+        return presets[k].name;
+    }
+    return NULL;
+}
+
 int dsq_model_config_check(const dsq_model_config *c, dsq_err *e) {
     if (c->vocab <= 0 || c->d <= 0 || c->dt <= 0 || c->H <= 0 || c->nh <= 0 || c->I <= 0 ||
         c->n_layers < 0 || c->max_pos <= 0)
