@@ -103,14 +103,6 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static float opt_float(const char *arg, const char *opt, double lo, double hi) {
-    char *end;
-    double v = strtod(arg, &end);
-    if (!*arg || *end || !(v >= lo && v <= hi))
-        dsq_usage_error("%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
-    return (float)v;
-}
-
 static void on_signal(int sig) {
     (void)sig;
     dsq_sample_stop_signal = 1;
@@ -120,10 +112,9 @@ int main(int argc, char **argv) {
     dsq_progname = "dsq-sample";
     dsq_dist dist;
     dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init under mpirun in an MPI build */
-    dsq_sample_run_opts o = {.input = "-", .output = "-", .join = DSQ_JOIN_MODERN,
-                             .mean_start = -1, .denoise_rate = -1.0f, .batch = 64};
-    dsq_sample_opts_default(&o.so);
-    int c;
+    dsq_sample_run_opts o;
+    dsq_sample_run_opts_default(&o);
+    int quiet = 0, c;
     while ((c = getopt_long(argc, argv, "m:v:k:s:n:b:j:o:qhV", long_opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
@@ -153,11 +144,13 @@ int main(int argc, char **argv) {
         case OPT_NO_CLAMP_FIRST: o.so.clamp_first = 0; break;
         case OPT_NO_ROUND: o.so.round = 0; break;
         case OPT_CLIP: o.so.clip_denoised = 1; break;
-        case OPT_TOP_P: o.so.top_p = opt_float(optarg, "--top-p", 0.0, 1e6); break;
+        case OPT_TOP_P: o.so.top_p = (float)dsq_opt_double(optarg, "--top-p", 0.0, 1e6); break;
         case OPT_ORDER: o.so.order = (int)dsq_opt_long(optarg, "--order", 1, 2); break;
         case OPT_MEAN_START: o.mean_start = 1; break;
         case OPT_NO_MEAN_START: o.mean_start = 0; break;
-        case OPT_DENOISE: o.denoise_rate = opt_float(optarg, "--denoise-rate", 0.0, 1e6); break;
+        case OPT_DENOISE:
+            o.denoise_rate = (float)dsq_opt_double(optarg, "--denoise-rate", 0.0, 1e6);
+            break;
         case 'b': o.batch = (int)dsq_opt_long(optarg, "--batch", 1, 1 << 20); break;
         case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
         case OPT_DEVICE:
@@ -174,7 +167,7 @@ int main(int argc, char **argv) {
                 dsq_usage_error("--join: '%s' is not modern or legacy", optarg);
             break;
         case 'o': o.output = optarg; break;
-        case 'q': o.quiet = 1; break;
+        case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': dsq_print_version(stdout, dsq_progname); return 0;
         default: fprintf(stderr, "Try 'dsq-sample --help'.\n"); return DSQ_EUSAGE;
@@ -185,8 +178,8 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
-    if (dist.rank) o.quiet = 1;            /* rank 0 speaks for all */
-    o.progress = o.quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
+    if (dist.rank) quiet = 1;              /* rank 0 speaks for all */
+    o.progress = dsq_progress_for(quiet);
     o.dist = &dist;
 
     struct sigaction sa;
@@ -200,7 +193,7 @@ int main(int argc, char **argv) {
     int rc = dsq_sample_main(&o, &n, &e);
     dsq_dist_finalize(&dist);   /* every rank gets here: failures are agreed */
     if (rc) dsq_die_err(&e);
-    if (!o.quiet)
+    if (!quiet)
         fprintf(stderr, "dsq-sample: %ld examples decoded (%s) to %s\n", n,
                 dsq_sampler_name(o.so.kind), strcmp(o.output, "-") ? o.output : "<stdout>");
     return 0;
