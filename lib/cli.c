@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,10 @@ double dsq_opt_double(const char *arg, const char *opt, double lo, double hi) {
     if (!*arg || *end || !(v >= lo && v <= hi))
         dsq_usage_error("%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
     return v;
+}
+
+void dsq_opt_threads(const char *arg) {
+    omp_set_num_threads((int)dsq_opt_long(arg, "--threads", 1, 4096));
 }
 
 int dsq_opt_bool(const char *arg, const char *opt) {

@@ -12,6 +12,9 @@ long dsq_opt_long(const char *arg, const char *opt, long lo, long hi);
 /* The same for a real number (strtod's syntax). */
 double dsq_opt_double(const char *arg, const char *opt, double lo, double hi);
 
+/* -j/--threads N: OpenMP's thread count, N in [1, 4096]. */
+void dsq_opt_threads(const char *arg);
+
 /* The reference's booleans: True/true/1 or False/false/0. */
 int dsq_opt_bool(const char *arg, const char *opt);
 

@@ -19,6 +19,21 @@ void dsq_fields_default(dsq_fields *f) {
     f->clean = 1;
 }
 
+int dsq_fields_option(dsq_fields *f, int c, const char *arg) {
+    switch (c) {
+    case DSQ_FIELDS_OPT_HYP: f->hyp_field = arg; break;
+    case DSQ_FIELDS_OPT_REF: f->ref_field = arg; break;
+    case DSQ_FIELDS_OPT_SRC: f->src_field = arg; break;
+    case DSQ_FIELDS_OPT_SOS: f->markers.sos = arg; break;
+    case DSQ_FIELDS_OPT_EOS: f->markers.eos = arg; break;
+    case DSQ_FIELDS_OPT_SEP: f->markers.sep = arg; break;
+    case DSQ_FIELDS_OPT_PAD: f->markers.pad = arg; break;
+    case DSQ_FIELDS_OPT_NOCLEAN: f->clean = 0; break;
+    default: return 0;
+    }
+    return 1;
+}
+
 char *dsq_fields_clean(const dsq_fields *f, dsq_clean_field which, const char *s, size_t n,
                        size_t *out_len) {
     if (f->clean) return dsq_clean(s, n, which, &f->markers, out_len);

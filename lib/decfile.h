@@ -24,6 +24,25 @@ typedef struct {
 
 void dsq_fields_default(dsq_fields *f);
 
+/* The options dsq-score and dsq-mbr share to fill a dsq_fields:
+ * --hyp-field --ref-field --src-field NAME, --sos --eos --sep --pad STR and
+ * --no-clean.  DSQ_FIELDS_LONGOPTS are their getopt_long entries (values
+ * from DSQ_FIELDS_OPT up, above any of a tool's own); dsq_fields_option
+ * applies getopt's value c with its argument: 1 when c is one of them,
+ * else 0 (f untouched). */
+enum {
+    DSQ_FIELDS_OPT = 0x1000,
+    DSQ_FIELDS_OPT_HYP = DSQ_FIELDS_OPT, DSQ_FIELDS_OPT_REF, DSQ_FIELDS_OPT_SRC,
+    DSQ_FIELDS_OPT_SOS, DSQ_FIELDS_OPT_EOS, DSQ_FIELDS_OPT_SEP, DSQ_FIELDS_OPT_PAD,
+    DSQ_FIELDS_OPT_NOCLEAN,
+};
+#define DSQ_FIELDS_LONGOPTS                                                              \
+    {"hyp-field", 1, 0, DSQ_FIELDS_OPT_HYP}, {"ref-field", 1, 0, DSQ_FIELDS_OPT_REF},     \
+    {"src-field", 1, 0, DSQ_FIELDS_OPT_SRC}, {"sos", 1, 0, DSQ_FIELDS_OPT_SOS},           \
+    {"eos", 1, 0, DSQ_FIELDS_OPT_EOS}, {"sep", 1, 0, DSQ_FIELDS_OPT_SEP},                 \
+    {"pad", 1, 0, DSQ_FIELDS_OPT_PAD}, {"no-clean", 0, 0, DSQ_FIELDS_OPT_NOCLEAN}
+int dsq_fields_option(dsq_fields *f, int c, const char *arg);
+
 /* Cleans one field's text as the script does (or copies it when
  * f->clean is 0). Returns a malloc'ed string, its length in *out_len. */
 char *dsq_fields_clean(const dsq_fields *f, dsq_clean_field which, const char *s, size_t n,
