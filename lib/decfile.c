@@ -44,6 +44,18 @@ char *dsq_fields_clean(const dsq_fields *f, dsq_clean_field which, const char *s
     return c;
 }
 
+void dsq_first_err_note(dsq_first_err *f, size_t at, const dsq_err *e) {
+    if (at < f->at) {
+        f->at = at;
+        f->err = *e;
+    }
+}
+
+void dsq_first_err_merge(dsq_first_err *all, const dsq_first_err *mine) {
+#pragma omp critical(dsq_first_err)
+    dsq_first_err_note(all, mine->at, &mine->err);
+}
+
 /* ---- raw lines and examples ------------------------------------------- */
 
 int dsq_rawlines_read(dsq_jsonl_reader *r, size_t max, dsq_rawlines *rl, dsq_err *e) {

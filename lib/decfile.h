@@ -70,6 +70,22 @@ int dsq_decodes_read_text(const char *hyp_path, const char *ref_path, const dsq_
                           dsq_decodes *out, dsq_err *e);
 void dsq_decodes_free(dsq_decodes *d);
 
+/* The first error in input order of a parallel loop over items 0..n-1,
+ * so that the message does not depend on the thread count.  Each thread
+ * starts its own at n ({.at = n}) and notes every failing item; at the end
+ * of the region every thread merges its own into the shared one, whose
+ * .at is then the lowest failing item (n when none failed). */
+typedef struct {
+    size_t at;
+    dsq_err err;
+} dsq_first_err;
+
+/* Keeps (at, e) when at comes before what f holds. */
+void dsq_first_err_note(dsq_first_err *f, size_t at, const dsq_err *e);
+/* Folds a thread's mine into the shared all (a critical section: call it
+ * inside the parallel region, once per thread). */
+void dsq_first_err_merge(dsq_first_err *all, const dsq_first_err *mine);
+
 /* Lines of a file read in order (UTF-8 checked, newline removed) into one
  * buffer, so that they can be parsed in parallel. Line i is
  * buf[off[i] .. off[i+1]-1), NUL-terminated; lineno[i] its line number. */

@@ -5,18 +5,6 @@
 
 const char *dsq_progname = "dsq";
 
-void dsq_first_err_note(dsq_first_err *f, size_t at, const dsq_err *e) {
-    if (at < f->at) {
-        f->at = at;
-        f->err = *e;
-    }
-}
-
-void dsq_first_err_merge(dsq_first_err *all, const dsq_first_err *mine) {
-#pragma omp critical(dsq_first_err)
-    dsq_first_err_note(all, mine->at, &mine->err);
-}
-
 int dsq_err_set(dsq_err *e, int code, const char *fmt, ...) {
     if (e) {
         va_list ap;

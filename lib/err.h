@@ -41,22 +41,6 @@ int dsq_err_set(dsq_err *e, int code, const char *fmt, ...)
 int dsq_err_prefix(dsq_err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The first error in input order of a parallel loop over items 0..n-1,
- * so that the message does not depend on the thread count.  Each thread
- * starts its own at n ({.at = n}) and notes every failing item; at the end
- * of the region every thread merges its own into the shared one, whose
- * .at is then the lowest failing item (n when none failed). */
-typedef struct {
-    size_t at;
-    dsq_err err;
-} dsq_first_err;
-
-/* Keeps (at, e) when at comes before what f holds. */
-void dsq_first_err_note(dsq_first_err *f, size_t at, const dsq_err *e);
-/* Folds a thread's mine into the shared all (a critical section: call it
- * inside the parallel region, once per thread). */
-void dsq_first_err_merge(dsq_first_err *all, const dsq_first_err *mine);
-
 /* Program name used in diagnostics ("dsq-tokenize"). Set once by main. */
 extern const char *dsq_progname;
 
