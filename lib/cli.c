@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,14 @@ double dsq_opt_double(const char *arg, const char *opt, double lo, double hi) {
 
 void dsq_opt_threads(const char *arg) {
     omp_set_num_threads((int)dsq_opt_long(arg, "--threads", 1, 4096));
+}
+
+void dsq_catch_stop_signals(void (*handler)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 int dsq_opt_bool(const char *arg, const char *opt) {

@@ -164,15 +164,6 @@ static int apply_option(int c, const char *a, dsq_sample_run_opts *o, int *quiet
     return 0;
 }
 
-/* SIGINT/SIGTERM: stop after the current denoising step. */
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 int main(int argc, char **argv) {
     dsq_progname = "dsq-sample";
     dsq_dist dist;
@@ -202,7 +193,7 @@ int main(int argc, char **argv) {
     if (dist.rank) quiet = 1;              /* rank 0 speaks for all */
     o.progress = dsq_progress_for(quiet);
     o.dist = &dist;
-    install_signals();
+    dsq_catch_stop_signals(on_signal);  /* stop after the current denoising step */
 
     dsq_err e = {0};
     long n = 0;

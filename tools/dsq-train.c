@@ -252,18 +252,6 @@ static void finish_options(dsq_train_run_opts *o, const overrides *x) {
     if (x->inter) o->model.I = x->inter;
 }
 
-/* SIGINT/SIGTERM: finish the step and save.  A file-size limit reads as a
- * write error (EFBIG), handled like a full disk: the previous checkpoint
- * stays. */
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGXFSZ, SIG_IGN);
-}
-
 int main(int argc, char **argv) {
     dsq_progname = "dsq-train";
     dsq_dist dist;
@@ -291,7 +279,10 @@ int main(int argc, char **argv) {
     finish_options(&o, &x);
     o.progress = dsq_progress_for(x.quiet || dist.rank);
     o.dist = &dist;
-    install_signals();
+    dsq_catch_stop_signals(on_signal);  /* finish the step and save */
+    /* a file-size limit then reads as a write error (EFBIG), handled like
+     * a full disk: the previous checkpoint stays */
+    signal(SIGXFSZ, SIG_IGN);
 
     dsq_err e = {0};
     int rc = dsq_train_run(&o, &e);
