@@ -42,7 +42,7 @@ CFLAGS  ?= -O2 -g
 # Neither reorders float arithmetic, so results do not change.
 CFLAGS  += -fno-math-errno -fvect-cost-model=dynamic
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(INCLUDES) $(MARCH) $(SANFLAGS)
-LDLIBS  := -ljansson -lzstd -lutf8proc -lopenblas -lm
+LDLIBS  := -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
 # CUDA: built into the library whenever nvcc exists, unless NO_CUDA=1.
@@ -184,7 +184,7 @@ check-build: all $(TESTS) $(CHECK_OPS)
 # runtimes and libgomp stay shared (a CUDA image has them).  Also packed
 # as build/gpu-prebuilt.tgz, the one path to carry to a GPU machine.
 PREBUILT := build/gpu-prebuilt
-STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lopenblas -Wl,-Bdynamic -lm \
+STATIC_LIBS := -no-pie -Wl,-Bstatic -ljansson -lzstd -lutf8proc -lnettle -lopenblas -Wl,-Bdynamic -lm \
   -L$(CUBLAS_DIR) -lcublas -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 .PHONY: gpu-prebuilt
 gpu-prebuilt:

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
 #include "backend_cuda.h"
@@ -23,17 +22,12 @@
 #include "philox.h"
 #include "sample.h"
 #include "train.h"
+#include "util.h"
 #ifdef DSQ_HAVE_CUDA
 #include "cuda_device.h"
 #endif
 
 static dsq_backend *gpu;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- summary rows ---- */
 typedef struct {
@@ -62,16 +56,16 @@ static void report(const char *kind, const char *name, double s, double bytes, d
     do {                                                                      \
         for (int w_ = 0; w_ < 2; w_++) { stmt; }                              \
         gpu->sync(gpu);                                                       \
-        double t0_ = now_s();                                                 \
+        double t0_ = dsq_now_s();                                                 \
         { stmt; }                                                             \
         gpu->sync(gpu);                                                       \
-        double one_ = now_s() - t0_;                                          \
+        double one_ = dsq_now_s() - t0_;                                          \
         int it_ = one_ > 0 ? (int)(0.2 / one_) : 500;                         \
         it_ = it_ < 3 ? 3 : it_ > 500 ? 500 : it_;                            \
-        t0_ = now_s();                                                        \
+        t0_ = dsq_now_s();                                                        \
         for (int i_ = 0; i_ < it_; i_++) { stmt; }                            \
         gpu->sync(gpu);                                                       \
-        report("cuda_op", name, (now_s() - t0_) / it_, bytes, flops);         \
+        report("cuda_op", name, (dsq_now_s() - t0_) / it_, bytes, flops);         \
     } while (0)
 
 static float *dev_randn(size_t n, float scale, uint64_t off) {
@@ -191,7 +185,7 @@ static void bench_model(int B, int L, int layers) {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_trainer tr;
     dsq_diffusion_opts o = {0, 0.0f, 0.0f};
     dsq_train_opts to = {.lr = 1e-4f, .learning_steps = 50000, .weight_decay = 0.0f,
@@ -199,8 +193,8 @@ static void bench_model(int B, int L, int layers) {
                          .seed = 102};
     if (dsq_model_create(&m, &c, gpu, &e) || dsq_schedule_init(&sch, "sqrt", 2000, &e) ||
         dsq_diffusion_init(&df, &m, &sch, &o, &e) || dsq_diffusion_reserve(&df, B, L, &e) ||
-        dsq_tsampler_init(&smp, "lossaware", 2000, &e) ||
-        dsq_trainer_init(&tr, &m, &df, &smp, &to, &e)) {
+        dsq_tsampler_init(&ts, "lossaware", 2000, &e) ||
+        dsq_trainer_init(&tr, &m, &df, &ts, &to, &e)) {
         fprintf(stderr, "cuda_bench: model set-up: %s\n", e.msg);
         return;
     }
@@ -221,10 +215,10 @@ static void bench_model(int B, int L, int layers) {
     for (int i = 0; i < 2; i++) dsq_trainer_step(&tr, ids, mask, B, L, 0, NULL);
     gpu->sync(gpu);
     int steps = 5;
-    double t0 = now_s();
+    double t0 = dsq_now_s();
     for (int i = 0; i < steps; i++) dsq_trainer_step(&tr, ids, mask, B, L, 0, NULL);
     gpu->sync(gpu);
-    double st = (now_s() - t0) / steps;
+    double st = (dsq_now_s() - t0) / steps;
     char name[80];
     snprintf(name, sizeof name, "train step bert-base%s B%d L%d", layers == 12 ? "" : " (fewer layers)", B, L);
     report("cuda_model", name, st, 0, train_flops);
@@ -236,11 +230,11 @@ static void bench_model(int B, int L, int layers) {
     gpu->randn(gpu, xin, N * c.d, 3, 4);
     for (int i = 0; i < 2; i++) dsq_model_forward(&m, xin, tin, B, L);
     gpu->sync(gpu);
-    t0 = now_s();
+    t0 = dsq_now_s();
     for (int i = 0; i < 10; i++) dsq_model_forward(&m, xin, tin, B, L);
     gpu->sync(gpu);
     snprintf(name, sizeof name, "model forward B%d L%d", B, L);
-    report("cuda_model", name, (now_s() - t0) / 10, 0, ft);
+    report("cuda_model", name, (dsq_now_s() - t0) / 10, 0, ft);
     gpu->free(gpu, xin);
     gpu->free(gpu, tin);
     /* sampler: DDPM respaced to S steps, rounding every step */
@@ -253,15 +247,15 @@ static void bench_model(int B, int L, int layers) {
         fprintf(stderr, "cuda_bench: sampler: %s\n", e.msg);
     } else {
         if (dsq_sampler_run(s, ids, mask, index, B, tok, &e)) fprintf(stderr, "%s\n", e.msg);
-        t0 = now_s();
+        t0 = dsq_now_s();
         if (dsq_sampler_run(s, ids, mask, index, B, tok, &e)) fprintf(stderr, "%s\n", e.msg);
         snprintf(name, sizeof name, "sample step (ddpm, rounding) B%d L%d", B, L);
-        report("cuda_model", name, (now_s() - t0) / so.steps, 0, ft + xf);
+        report("cuda_model", name, (dsq_now_s() - t0) / so.steps, 0, ft + xf);
         dsq_sampler_free(s);
     }
     free(ids); free(tok); free(mask); free(index);
     dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
+    dsq_tsampler_free(&ts);
     dsq_diffusion_free(&df);
     dsq_schedule_free(&sch);
     dsq_model_destroy(&m);
@@ -283,7 +277,7 @@ int main(int argc, char **argv) {
     dsq_cuda_device_describe(0, desc, sizeof desc);
     fprintf(stderr, "cuda_bench: %s, B %d, L %d\n", desc, B, L);
 #endif
-    double t0 = now_s();
+    double t0 = dsq_now_s();
     if (!strcmp(what, "all") || !strcmp(what, "ops")) bench_ops(B, L, P);
     if (!strcmp(what, "all") || !strcmp(what, "model")) bench_model(B, L, layers);
     printf("\n%-44s %10s %9s %9s\n", "cuda_bench (fp32)", "ms", "GB/s", "TFLOP/s");
@@ -294,7 +288,7 @@ int main(int argc, char **argv) {
         if (rows[i].tflops > 0) printf(" %9.2f", rows[i].tflops);
         printf("\n");
     }
-    fprintf(stderr, "cuda_bench: %.1f s\n", now_s() - t0);
+    fprintf(stderr, "cuda_bench: %.1f s\n", dsq_now_s() - t0);
     gpu->destroy(gpu);
     return 0;
 }

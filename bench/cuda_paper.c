@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
 #include "backend_cuda.h"
@@ -40,6 +39,7 @@
 #include "model.h"
 #include "sample.h"
 #include "train.h"
+#include "util.h"
 #ifdef DSQ_HAVE_CUDA
 #include "cuda_device.h"
 #endif
@@ -47,12 +47,6 @@
 enum { SENTENCES = 2500, DDPM_T = 2000, DDPM_TIMED = 3 };
 
 static dsq_backend *gpu;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static const char *prec_name[] = {"fp32", "bf16", "fp16"};
 
@@ -68,10 +62,10 @@ static double gemm_rate(int G, int prec) {
     gpu->sync(gpu);
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = dsq_now_s();
         gpu->gemm(gpu, 0, 1, G, G, G, 1.0f, a, G, 0, b, G, 0, 0.0f, c, G, 0, 1);
         gpu->sync(gpu);
-        double t = now_s() - t0;
+        double t = dsq_now_s() - t0;
         if (t < best) best = t;
     }
     gpu->free(gpu, a), gpu->free(gpu, b), gpu->free(gpu, c);
@@ -105,15 +99,15 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     dsq_err e = {0};
     int mb = B < 64 ? B : 64;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_trainer tr;
     dsq_diffusion_opts o = {0, 0.0f, 0.0f};
     dsq_train_opts to = {.lr = 1e-4f, .learning_steps = 50000, .weight_decay = 0.0f,
                          .grad_clip = -1.0f, .microbatch = mb, .n_ema = 1, .ema = {0.9999f},
                          .seed = 102, .precision = prec};
     if (dsq_diffusion_init(&df, m, sch, &o, &e) || dsq_diffusion_reserve(&df, mb, L, &e) ||
-        dsq_tsampler_init(&smp, "lossaware", sch->T, &e) ||
-        dsq_trainer_init(&tr, m, &df, &smp, &to, &e)) {
+        dsq_tsampler_init(&ts, "lossaware", sch->T, &e) ||
+        dsq_trainer_init(&tr, m, &df, &ts, &to, &e)) {
         fprintf(stderr, "cuda_paper: training set-up: %s\n", e.msg);
         exit(1);
     }
@@ -124,10 +118,10 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     dsq_trainer_step(&tr, ids, mask, B, L, 0, NULL);  /* warm-up */
     gpu->sync(gpu);
     int steps = 3;
-    double t0 = now_s(), loss = 0;
+    double t0 = dsq_now_s(), loss = 0;
     for (int i = 0; i < steps; i++) loss = dsq_trainer_step(&tr, ids, mask, B, L, 0, NULL);
     gpu->sync(gpu);
-    double st = (now_s() - t0) / steps, tps = (double)B * L / st;
+    double st = (dsq_now_s() - t0) / steps, tps = (double)B * L / st;
     double fpt = 3 * fwd_flops_per_token(&m->cfg, L, 1), tf = tps * fpt / 1e12;
     const char *pn = prec_name[prec];
     printf("{\"bench\": \"cuda_train\", \"config\": \"bert-base d%d V%d\", \"layers\": %d, "
@@ -140,7 +134,7 @@ static void bench_train(dsq_model *m, const dsq_schedule *sch, int B, int L, dou
     fflush(stdout);
     free(ids), free(mask), free(index);
     dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
+    dsq_tsampler_free(&ts);
     dsq_diffusion_free(&df);
     gpu->set_precision(gpu, DSQ_PREC_FP32);
 }
@@ -156,7 +150,7 @@ typedef struct {
 static int on_call(void *ctx, int done, int total) {
     (void)total;
     clock_ctx *c = ctx;
-    if (done < 64) c->t[done] = now_s();
+    if (done < 64) c->t[done] = dsq_now_s();
     return c->stop > 0 && done >= c->stop;
 }
 
@@ -181,9 +175,9 @@ static void bench_decode(dsq_model *m, const dsq_schedule *sch, int D, int L) {
         }
         clock_ctx c = {{0}, k == 0 ? DDPM_TIMED + 1 : 0};
         dsq_sampler_set_progress(s, on_call, &c);
-        double t0 = now_s();
+        double t0 = dsq_now_s();
         int rc = dsq_sampler_run(s, ids, mask, index, D, tok, &e);
-        double t = now_s() - t0;
+        double t = dsq_now_s() - t0;
         if (k == 0) {
             /* interrupted after DDPM_TIMED + 1 calls: time the calls after the first */
             if (rc != DSQ_EFAIL) fprintf(stderr, "cuda_paper: ddpm was not interrupted\n");
@@ -231,7 +225,7 @@ int main(int argc, char **argv) {
     dsq_cuda_device_describe(0, desc, sizeof desc);
     fprintf(stderr, "cuda_paper: %s\n", desc);
 #endif
-    double t0 = now_s();
+    double t0 = dsq_now_s();
     double tf = gemm_rate(G, DSQ_PREC_FP32), tf16 = gemm_rate(G, DSQ_PREC_BF16);
     dsq_model_config c;
     dsq_model_config_default(&c, 30522, 128);
@@ -251,7 +245,7 @@ int main(int argc, char **argv) {
     bench_decode(&m, &sch, D, L);  /* after training: decoding frees the gradients */
     dsq_schedule_free(&sch);
     dsq_model_destroy(&m);
-    fprintf(stderr, "cuda_paper: %.1f s\n", now_s() - t0);
+    fprintf(stderr, "cuda_paper: %.1f s\n", dsq_now_s() - t0);
     gpu->destroy(gpu);
     return 0;
 }

@@ -22,7 +22,7 @@ L=${BENCH_SAMPLE_L:-128}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 mkdir -p build/bench
 ${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sample_bench \
-  bench/sample_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lopenblas -lm
+  bench/sample_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
 
 flops() {  # layers H I d V L -> model FLOPs per token of one decoding step
   awk -v nl="$1" -v H="$2" -v I="$3" -v d="$4" -v V="$5" -v L="$6" 'BEGIN {

@@ -6,17 +6,11 @@
  * usage: sample_bench V d dt H nh I layers L B S [act_budget_MB] → one JSON object */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "diffusion_schedule.h"
 #include "model.h"
 #include "sample.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util.h"
 
 int main(int argc, char **argv) {
     if (argc != 11 && argc != 12) {
@@ -53,9 +47,9 @@ int main(int argc, char **argv) {
         }
     }
     if (dsq_sampler_run(s, ids, mask, index, B, tok, &e)) dsq_die_err(&e);  /* warm-up */
-    double t0 = now_s();
+    double t0 = dsq_now_s();
     if (dsq_sampler_run(s, ids, mask, index, B, tok, &e)) dsq_die_err(&e);
-    double dt = now_s() - t0;
+    double dt = dsq_now_s() - t0;
     printf("{\"s_per_step\": %.6g, \"steps\": %d}\n", dt / S, S);
     dsq_sampler_free(s);
     dsq_model_destroy(&m);

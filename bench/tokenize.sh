@@ -19,7 +19,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 make -s lib/libdsq.a >&2
 mkdir -p build/bench
 ${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/tokenize_bench \
-  bench/tokenize_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lopenblas -lm
+  bench/tokenize_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
 
 echo "bench tokenize: HF tokenizers, 1 thread, ${MB} MB..." >&2
 "$DSQ_PYTHON" bench/tokenize_hf.py "$VOCAB" "$MB" "$REPS" "${FILES[@]}" | tee "$T/hf"

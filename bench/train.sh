@@ -23,7 +23,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 VOCAB="data/vocab/bert-base-uncased.txt"
 mkdir -p build/bench
 ${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sgemm_rate \
-  bench/sgemm_rate.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lopenblas -lm
+  bench/sgemm_rate.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
 sgemm=$(build/bench/sgemm_rate 1536 5)
 echo "bench train: sgemm $sgemm GFLOP/s on $TH thread(s)" >&2
 

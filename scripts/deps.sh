@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev libopenblas-dev zstd jq gnuplot-nox)
+build_pkgs=(gcc make libjansson-dev libzstd-dev libutf8proc-dev nettle-dev libopenblas-dev zstd jq gnuplot-nox)
 test_pkgs=(bats bats-support bats-assert jq python3 python3-venv python3-numpy
            python3-nltk python3-torch groff-base man-db clang libclang-rt-14-dev
            libopenmpi-dev openmpi-bin g++ perl

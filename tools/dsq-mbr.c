@@ -1,7 +1,6 @@
 /* dsq-mbr: minimum-Bayes-risk selection among k decodes of the same
  * inputs, the DiffuSeq script's selectBest. Options → lib/metrics/mbr.c. */
 #include <getopt.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,17 +36,14 @@ static const char usage[] =
     "  -h, --help            this help\n"
     "  -V, --version         version and build\n";
 
-enum { O_HYPF = 256, O_REFF, O_SRCF, O_IDXF, O_KEEP, O_SOS, O_EOS, O_SEP, O_PAD, O_NOCLEAN };
+enum { O_IDXF = 256, O_KEEP };
 
 int main(int argc, char **argv) {
     dsq_progname = "dsq-mbr";
     static const struct option longopts[] = {
-        {"utility", required_argument, 0, 'u'},      {"hyp-field", required_argument, 0, O_HYPF},
-        {"ref-field", required_argument, 0, O_REFF}, {"src-field", required_argument, 0, O_SRCF},
+        {"utility", required_argument, 0, 'u'},      DSQ_FIELDS_LONGOPTS,
         {"index-field", required_argument, 0, O_IDXF}, {"keep-order", no_argument, 0, O_KEEP},
-        {"sos", required_argument, 0, O_SOS},        {"eos", required_argument, 0, O_EOS},
-        {"sep", required_argument, 0, O_SEP},        {"pad", required_argument, 0, O_PAD},
-        {"no-clean", no_argument, 0, O_NOCLEAN},     {"output", required_argument, 0, 'o'},
+        {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 'j'},      {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},               {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -58,27 +54,20 @@ int main(int argc, char **argv) {
     const char *outpath = "-";
     int keep_order = 0, quiet = 0, c;
     while ((c = getopt_long(argc, argv, "u:o:j:qhV", longopts, NULL)) != -1) {
+        if (dsq_fields_option(&o.fields, c, optarg)) continue;
         switch (c) {
         case 'u':
             if (strcmp(optarg, "bleu") == 0) o.utility = DSQ_MBR_BLEU;
             else if (strcmp(optarg, "rougeL") == 0) o.utility = DSQ_MBR_ROUGE_L;
             else dsq_usage_error("--utility must be bleu or rougeL");
             break;
-        case O_HYPF: o.fields.hyp_field = optarg; break;
-        case O_REFF: o.fields.ref_field = optarg; break;
-        case O_SRCF: o.fields.src_field = optarg; break;
         case O_IDXF:
             if (!*optarg) dsq_usage_error("--index-field needs a name");
             o.index_field = optarg;
             break;
         case O_KEEP: keep_order = 1; break;
-        case O_SOS: o.fields.markers.sos = optarg; break;
-        case O_EOS: o.fields.markers.eos = optarg; break;
-        case O_SEP: o.fields.markers.sep = optarg; break;
-        case O_PAD: o.fields.markers.pad = optarg; break;
-        case O_NOCLEAN: o.fields.clean = 0; break;
         case 'o': outpath = optarg; break;
-        case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
+        case 'j': dsq_opt_threads(optarg); break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': dsq_print_version(stdout, "dsq-mbr"); return 0;

@@ -2,7 +2,6 @@
  * DiffuSeq model. Options → dsq_sample_main (lib/run/sample_run.c). */
 #include <errno.h>
 #include <getopt.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,81 +102,87 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static float opt_float(const char *arg, const char *opt, double lo, double hi) {
-    char *end;
-    double v = strtod(arg, &end);
-    if (!*arg || *end || !(v >= lo && v <= hi))
-        dsq_usage_error("%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
-    return (float)v;
-}
-
 static void on_signal(int sig) {
     (void)sig;
     dsq_sample_stop_signal = 1;
+}
+
+/* --seed N: any unsigned 64-bit integer. */
+static uint64_t parse_seed(const char *a) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(a, &end, 10);
+    if (!*a || *end || errno || a[0] == '-')
+        dsq_usage_error("--seed: '%s' is not a non-negative integer", a);
+    return v;
+}
+
+/* Applies option c with argument a; -1 for a value getopt did not know. */
+static int apply_option(int c, const char *a, dsq_sample_run_opts *o, int *quiet) {
+    switch (c) {
+    case 'm': o->model = a; break;
+    case OPT_CONFIG: o->config = a; break;
+    case 'v': o->vocab = a; break;
+    case 'k':
+        if (dsq_tokenizer_kind_parse(a, &o->vocab_kind))
+            dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", a);
+        o->vocab_kind_set = 1;
+        break;
+    case 's':
+        if (dsq_sampler_parse(a, &o->so.kind))
+            dsq_usage_error("--sampler: '%s' is not ddpm, ddim-gap, ddim, dpm++ or dpm++v2", a);
+        break;
+    case 'n': o->so.steps = (int)dsq_opt_long(a, "--steps", 1, 1 << 24); break;
+    case OPT_SEED: o->so.seed = parse_seed(a); break;
+    case OPT_CLAMP_STEP: o->so.clamp_step = (int)dsq_opt_long(a, "--clamp-step", 0, 1 << 24); break;
+    case OPT_NO_CLAMP_FIRST: o->so.clamp_first = 0; break;
+    case OPT_NO_ROUND: o->so.round = 0; break;
+    case OPT_CLIP: o->so.clip_denoised = 1; break;
+    case OPT_TOP_P: o->so.top_p = (float)dsq_opt_double(a, "--top-p", 0.0, 1e6); break;
+    case OPT_ORDER: o->so.order = (int)dsq_opt_long(a, "--order", 1, 2); break;
+    case OPT_MEAN_START: o->mean_start = 1; break;
+    case OPT_NO_MEAN_START: o->mean_start = 0; break;
+    case OPT_DENOISE: o->denoise_rate = (float)dsq_opt_double(a, "--denoise-rate", 0.0, 1e6); break;
+    case 'b': o->batch = (int)dsq_opt_long(a, "--batch", 1, 1 << 20); break;
+    case 'j': dsq_opt_threads(a); break;
+    case OPT_DEVICE:
+        if (dsq_device_parse(a, &o->device))
+            dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", a);
+        break;
+    case OPT_PREC:
+        if (dsq_precision_parse(a, &o->precision))
+            dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", a);
+        break;
+    case OPT_IDS: o->ids_out = 1; break;
+    case OPT_JOIN:
+        if (dsq_join_parse(a, &o->join)) dsq_usage_error("--join: '%s' is not modern or legacy", a);
+        break;
+    case 'o': o->output = a; break;
+    case 'q': *quiet = 1; break;
+    default: return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
     dsq_progname = "dsq-sample";
     dsq_dist dist;
     dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init under mpirun in an MPI build */
-    dsq_sample_run_opts o = {.input = "-", .output = "-", .join = DSQ_JOIN_MODERN,
-                             .mean_start = -1, .denoise_rate = -1.0f, .batch = 64};
-    dsq_sample_opts_default(&o.so);
-    int c;
+    dsq_sample_run_opts o;
+    dsq_sample_run_opts_default(&o);
+    int quiet = 0, c;
     while ((c = getopt_long(argc, argv, "m:v:k:s:n:b:j:o:qhV", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': o.model = optarg; break;
-        case OPT_CONFIG: o.config = optarg; break;
-        case 'v': o.vocab = optarg; break;
-        case 'k':
-            if (dsq_tokenizer_kind_parse(optarg, &o.vocab_kind))
-                dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
-            o.vocab_kind_set = 1;
-            break;
-        case 's':
-            if (dsq_sampler_parse(optarg, &o.so.kind))
-                dsq_usage_error("--sampler: '%s' is not ddpm, ddim-gap, ddim, dpm++ or dpm++v2",
-                                optarg);
-            break;
-        case 'n': o.so.steps = (int)dsq_opt_long(optarg, "--steps", 1, 1 << 24); break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || errno || optarg[0] == '-')
-                dsq_usage_error("--seed: '%s' is not a non-negative integer", optarg);
-            o.so.seed = v;
-            break;
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
         }
-        case OPT_CLAMP_STEP: o.so.clamp_step = (int)dsq_opt_long(optarg, "--clamp-step", 0, 1 << 24); break;
-        case OPT_NO_CLAMP_FIRST: o.so.clamp_first = 0; break;
-        case OPT_NO_ROUND: o.so.round = 0; break;
-        case OPT_CLIP: o.so.clip_denoised = 1; break;
-        case OPT_TOP_P: o.so.top_p = opt_float(optarg, "--top-p", 0.0, 1e6); break;
-        case OPT_ORDER: o.so.order = (int)dsq_opt_long(optarg, "--order", 1, 2); break;
-        case OPT_MEAN_START: o.mean_start = 1; break;
-        case OPT_NO_MEAN_START: o.mean_start = 0; break;
-        case OPT_DENOISE: o.denoise_rate = opt_float(optarg, "--denoise-rate", 0.0, 1e6); break;
-        case 'b': o.batch = (int)dsq_opt_long(optarg, "--batch", 1, 1 << 20); break;
-        case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
-        case OPT_DEVICE:
-            if (dsq_device_parse(optarg, &o.device))
-                dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
-            break;
-        case OPT_PREC:
-            if (dsq_precision_parse(optarg, &o.precision))
-                dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", optarg);
-            break;
-        case OPT_IDS: o.ids_out = 1; break;
-        case OPT_JOIN:
-            if (dsq_join_parse(optarg, &o.join))
-                dsq_usage_error("--join: '%s' is not modern or legacy", optarg);
-            break;
-        case 'o': o.output = optarg; break;
-        case 'q': o.quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': dsq_print_version(stdout, dsq_progname); return 0;
-        default: fprintf(stderr, "Try 'dsq-sample --help'.\n"); return DSQ_EUSAGE;
+        if (c == 'V') {
+            dsq_print_version(stdout, dsq_progname);
+            return 0;
+        }
+        if (apply_option(c, optarg, &o, &quiet)) {
+            fprintf(stderr, "Try 'dsq-sample --help'.\n");
+            return DSQ_EUSAGE;
         }
     }
     if (!o.model) dsq_usage_error("%s", "--model FILE is required");
@@ -185,22 +190,17 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
-    if (dist.rank) o.quiet = 1;            /* rank 0 speaks for all */
-    o.progress = o.quiet ? 0 : isatty(STDERR_FILENO) ? 1 : 2;
+    if (dist.rank) quiet = 1;              /* rank 0 speaks for all */
+    o.progress = dsq_progress_for(quiet);
     o.dist = &dist;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    dsq_catch_stop_signals(on_signal);  /* stop after the current denoising step */
 
     dsq_err e = {0};
     long n = 0;
     int rc = dsq_sample_main(&o, &n, &e);
     dsq_dist_finalize(&dist);   /* every rank gets here: failures are agreed */
     if (rc) dsq_die_err(&e);
-    if (!o.quiet)
+    if (!quiet)
         fprintf(stderr, "dsq-sample: %ld examples decoded (%s) to %s\n", n,
                 dsq_sampler_name(o.so.kind), strcmp(o.output, "-") ? o.output : "<stdout>");
     return 0;

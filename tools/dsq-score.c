@@ -1,7 +1,6 @@
 /* dsq-score: the DiffuSeq evaluation script's figures (and sacreBLEU /
  * chrF) for one or more decode files. Options → lib/metrics/score.c. */
 #include <getopt.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +12,10 @@
 #include "cli.h"
 #include "err.h"
 #include "outfile.h"
+#include "decfile.h"
+#include "report.h"
 #include "score.h"
+#include "util.h"
 
 static const char usage[] =
     "Usage: dsq-score [OPTIONS] [FILE|DIR ...]\n"
@@ -56,8 +58,8 @@ static const char usage[] =
     "  -h, --help            this help\n"
     "  -V, --version         version and build\n";
 
-enum { O_HYPF = 256, O_REFF, O_SRCF, O_HYP, O_REF, O_KEEP, O_SOS, O_EOS, O_SEP, O_PAD, O_NOCLEAN,
-       O_NODIV, O_NOSACRE, O_BERT, O_BLAYER, O_BIDF, O_BBATCH, O_NOBERT };
+enum { O_HYP = 256, O_REF, O_KEEP, O_NODIV, O_NOSACRE, O_BERT, O_BLAYER, O_BIDF, O_BBATCH,
+       O_NOBERT };
 
 /* A one-line progress report on a terminal. */
 typedef struct { size_t file, nfiles; } bert_progress;
@@ -120,129 +122,151 @@ static void run_bertscore(dsq_bert *m, int layer, int idf, int group, dsq_decode
     if (tty) fputc('\n', stderr);
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+/* The command line. */
+typedef struct {
+    dsq_fields fl;
+    const char *ref_text, *outpath;
+    char **hyp_text;          /* --hyp FILE..., plain-text mode */
+    size_t nhyp_text;
+    int keep_order, table, no_div, no_sacre;
+    const char *bert_dir;     /* NULL: no BERTScore */
+    int bert_layer, bert_idf, bert_group;
+    char **args;              /* FILE|DIR arguments */
+    int nargs;
+} score_args;
+
+static const struct option longopts[] = {
+    DSQ_FIELDS_LONGOPTS,
+    {"hyp", required_argument, 0, O_HYP},             {"ref", required_argument, 0, O_REF},
+    {"keep-order", no_argument, 0, O_KEEP},           {"format", required_argument, 0, 'f'},
+    {"no-diversity", no_argument, 0, O_NODIV},        {"output", required_argument, 0, 'o'},
+    {"no-sacrebleu", no_argument, 0, O_NOSACRE},      {"bertscore", required_argument, 0, O_BERT},
+    {"bertscore-layer", required_argument, 0, O_BLAYER},
+    {"bertscore-idf", no_argument, 0, O_BIDF},
+    {"bertscore-batch", required_argument, 0, O_BBATCH},
+    {"no-bertscore", no_argument, 0, O_NOBERT},
+    {"threads", required_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},                 {0, 0, 0, 0}};
+
+/* Parses the command line into a (exits for --help, --version and usage
+ * errors). */
+static void parse_args(int argc, char **argv, score_args *a) {
+    *a = (score_args){.outpath = "-", .bert_dir = getenv("DSQ_BERTSCORE_MODEL"),
+                      .bert_layer = -1, .bert_group = 64};
+    dsq_fields_default(&a->fl);
+    int no_bert = 0, c;
+    while ((c = getopt_long(argc, argv, "f:o:j:hV", longopts, NULL)) != -1) {
+        if (dsq_fields_option(&a->fl, c, optarg)) continue;
+        switch (c) {
+        case O_HYP:
+            a->hyp_text = xrealloc(a->hyp_text, (a->nhyp_text + 1) * sizeof *a->hyp_text);
+            a->hyp_text[a->nhyp_text++] = optarg;
+            break;
+        case O_REF: a->ref_text = optarg; break;
+        case O_KEEP: a->keep_order = 1; break;
+        case O_NODIV: a->no_div = 1; break;
+        case O_NOSACRE: a->no_sacre = 1; break;
+        case O_BERT: a->bert_dir = optarg; break;
+        case O_BLAYER:
+            a->bert_layer = (int)dsq_opt_long(optarg, "--bertscore-layer", 0, 100000);
+            break;
+        case O_BIDF: a->bert_idf = 1; break;
+        case O_BBATCH:
+            a->bert_group = (int)dsq_opt_long(optarg, "--bertscore-batch", 1, 1 << 30);
+            break;
+        case O_NOBERT: no_bert = 1; break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) a->table = 0;
+            else if (strcmp(optarg, "table") == 0) a->table = 1;
+            else dsq_usage_error("--format must be json or table");
+            break;
+        case 'o': a->outpath = optarg; break;
+        case 'j': dsq_opt_threads(optarg); break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': dsq_print_version(stdout, "dsq-score"); exit(0);
+        default: fputs("Try 'dsq-score --help'.\n", stderr); exit(DSQ_EUSAGE);
+        }
+    }
+    int text_mode = a->nhyp_text || a->ref_text;
+    if (text_mode && (!a->nhyp_text || !a->ref_text))
+        dsq_usage_error("--hyp and --ref go together");
+    if (text_mode && optind < argc)
+        dsq_usage_error("plain-text mode (--hyp/--ref) takes no FILE arguments");
+    if (no_bert || (a->bert_dir && !*a->bert_dir)) a->bert_dir = NULL;
+    if (!a->bert_dir && (a->bert_layer >= 0 || a->bert_idf))
+        dsq_usage_error("--bertscore-layer and --bertscore-idf need --bertscore DIR "
+                        "(or $DSQ_BERTSCORE_MODEL)");
+    a->args = argv + optind;
+    a->nargs = argc - optind;
+}
+
+/* The decodes to score: the --hyp files against --ref, else the JSONL
+ * files (and directories) given, standard input without any. */
+static dsq_decodes *read_decodes(score_args *a, size_t *k) {
+    dsq_err e = {0};
+    dsq_decodes *dec;
+    if (a->nhyp_text) {
+        *k = a->nhyp_text;
+        if (!a->keep_order) qsort(a->hyp_text, *k, sizeof *a->hyp_text, dsq_cmp_str);
+        dec = xcalloc(*k, sizeof *dec);
+        for (size_t i = 0; i < *k; i++)
+            if (dsq_decodes_read_text(a->hyp_text[i], a->ref_text, &a->fl, &dec[i], &e))
+                dsq_die_err(&e);
+        return dec;
+    }
+    char *dash[] = {"-"};
+    char **paths;
+    if (dsq_expand_inputs(a->nargs ? a->args : dash, a->nargs ? (size_t)a->nargs : 1,
+                          !a->keep_order, &paths, k, &e))
+        dsq_die_err(&e);
+    dec = xcalloc(*k, sizeof *dec);
+    if (dsq_decodes_read_jsonl_many(paths, *k, &a->fl, dec, &e)) dsq_die_err(&e);
+    dsq_free_inputs(paths, *k);
+    return dec;
+}
+
+/* The report, renamed into place when complete. */
+static void write_report(const score_args *a, const dsq_score_report *rep) {
+    dsq_err e = {0};
+    dsq_out out;
+    if (dsq_out_open(&out, a->outpath, &e)) dsq_die_err(&e);
+    if (a->table) dsq_score_write_table(out.f, rep);
+    else dsq_score_write_json(out.f, rep);
+    if (dsq_out_commit(&out, &e)) dsq_die_err(&e);
 }
 
 int main(int argc, char **argv) {
     dsq_progname = "dsq-score";
-    static const struct option longopts[] = {
-        {"hyp-field", required_argument, 0, O_HYPF}, {"ref-field", required_argument, 0, O_REFF},
-        {"src-field", required_argument, 0, O_SRCF}, {"hyp", required_argument, 0, O_HYP},
-        {"ref", required_argument, 0, O_REF},        {"keep-order", no_argument, 0, O_KEEP},
-        {"sos", required_argument, 0, O_SOS},        {"eos", required_argument, 0, O_EOS},
-        {"sep", required_argument, 0, O_SEP},        {"pad", required_argument, 0, O_PAD},
-        {"no-clean", no_argument, 0, O_NOCLEAN},     {"format", required_argument, 0, 'f'},
-        {"no-diversity", no_argument, 0, O_NODIV},   {"output", required_argument, 0, 'o'},
-        {"no-sacrebleu", no_argument, 0, O_NOSACRE}, {"bertscore", required_argument, 0, O_BERT},
-        {"bertscore-layer", required_argument, 0, O_BLAYER},
-        {"bertscore-idf", no_argument, 0, O_BIDF},
-        {"bertscore-batch", required_argument, 0, O_BBATCH},
-        {"no-bertscore", no_argument, 0, O_NOBERT},
-        {"threads", required_argument, 0, 'j'},      {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},            {0, 0, 0, 0}};
-    dsq_fields fl;
-    dsq_fields_default(&fl);
-    const char *ref_text = NULL, *outpath = "-";
-    char **hyp_text = NULL;
-    size_t nhyp_text = 0;
-    int keep_order = 0, table = 0, no_div = 0, no_sacre = 0, c;
-    const char *bert_dir = getenv("DSQ_BERTSCORE_MODEL");
-    int bert_layer = -1, bert_idf = 0, bert_group = 64, no_bert = 0;
-    while ((c = getopt_long(argc, argv, "f:o:j:hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_HYPF: fl.hyp_field = optarg; break;
-        case O_REFF: fl.ref_field = optarg; break;
-        case O_SRCF: fl.src_field = optarg; break;
-        case O_HYP:
-            hyp_text = realloc(hyp_text, (nhyp_text + 1) * sizeof *hyp_text);
-            DSQ_CHECK(hyp_text != NULL);
-            hyp_text[nhyp_text++] = optarg;
-            break;
-        case O_REF: ref_text = optarg; break;
-        case O_KEEP: keep_order = 1; break;
-        case O_SOS: fl.markers.sos = optarg; break;
-        case O_EOS: fl.markers.eos = optarg; break;
-        case O_SEP: fl.markers.sep = optarg; break;
-        case O_PAD: fl.markers.pad = optarg; break;
-        case O_NOCLEAN: fl.clean = 0; break;
-        case O_NODIV: no_div = 1; break;
-        case O_NOSACRE: no_sacre = 1; break;
-        case O_BERT: bert_dir = optarg; break;
-        case O_BLAYER: bert_layer = (int)dsq_opt_long(optarg, "--bertscore-layer", 0, 100000); break;
-        case O_BIDF: bert_idf = 1; break;
-        case O_BBATCH: bert_group = (int)dsq_opt_long(optarg, "--bertscore-batch", 1, 1 << 30); break;
-        case O_NOBERT: no_bert = 1; break;
-        case 'f':
-            if (strcmp(optarg, "json") == 0) table = 0;
-            else if (strcmp(optarg, "table") == 0) table = 1;
-            else dsq_usage_error("--format must be json or table");
-            break;
-        case 'o': outpath = optarg; break;
-        case 'j': omp_set_num_threads((int)dsq_opt_long(optarg, "--threads", 1, 4096)); break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': dsq_print_version(stdout, "dsq-score"); return 0;
-        default: fputs("Try 'dsq-score --help'.\n", stderr); return DSQ_EUSAGE;
-        }
-    }
-    int text_mode = nhyp_text || ref_text;
-    if (text_mode && (!nhyp_text || !ref_text)) dsq_usage_error("--hyp and --ref go together");
-    if (text_mode && optind < argc) dsq_usage_error("plain-text mode (--hyp/--ref) takes no FILE arguments");
-    if (no_bert || (bert_dir && !*bert_dir)) bert_dir = NULL;
-    if (!bert_dir && (bert_layer >= 0 || bert_idf))
-        dsq_usage_error("--bertscore-layer and --bertscore-idf need --bertscore DIR (or $DSQ_BERTSCORE_MODEL)");
+    score_args a;
+    parse_args(argc, argv, &a);
     dsq_bert bert;
     dsq_backend *bert_be = NULL;
-    if (bert_dir) {
+    if (a.bert_dir) {  /* before any scoring: a bad model fails fast */
         bert_be = dsq_backend_cpu();
-        load_bert(&bert, bert_be, bert_dir, &bert_layer);
+        load_bert(&bert, bert_be, a.bert_dir, &a.bert_layer);
     }
-
-    dsq_err e = {0};
     size_t k;
-    dsq_decodes *dec;
-    if (text_mode) {
-        k = nhyp_text;
-        if (!keep_order) qsort(hyp_text, k, sizeof *hyp_text, cmp_str);
-        dec = xcalloc(k, sizeof *dec);
-        for (size_t i = 0; i < k; i++)
-            if (dsq_decodes_read_text(hyp_text[i], ref_text, &fl, &dec[i], &e)) dsq_die_err(&e);
-    } else {
-        char *dash[] = {"-"};
-        char **paths;
-        int nargs = argc - optind;
-        if (dsq_expand_inputs(nargs ? argv + optind : dash, nargs ? (size_t)nargs : 1, !keep_order,
-                              &paths, &k, &e))
-            dsq_die_err(&e);
-        dec = xcalloc(k, sizeof *dec);
-        if (dsq_decodes_read_jsonl_many(paths, k, &fl, dec, &e)) dsq_die_err(&e);
-        dsq_free_inputs(paths, k);
-    }
+    dsq_decodes *dec = read_decodes(&a, &k);
     dsq_decodes **dp = xcalloc(k, sizeof *dp);
     for (size_t i = 0; i < k; i++) dp[i] = &dec[i];
 
+    dsq_err e = {0};
     dsq_file_scores *sc = xcalloc(k, sizeof *sc);
-    dsq_score_opts so = {!no_sacre, !no_div};
+    dsq_score_opts so = {!a.no_sacre, !a.no_div};
     dsq_diversity div;
     if (dsq_score_run(dp, k, &so, sc, &div, &e)) dsq_die_err(&e);
-    const dsq_diversity *divp = div.k ? &div : NULL;
-    if (bert_dir) {
-        run_bertscore(&bert, bert_layer, bert_idf, bert_group, dp, k, sc);
+    if (a.bert_dir) {
+        run_bertscore(&bert, a.bert_layer, a.bert_idf, a.bert_group, dp, k, sc);
         dsq_bert_free(&bert);
         bert_be->destroy(bert_be);
     }
-
-    dsq_out out;
-    if (dsq_out_open(&out, outpath, &e)) dsq_die_err(&e);
-    dsq_score_report rep = {k, dp, sc, divp};
-    if (table) dsq_score_write_table(out.f, &rep);
-    else dsq_score_write_json(out.f, &rep);
-    if (dsq_out_commit(&out, &e)) dsq_die_err(&e);
+    dsq_score_report rep = {k, dp, sc, div.k ? &div : NULL};
+    write_report(&a, &rep);
 
     for (size_t i = 0; i < k; i++) dsq_decodes_free(&dec[i]);
     free(dec);
     free(dp);
     free(sc);
-    free(hyp_text);
+    free(a.hyp_text);
     return 0;
 }

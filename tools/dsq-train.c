@@ -1,16 +1,13 @@
 /* dsq-train: train a DiffuSeq model on a tensor stream of packed examples.
- * Options → dsq_run_opts → dsq_train_run (lib/train_run.c). */
+ * Options → dsq_train_run_opts → dsq_train_run (lib/run/train_run.c). */
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "buildinfo.h"
 #include "cli.h"
-#include "diffusion_schedule.h"
 #include "dist.h"
 #include "err.h"
 #include "train_run.h"
@@ -81,7 +78,7 @@ enum {
     O_DATA = 'd', O_VOCAB = 'v', O_OUT = 'o', O_QUIET = 'q', O_HELP = 'h', O_VERSION = 'V',
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
-    O_SCHED, O_SAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
+    O_SCHED, O_TSAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
     O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
 };
 
@@ -103,7 +100,7 @@ static const struct option long_opts[] = {
     OPT("reg-rate", 1, O_REG), OPT("reg_rate", 1, O_REG),
     OPT("diff-steps", 1, O_DIFF), OPT("diff_steps", 1, O_DIFF), OPT("diffusion_steps", 1, O_DIFF),
     OPT("noise-schedule", 1, O_SCHED), OPT("noise_schedule", 1, O_SCHED),
-    OPT("schedule-sampler", 1, O_SAMPLER), OPT("schedule_sampler", 1, O_SAMPLER),
+    OPT("schedule-sampler", 1, O_TSAMPLER), OPT("schedule_sampler", 1, O_TSAMPLER),
     OPT("lr", 1, O_LR), OPT("learning-steps", 1, O_STEPS), OPT("learning_steps", 1, O_STEPS),
     OPT("bsz", 1, O_BSZ), OPT("batch-size", 1, O_BSZ), OPT("batch_size", 1, O_BSZ),
     OPT("microbatch", 1, O_MICRO),
@@ -122,28 +119,6 @@ static const struct option long_opts[] = {
     OPT("rescale_timesteps", 1, O_IGNORED), OPT("vocab_size", 1, O_IGNORED),
     OPT("notes", 1, O_IGNORED), OPT("dataset", 1, O_IGNORED),
     {0, 0, 0, 0},
-};
-
-static double opt_num(const char *arg, const char *opt, double lo, double hi) {
-    char *end;
-    double v = strtod(arg, &end);
-    if (!*arg || *end || !(v >= lo && v <= hi))
-        dsq_usage_error("%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
-    return v;
-}
-
-static int opt_bool(const char *arg, const char *opt) {
-    if (!strcmp(arg, "True") || !strcmp(arg, "true") || !strcmp(arg, "1")) return 1;
-    if (!strcmp(arg, "False") || !strcmp(arg, "false") || !strcmp(arg, "0")) return 0;
-    dsq_usage_error("%s: '%s' is not True or False", opt, arg);
-}
-
-/* Google's BERT sizes: layers, hidden, heads, intermediate. */
-static const struct { const char *name; int l, h, nh, i; } presets[] = {
-    {"bert-base", 12, 768, 12, 3072}, {"bert-base-uncased", 12, 768, 12, 3072},
-    {"bert-large", 24, 1024, 16, 4096}, {"bert-medium", 8, 512, 8, 2048},
-    {"bert-small", 4, 512, 8, 2048}, {"bert-mini", 4, 256, 4, 1024},
-    {"bert-tiny", 2, 128, 2, 512},
 };
 
 static void on_signal(int sig) { dsq_train_stop_signal = sig; }
@@ -172,157 +147,146 @@ static void join_bool_words(int *argc, char **argv) {
     argv[j] = NULL;
 }
 
+/* Encoder sizes given one by one: they override the preset in any order. */
+typedef struct { int layers, hidden, heads, inter, quiet; } overrides;
+
+/* --ema-rate R[,R...]: the rates and their spellings (for file names). */
+static void parse_ema(dsq_train_run_opts *o, const char *list) {
+    o->topts.n_ema = 0;
+    char *s = xstrdup(list), *save = NULL;
+    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (o->topts.n_ema == DSQ_MAX_EMA)
+            dsq_usage_error("--ema-rate: at most %d rates", DSQ_MAX_EMA);
+        if (strlen(t) >= sizeof o->ema_names[0]) dsq_usage_error("--ema-rate: '%s'", t);
+        o->topts.ema[o->topts.n_ema] = (float)dsq_opt_double(t, "--ema-rate", 0, 1);
+        snprintf(o->ema_names[o->topts.n_ema++], sizeof o->ema_names[0], "%s", t);
+    }
+    free(s);
+    if (!o->topts.n_ema) dsq_usage_error("%s", "--ema-rate: no rate given");
+}
+
+/* Applies option c with argument a; -1 for a value getopt did not know. */
+static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *x) {
+    switch (c) {
+    case O_DATA: o->data = a; break;
+    case O_VALID: o->valid = a; break;
+    case O_VOCAB: o->vocab = a; break;
+    case O_VKIND:
+        if (dsq_tokenizer_kind_parse(a, &o->vocab_kind))
+            dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", a);
+        o->vocab_kind_set = 1;
+        break;
+    case O_OUT: o->out = a; break;
+    case O_SEQLEN: o->seq_len = (int)dsq_opt_long(a, "--seq-len", 4, 1 << 16); break;
+    case O_CONFIG:
+        if (!(o->config_name = dsq_model_preset(a, &o->model)))
+            dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, "
+                            "bert-medium, bert-small, bert-mini, bert-tiny)", a);
+        break;
+    case O_LAYERS: x->layers = (int)dsq_opt_long(a, "--layers", 0, 1000); break;
+    case O_HIDDEN: x->hidden = (int)dsq_opt_long(a, "--hidden", 16, 1 << 16); break;
+    case O_HEADS: x->heads = (int)dsq_opt_long(a, "--heads", 1, 1024); break;
+    case O_INTER: x->inter = (int)dsq_opt_long(a, "--intermediate", 1, 1 << 20); break;
+    case O_HDIM: o->model.d = (int)dsq_opt_long(a, "--hidden-dim", 1, 1 << 16); break;
+    case O_HTDIM: o->model.dt = (int)dsq_opt_long(a, "--hidden-t-dim", 2, 1 << 16); break;
+    case O_DROPOUT: o->model.hidden_dropout = (float)dsq_opt_double(a, "--dropout", 0, 0.99); break;
+    case O_LME: o->model.mean_embed = a ? dsq_opt_bool(a, "--learned-mean-embed") : 1; break;
+    case O_DENOISE: o->dopts.denoise = a ? dsq_opt_bool(a, "--denoise") : 1; break;
+    case O_DRATE: o->dopts.denoise_rate = (float)dsq_opt_double(a, "--denoise-rate", 0, 1e6); break;
+    case O_REG: o->dopts.reg_rate = (float)dsq_opt_double(a, "--reg-rate", 0, 1e6); break;
+    case O_DIFF: o->T = (int)dsq_opt_long(a, "--diff-steps", 2, 1 << 24); break;
+    case O_SCHED: o->schedule = a; break;
+    case O_TSAMPLER: o->schedule_sampler = a; break;
+    case O_LR: o->topts.lr = (float)dsq_opt_double(a, "--lr", 0, 1e30); break;
+    case O_STEPS: o->topts.learning_steps = dsq_opt_long(a, "--learning-steps", 1, 1L << 40); break;
+    case O_BSZ: o->bsz = (int)dsq_opt_long(a, "--bsz", 1, 1 << 24); break;
+    case O_MICRO: o->topts.microbatch = (int)dsq_opt_long(a, "--microbatch", 1, 1 << 24); break;
+    case O_WD: o->topts.weight_decay = (float)dsq_opt_double(a, "--weight-decay", 0, 1e6); break;
+    case O_CLIP:
+        o->topts.grad_clip = (float)dsq_opt_double(a, "--gradient-clipping", -1e30, 1e30);
+        break;
+    case O_EMA: parse_ema(o, a); break;
+    case O_SEED: o->topts.seed = (uint64_t)dsq_opt_long(a, "--seed", 0, 1L << 62); break;
+    case O_SAVE: o->save_interval = dsq_opt_long(a, "--save-interval", 1, 1L << 40); break;
+    case O_LOG: o->log_interval = dsq_opt_long(a, "--log-interval", 1, 1L << 40); break;
+    case O_EVAL: o->eval_interval = dsq_opt_long(a, "--eval-interval", 1, 1L << 40); break;
+    case O_RESUME: o->resume = a; break;
+    case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, 1L << 40); break;
+    case O_DEVICE:
+        if (dsq_device_parse(a, &o->device))
+            dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", a);
+        break;
+    case O_PREC:
+        if (dsq_precision_parse(a, &o->topts.precision))
+            dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", a);
+        break;
+    case O_FP16:
+        if (dsq_opt_bool(a, "--use_fp16")) o->topts.precision = DSQ_PREC_FP16;
+        break;
+    case O_IGNORED: break;
+    case O_QUIET: x->quiet = 1; break;
+    default: return -1;
+    }
+    return 0;
+}
+
+/* Without --out, a run resumes into its own directory: --resume's, or the
+ * one its state file is in. */
+static const char *out_from_resume(const char *resume) {
+    size_t n = strlen(resume);
+    if (n <= 12 || strcmp(resume + n - 12, ".safetensors")) return resume;
+    char *d = xstrdup(resume), *sl = strrchr(d, '/');
+    if (sl) *sl = 0; else strcpy(d, ".");
+    return d;
+}
+
+/* The required options, and the encoder sizes given over the preset's. */
+static void finish_options(dsq_train_run_opts *o, const overrides *x) {
+    if (!o->data) dsq_usage_error("%s", "--data FILE is required");
+    if (!o->vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (!o->out && o->resume) o->out = out_from_resume(o->resume);
+    if (!o->out) dsq_usage_error("%s", "--out DIR is required");
+    if (x->layers) o->model.n_layers = x->layers;
+    if (x->hidden) o->model.H = x->hidden;
+    if (x->heads) o->model.nh = x->heads;
+    if (x->inter) o->model.I = x->inter;
+}
+
 int main(int argc, char **argv) {
     dsq_progname = "dsq-train";
     dsq_dist dist;
     dsq_dist_init(&dist, &argc, &argv);  /* MPI_Init in an MPI build */
-    dsq_run_opts o;
-    memset(&o, 0, sizeof o);
-    dsq_model_config_default(&o.model, 0, 128);
-    o.config_name = "bert-base";
-    o.T = 2000;
-    o.schedule = "sqrt";
-    o.sampler = "lossaware";
-    o.dopts.denoise_rate = 0.2f;
-    o.dopts.reg_rate = 0.01f;
-    o.topts = (dsq_train_opts){.lr = 1e-4f, .learning_steps = 50000, .microbatch = 64,
-                               .n_ema = 1, .ema = {0.9999f}, .seed = 102};
-    snprintf(o.ema_names[0], sizeof o.ema_names[0], "0.9999");
-    o.bsz = 2048;
-    o.save_interval = 10000;
-    o.log_interval = 20;
-    o.eval_interval = 1000;
-    int layers = 0, hidden = 0, heads = 0, inter = 0, quiet = 0;
+    dsq_train_run_opts o;
+    dsq_train_run_opts_default(&o);
+    overrides x = {0};
     join_bool_words(&argc, argv);
     int c;
     while ((c = getopt_long(argc, argv, "d:v:o:qhV", long_opts, NULL)) != -1) {
-        switch (c) {
-        case O_DATA: o.data = optarg; break;
-        case O_VALID: o.valid = optarg; break;
-        case O_VOCAB: o.vocab = optarg; break;
-        case O_VKIND:
-            if (dsq_tokenizer_kind_parse(optarg, &o.vocab_kind))
-                dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
-            o.vocab_kind_set = 1;
-            break;
-        case O_OUT: o.out = optarg; break;
-        case O_SEQLEN: o.seq_len = (int)dsq_opt_long(optarg, "--seq-len", 4, 1 << 16); break;
-        case O_CONFIG: {
-            size_t k = 0, n = sizeof presets / sizeof presets[0];
-            while (k < n && strcmp(presets[k].name, optarg)) k++;
-            if (k == n) dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, "
-                                        "bert-medium, bert-small, bert-mini, bert-tiny)", optarg);
-            o.model.n_layers = presets[k].l;
-            o.model.H = presets[k].h;
-            o.model.nh = presets[k].nh;
-            o.model.I = presets[k].i;
-            o.config_name = presets[k].name;
-            break;
+        if (c == O_HELP) {
+            fputs(usage, stdout);
+            return 0;
         }
-        case O_LAYERS: layers = (int)dsq_opt_long(optarg, "--layers", 0, 1000); break;
-        case O_HIDDEN: hidden = (int)dsq_opt_long(optarg, "--hidden", 16, 1 << 16); break;
-        case O_HEADS: heads = (int)dsq_opt_long(optarg, "--heads", 1, 1024); break;
-        case O_INTER: inter = (int)dsq_opt_long(optarg, "--intermediate", 1, 1 << 20); break;
-        case O_HDIM: o.model.d = (int)dsq_opt_long(optarg, "--hidden-dim", 1, 1 << 16); break;
-        case O_HTDIM: o.model.dt = (int)dsq_opt_long(optarg, "--hidden-t-dim", 2, 1 << 16); break;
-        case O_DROPOUT: o.model.hidden_dropout = (float)opt_num(optarg, "--dropout", 0, 0.99); break;
-        case O_LME: o.model.mean_embed = optarg ? opt_bool(optarg, "--learned-mean-embed") : 1; break;
-        case O_DENOISE: o.dopts.denoise = optarg ? opt_bool(optarg, "--denoise") : 1; break;
-        case O_DRATE: o.dopts.denoise_rate = (float)opt_num(optarg, "--denoise-rate", 0, 1e6); break;
-        case O_REG: o.dopts.reg_rate = (float)opt_num(optarg, "--reg-rate", 0, 1e6); break;
-        case O_DIFF: o.T = (int)dsq_opt_long(optarg, "--diff-steps", 2, 1 << 24); break;
-        case O_SCHED: o.schedule = optarg; break;
-        case O_SAMPLER: o.sampler = optarg; break;
-        case O_LR: o.topts.lr = (float)opt_num(optarg, "--lr", 0, 1e30); break;
-        case O_STEPS: o.topts.learning_steps = dsq_opt_long(optarg, "--learning-steps", 1, 1L << 40); break;
-        case O_BSZ: o.bsz = (int)dsq_opt_long(optarg, "--bsz", 1, 1 << 24); break;
-        case O_MICRO: o.topts.microbatch = (int)dsq_opt_long(optarg, "--microbatch", 1, 1 << 24); break;
-        case O_WD: o.topts.weight_decay = (float)opt_num(optarg, "--weight-decay", 0, 1e6); break;
-        case O_CLIP: o.topts.grad_clip = (float)opt_num(optarg, "--gradient-clipping", -1e30, 1e30); break;
-        case O_EMA: {
-            o.topts.n_ema = 0;
-            char *s = xstrdup(optarg), *save = NULL;
-            for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (o.topts.n_ema == DSQ_MAX_EMA) dsq_usage_error("--ema-rate: at most %d rates", DSQ_MAX_EMA);
-                if (strlen(t) >= sizeof o.ema_names[0]) dsq_usage_error("--ema-rate: '%s'", t);
-                o.topts.ema[o.topts.n_ema] = (float)opt_num(t, "--ema-rate", 0, 1);
-                snprintf(o.ema_names[o.topts.n_ema++], sizeof o.ema_names[0], "%s", t);
-            }
-            free(s);
-            if (!o.topts.n_ema) dsq_usage_error("%s", "--ema-rate: no rate given");
-            break;
+        if (c == O_VERSION) {
+            dsq_print_version(stdout, dsq_progname);
+            return 0;
         }
-        case O_SEED: o.topts.seed = (uint64_t)dsq_opt_long(optarg, "--seed", 0, 1L << 62); break;
-        case O_SAVE: o.save_interval = dsq_opt_long(optarg, "--save-interval", 1, 1L << 40); break;
-        case O_LOG: o.log_interval = dsq_opt_long(optarg, "--log-interval", 1, 1L << 40); break;
-        case O_EVAL: o.eval_interval = dsq_opt_long(optarg, "--eval-interval", 1, 1L << 40); break;
-        case O_RESUME: o.resume = optarg; break;
-        case O_STOP: o.stop_at = dsq_opt_long(optarg, "--stop-at", 1, 1L << 40); break;
-        case O_DEVICE:
-            if (dsq_device_parse(optarg, &o.device))
-                dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", optarg);
-            break;
-        case O_PREC:
-            if (dsq_precision_parse(optarg, &o.topts.precision))
-                dsq_usage_error("--precision: '%s' is not fp32, bf16 or fp16", optarg);
-            break;
-        case O_FP16:
-            if (opt_bool(optarg, "--use_fp16")) o.topts.precision = DSQ_PREC_FP16;
-            break;
-        case O_IGNORED: break;
-        case O_QUIET: quiet = 1; break;
-        case O_HELP: fputs(usage, stdout); return 0;
-        case O_VERSION: dsq_print_version(stdout, dsq_progname); return 0;
-        default: fprintf(stderr, "Try 'dsq-train --help'.\n"); return DSQ_EUSAGE;
+        if (apply_option(c, optarg, &o, &x)) {
+            fprintf(stderr, "Try 'dsq-train --help'.\n");
+            return DSQ_EUSAGE;
         }
     }
     if (optind < argc) dsq_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o.data) dsq_usage_error("%s", "--data FILE is required");
-    if (!o.vocab) dsq_usage_error("%s", "--vocab FILE is required");
-    if (o.valid && !strcmp(o.data, "-") && !strcmp(o.valid, "-"))
-        dsq_usage_error("%s", "--data and --valid cannot both be standard input");
-    if (!o.out && o.resume) {
-        /* a run directory resumes into itself */
-        size_t n = strlen(o.resume);
-        if (n > 12 && !strcmp(o.resume + n - 12, ".safetensors")) {
-            char *d = xstrdup(o.resume), *sl = strrchr(d, '/');
-            if (sl) *sl = 0; else strcpy(d, ".");
-            o.out = d;
-        } else {
-            o.out = o.resume;
-        }
-    }
-    if (!o.out) dsq_usage_error("%s", "--out DIR is required");
-    if (layers) o.model.n_layers = layers;
-    if (hidden) o.model.H = hidden;
-    if (heads) o.model.nh = heads;
-    if (inter) o.model.I = inter;
-    if (o.model.H % o.model.nh)
-        dsq_usage_error("--hidden %d is not a multiple of --heads %d", o.model.H, o.model.nh);
-    if (o.bsz % o.topts.microbatch && o.bsz > o.topts.microbatch)
-        dsq_usage_error("--bsz %d is not a multiple of --microbatch %d", o.bsz, o.topts.microbatch);
-    if (o.dopts.denoise && !o.model.mean_embed)
-        dsq_usage_error("%s", "--denoise needs --learned-mean-embed");
-    if (o.save_interval <= 0 || o.log_interval <= 0) dsq_usage_error("%s", "intervals must be positive");
-    int known = 0;
-    for (int i = 0; dsq_schedule_names[i]; i++) known |= !strcmp(dsq_schedule_names[i], o.schedule);
-    if (!known) dsq_usage_error("--noise-schedule: unknown '%s'", o.schedule);
-    if (strcmp(o.sampler, "uniform") && strcmp(o.sampler, "lossaware") && strcmp(o.sampler, "fixstep"))
-        dsq_usage_error("--schedule-sampler: '%s' is not lossaware, uniform or fixstep", o.sampler);
-    o.progress = quiet || dist.rank ? -1 : isatty(STDERR_FILENO) ? 1 : 0;
+    finish_options(&o, &x);
+    o.progress = dsq_progress_for(x.quiet || dist.rank);
     o.dist = &dist;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    dsq_catch_stop_signals(on_signal);  /* finish the step and save */
     /* a file-size limit then reads as a write error (EFBIG), handled like
      * a full disk: the previous checkpoint stays */
     signal(SIGXFSZ, SIG_IGN);
 
     dsq_err e = {0};
     int rc = dsq_train_run(&o, &e);
+    if (rc == DSQ_EUSAGE) dsq_usage_error("%s", e.msg);  /* settings the library checks */
     if (rc) dsq_die_err(&e);
     dsq_dist_finalize(&dist);
     return 0;

@@ -9,4 +9,16 @@ _Noreturn void dsq_usage_error(const char *fmt, ...) __attribute__((format(print
  * error otherwise. */
 long dsq_opt_long(const char *arg, const char *opt, long lo, long hi);
 
+/* The same for a real number (strtod's syntax). */
+double dsq_opt_double(const char *arg, const char *opt, double lo, double hi);
+
+/* -j/--threads N: OpenMP's thread count, N in [1, 4096]. */
+void dsq_opt_threads(const char *arg);
+
+/* SIGINT and SIGTERM call handler (a long run's request to stop cleanly). */
+void dsq_catch_stop_signals(void (*handler)(int));
+
+/* The reference's booleans: True/true/1 or False/false/0. */
+int dsq_opt_bool(const char *arg, const char *opt);
+
 #endif

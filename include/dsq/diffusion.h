@@ -55,6 +55,11 @@ typedef struct {
     int32_t *h_rows;     /* host [2*B*L] */
 } dsq_diffusion;
 
+/* The options' own checks, for a model with (mean_embed 1) or without a
+ * learned mean embedding: --denoise needs one; rates >= 0.  DSQ_EUSAGE.
+ * dsq_diffusion_init makes them too. */
+int dsq_diffusion_opts_check(const dsq_diffusion_opts *o, int mean_embed, dsq_err *e);
+
 int dsq_diffusion_init(dsq_diffusion *df, dsq_model *m, const dsq_schedule *sch,
                        const dsq_diffusion_opts *o, dsq_err *e);
 void dsq_diffusion_free(dsq_diffusion *df);

@@ -48,13 +48,14 @@ const char *dsq_json_string_field(const char *name, long lineno, json_t *obj,
                                   const char *field, size_t *len, dsq_err *e);
 
 /* Checks that s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
- * code points above U+10FFFF). Returns the byte offset of the first bad
- * byte, or -1 when valid. */
+ * code points above U+10FFFF; utf8proc_iterate's rules). Returns the byte
+ * offset of the first bad byte, or -1 when valid. */
 long dsq_utf8_invalid_at(const char *s, size_t n);
 
 /* Appends s[0..n) as a JSON string literal (quotes included) to f:
- * escapes '"', '\\' and control characters (\n \t \uXXXX...), keeps
- * UTF-8 as is. */
+ * escapes '"', '\\' and control characters (\n \t \u00xx in lower case,
+ * as Python's json.dumps), keeps UTF-8 as is.  Not jansson's dump: that
+ * writes \u001F in upper case, and a json_t per string is 5x slower. */
 void dsq_json_put_string(FILE *f, const char *s, size_t n);
 
 #endif

@@ -1,12 +1,11 @@
 /* Candidate sets: k decodes of one example.  The DiffuSeq script's
- * selectBest (MBR by sentence BLEU) and its per-example diversity
- * (self-BLEU, distinct 4-grams), and dsq-mbr's streaming driver.
+ * selectBest (MBR by sentence BLEU) and dsq-mbr's streaming driver (the
+ * per-example diversity, self-BLEU and div-4, is in metrics.h).
  *
  * Direction, as the script really calls nltk: its get_bleu(a, b) scores
  * hypothesis b against reference a.  So
  *   selectBest: M[a][b] = BLEU(hyp = c_b, ref = c_a), M[a][a] = 0,
- *               pick argmax_a of numpy's pairwise sum of row a, first on ties;
- *   self-BLEU:  mean over a < b (a-major order) of BLEU(hyp = c_b, ref = c_a). */
+ *               pick argmax_a of numpy's pairwise sum of row a, first on ties. */
 #ifndef DSQ_MBR_H
 #define DSQ_MBR_H
 
@@ -14,8 +13,8 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "decfile.h"
 #include "metrics.h"
-#include "score.h"
 
 typedef enum { DSQ_MBR_BLEU, DSQ_MBR_ROUGE_L } dsq_mbr_utility;
 
@@ -23,11 +22,6 @@ typedef enum { DSQ_MBR_BLEU, DSQ_MBR_ROUGE_L } dsq_mbr_utility;
 size_t dsq_mbr_select_bleu(dsq_bleu_sent *const *c, size_t k, double *work);
 /* The same with ROUGE-L F (hyp = c_b, ref = c_a) as the utility. */
 size_t dsq_mbr_select_rouge(const char *const *c, const size_t *len, size_t k, double *work);
-
-/* The self-BLEU half of the script's diversityOfSet (0 when k < 2); its
- * div-4 half is dsq_div_n(tokens, k, 4) of metrics.h.
- * work: k*(k-1)/2 doubles (at least 1). */
-double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work);
 
 typedef struct {
     dsq_fields fields;

@@ -8,11 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A token: a slice of a caller-owned UTF-8 string. */
-typedef struct {
-    const char *s;
-    uint32_t len;
-} dsq_span;
+#include "strutil.h"
 
 typedef struct {
     dsq_span *tok;
@@ -67,17 +63,22 @@ double dsq_sentence_bleu_str(const char *hyp, size_t hn, const char *ref, size_t
 double dsq_rouge_l_str(const char *hyp, size_t hn, const char *ref, size_t rn);
 
 /* dist-1 of one sentence: unique tokens / tokens (0 when none). */
-double dsq_dist1(const dsq_tokens *toks);
+double dsq_distinct1(const dsq_tokens *toks);
 /* Distinct n-grams / all n-grams pooled over k tokenised sentences (n-grams
  * never span two sentences); 0 when there are none.  div-4 of
- * doc/metrics.md §4 is dsq_div_n(cands, k, 4); dsq_dist1(t) is
+ * doc/metrics.md §4 is dsq_div_n(cands, k, 4); dsq_distinct1(t) is
  * dsq_div_n(t, 1, 1). */
 double dsq_div_n(const dsq_tokens *sents, size_t k, int n);
+/* The self-BLEU half of the script's diversityOfSet over k sentences
+ * prepared in one context: the mean over a < b (a-major order) of
+ * BLEU(hyp = c_b, ref = c_a); 0 when k < 2.  Its div-4 half is
+ * dsq_div4_prepared.  work: k*(k-1)/2 doubles (at least 1). */
+double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work);
 /* div-4 from k sentences prepared in one context: the same value as
  * dsq_div_n(tokens, k, 4), from ids instead of strings. */
 double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k);
-/* dist-1 of a prepared sentence: the same value as dsq_dist1(tokens). */
-double dsq_dist1_prepared(const dsq_bleu_sent *s);
+/* dist-1 of a prepared sentence: the same value as dsq_distinct1(tokens). */
+double dsq_distinct1_prepared(const dsq_bleu_sent *s);
 
 /* numpy.mean: pairwise summation (8 lanes, blocks of 128) then / n. */
 double dsq_np_mean(const double *x, size_t n);
@@ -92,8 +93,6 @@ typedef struct {
 } dsq_markers;
 extern const dsq_markers DSQ_MARKERS_DEFAULT;
 char *dsq_clean(const char *s, size_t n, dsq_clean_field field, const dsq_markers *m, size_t *out_len);
-/* Python str.strip() (Unicode whitespace). Returns the trimmed slice. */
-dsq_span dsq_py_strip(const char *s, size_t n);
 
 /* sacreBLEU 2.x corpus BLEU (tokenize 13a, smooth exp, one reference
  * stream, lowercase off) and chrF (char order 6, word order 0, beta 2). */

@@ -40,6 +40,12 @@ typedef struct {
  * given. */
 void dsq_model_config_default(dsq_model_config *c, int vocab, int d);
 
+/* Google's BERT encoder sizes by name: bert-base (= bert-base-uncased),
+ * bert-large, bert-medium, bert-small, bert-mini, bert-tiny.  Sets c's
+ * n_layers, H, nh and I and returns the preset's name (static storage);
+ * NULL, c untouched, for an unknown name. */
+const char *dsq_model_preset(const char *name, dsq_model_config *c);
+
 /* Checks the shape (positive sizes, nh divides H, ...). DSQ_EUSAGE. */
 int dsq_model_config_check(const dsq_model_config *c, dsq_err *e);
 

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "util.h"
 
 typedef struct {
     const char *model;        /* checkpoint (.safetensors) */
@@ -27,9 +28,7 @@ typedef struct {
     int mean_start;           /* -1: on for models with a mean embedding (ddpm) */
     float denoise_rate;       /* < 0: the config's (denoise_rate when denoise) */
     int batch;
-    int progress;             /* 1: one-line progress (stderr a terminal);
-                                 2: a plain line every 30 s; 0: none */
-    int quiet;
+    dsq_progress progress;    /* LINES: a plain line every 30 s */
     const dsq_dist *dist;     /* mpirun ranks; NULL: one process */
     dsq_device device;        /* zero: the CPU */
     int precision;            /* DSQ_PREC_*: GEMM arithmetic (zero: fp32) */
@@ -38,6 +37,12 @@ typedef struct {
 /* Set by the tool's SIGINT/SIGTERM handler: the run stops after the
  * current denoising step, flushes what is complete and fails. */
 extern volatile sig_atomic_t dsq_sample_stop_signal;
+
+/* dsq-sample's defaults (dsq-sample(1)): stdin to stdout as JSONL, modern
+ * joining, dsq_sample_opts_default's sampler, mean start and denoise rate
+ * from the model, batches of 64, the CPU in fp32, one process, no progress
+ * output.  model stays NULL. */
+void dsq_sample_run_opts_default(dsq_sample_run_opts *o);
 
 /* Returns 0 with *n_done examples written, or an error code (e names the
  * problem and, for a failed or interrupted run, what was written where). */

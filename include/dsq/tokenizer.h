@@ -11,23 +11,20 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "strutil.h"
 
 typedef enum { DSQ_TOK_WORDPIECE, DSQ_TOK_WORD } dsq_tok_kind;
 typedef enum { DSQ_JOIN_MODERN, DSQ_JOIN_LEGACY } dsq_join;
 typedef struct dsq_tokenizer dsq_tokenizer;
 
-/* Growable id and text buffers (zero-initialise; free with the helpers). */
+/* Growable id buffer (zero-initialise; free with dsq_ids_free); text: dsq_str. */
 typedef struct { int32_t *ids; size_t n, cap; } dsq_ids;
-typedef struct { char *s; size_t n, cap; } dsq_str;
 void dsq_ids_reserve(dsq_ids *v, size_t extra);
 static inline void dsq_ids_push(dsq_ids *v, int32_t id) {
     if (v->n == v->cap) dsq_ids_reserve(v, 1);
     v->ids[v->n++] = id;
 }
 void dsq_ids_free(dsq_ids *v);
-void dsq_str_reserve(dsq_str *s, size_t extra);  /* room for n + extra + NUL */
-void dsq_str_append(dsq_str *s, const char *p, size_t n);
-void dsq_str_free(dsq_str *s);
 
 /* Loads a vocabulary.
  * WORDPIECE: a vocab.txt, one token per line (trailing whitespace trimmed,

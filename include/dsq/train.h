@@ -51,7 +51,7 @@ typedef struct {
 typedef struct {
     dsq_model *m;
     dsq_diffusion *df;
-    dsq_tsampler *smp;
+    dsq_tsampler *ts;
     dsq_train_opts o;
     float *adam_m, *adam_v;     /* device [n_params] */
     float *ema[DSQ_MAX_EMA];    /* device [n_params] each */
@@ -67,7 +67,7 @@ typedef struct {
 } dsq_trainer;
 
 /* EMA copies start from the current parameters. */
-int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *smp,
+int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *ts,
                      const dsq_train_opts *o, dsq_err *e);
 void dsq_trainer_free(dsq_trainer *tr);
 
@@ -106,8 +106,8 @@ int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
 double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B,
                         int L, int want_nll, dsq_train_stats *st);
 
-/* Forward-only losses of a batch (validation): no gradients, no sampler
- * update, dropout off; t drawn from stream `off` of `seed`. */
+/* Forward-only losses of a batch (validation): no gradients, no schedule-
+ * sampler update, dropout off; t drawn from stream `off` of `seed`. */
 void dsq_trainer_eval(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, int B, int L,
                       uint64_t off, dsq_train_stats *st);
 

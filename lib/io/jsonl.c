@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <utf8proc.h>
 
 struct dsq_jsonl_reader {
     FILE *f;
@@ -43,24 +44,17 @@ const char *dsq_jsonl_name(const dsq_jsonl_reader *r) { return r->name; }
 long dsq_jsonl_lineno(const dsq_jsonl_reader *r) { return r->lineno; }
 
 long dsq_utf8_invalid_at(const char *s, size_t n) {
-    const unsigned char *p = (const unsigned char *)s;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
     size_t i = 0;
     while (i < n) {
-        unsigned c = p[i];
-        if (c < 0x80) { i++; continue; }
-        size_t len;
-        unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
-        else return (long)i;
-        if (i + len > n) return (long)i;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return (long)i;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
+        if (p[i] < 0x80) {  /* most bytes: no call */
+            i++;
+            continue;
         }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
-        i += len;
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k < 0) return (long)i;
+        i += (size_t)k;
     }
     return -1;
 }

@@ -1,8 +1,9 @@
 /* A fast, strict reader of one JSONL line: checks that the line is one
  * JSON object (RFC 8259 grammar) and pulls out the string values of a few
- * wanted top-level keys, without building a tree.  The scorer and MBR read
- * tens of thousands of lines for three fields each; a full jansson parse
- * was 40% of their time.
+ * wanted top-level keys, without building a tree, and where each value's
+ * bytes are (dsq-mbr rewrites one in place).  The scorer and MBR read tens
+ * of thousands of lines for three fields each: on decode lines this scans
+ * about 650 MB/s, jansson's json_loadb and three lookups about 60 MB/s.
  *
  * Accepts what jansson's json_loadb(JSON_ALLOW_NUL) accepts for such lines
  * (checked by a differential fuzzer), except that numbers of any size are

@@ -10,18 +10,12 @@
 
 #include "bert_layers.h"
 #include "layers.h"
-#include "metrics.h"
 #include "safetensors.h"
-
-static char *path_join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
+#include "strutil.h"
+#include "util.h"
 
 static int file_exists(const char *dir, const char *name) {
-    char *p = path_join(dir, name);
+    char *p = dsq_path_join(dir, name);
     struct stat st;
     int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
     free(p);
@@ -31,7 +25,7 @@ static int file_exists(const char *dir, const char *name) {
 /* Loads dir/name as JSON; *root NULL and 0 when optional and absent. */
 static int load_json(const char *dir, const char *name, int optional, json_t **root, dsq_err *e) {
     *root = NULL;
-    char *p = path_join(dir, name);
+    char *p = dsq_path_join(dir, name);
     FILE *f = fopen(p, "rb");
     if (!f) {
         int err = errno;
@@ -84,7 +78,7 @@ static int read_config(dsq_bert_config *c, const char *dir, dsq_err *e) {
     json_t *cfg;
     int rc = load_json(dir, "config.json", 0, &cfg, e);
     if (rc) return rc;
-    char *path = path_join(dir, "config.json");
+    char *path = dsq_path_join(dir, "config.json");
     const char *mt = get_str(cfg, "model_type");
     json_t *arch = json_object_get(cfg, "architectures");
     const char *a0 = json_is_array(arch) ? json_string_value(json_array_get(arch, 0)) : NULL;
@@ -152,7 +146,7 @@ static int check_tokenizer(dsq_bert_config *c, const char *dir, dsq_err *e) {
     json_t *tc;
     int rc = load_json(dir, "tokenizer_config.json", 1, &tc, e);
     if (rc) return rc;
-    char *path = path_join(dir, "tokenizer_config.json");
+    char *path = dsq_path_join(dir, "tokenizer_config.json");
     if (tc) {
         const char *cls = get_str(tc, "tokenizer_class");
         json_t *lc = json_object_get(tc, "do_lower_case");
@@ -182,7 +176,7 @@ static int check_tokenizer(dsq_bert_config *c, const char *dir, dsq_err *e) {
     if (tj) {
         const char *type = get_str(json_object_get(tj, "model"), "type");
         if (type && strcmp(type, "WordPiece") != 0) {
-            path = path_join(dir, "tokenizer.json");
+            path = dsq_path_join(dir, "tokenizer.json");
             rc = dsq_err_set(e, DSQ_EDATA, "%s: tokenizer model \"%s\" is not WordPiece", path,
                              type);
             free(path);
@@ -195,7 +189,7 @@ static int check_tokenizer(dsq_bert_config *c, const char *dir, dsq_err *e) {
                           : file_exists(dir, "spiece.model") ||
                                     file_exists(dir, "sentencepiece.bpe.model")
                               ? " (a SentencePiece tokenizer)" : "";
-        path = path_join(dir, "vocab.txt");
+        path = dsq_path_join(dir, "vocab.txt");
         rc = dsq_err_set(e, DSQ_EIO, "%s: missing: a WordPiece vocabulary is required%s", path,
                          other);
         free(path);
@@ -269,7 +263,6 @@ static int take(const dsq_record *r, const char *path, const char *name, int64_t
     return 0;
 }
 
-static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     memset(m, 0, sizeof *m);
@@ -285,7 +278,7 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     int rc = read_config(c, dir, e);
     if (!rc) rc = check_tokenizer(c, dir, e);
     if (rc) return rc;
-    char *vpath = path_join(dir, "vocab.txt");
+    char *vpath = dsq_path_join(dir, "vocab.txt");
     rc = dsq_tokenizer_load(&m->tok, vpath, DSQ_TOK_WORDPIECE, e);
     free(vpath);
     if (rc) return rc;
@@ -300,7 +293,7 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     m->sep_id = sp.end;
     m->pad_id = sp.pad;
 
-    char *wpath = path_join(dir, "model.safetensors");
+    char *wpath = dsq_path_join(dir, "model.safetensors");
     dsq_record r;
     dsq_record_init(&r);
     rc = dsq_st_read_file(wpath, &r, e);
@@ -311,13 +304,14 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     }
     size_t H = c->H, I = c->I, total = 0;
     /* Layout: embeddings, then per layer the fields of dsq_bert_layer. */
-    size_t off_w = total; total += align16((size_t)c->vocab * H);
-    size_t off_p = total; total += align16((size_t)c->max_pos * H);
-    size_t off_t = total; total += align16((size_t)c->type_vocab * H);
-    size_t off_lw = total; total += align16(H);
-    size_t off_lb = total; total += align16(H);
-    size_t per_layer = align16(3 * H * H) + align16(3 * H) + align16(H * H) + 5 * align16(H) +
-                       align16(I * H) + align16(I) + align16(H * I) + align16(H);
+    size_t off_w = total; total += dsq_align16((size_t)c->vocab * H);
+    size_t off_p = total; total += dsq_align16((size_t)c->max_pos * H);
+    size_t off_t = total; total += dsq_align16((size_t)c->type_vocab * H);
+    size_t off_lw = total; total += dsq_align16(H);
+    size_t off_lb = total; total += dsq_align16(H);
+    size_t per_layer = dsq_align16(3 * H * H) + dsq_align16(3 * H) + dsq_align16(H * H) +
+                       5 * dsq_align16(H) + dsq_align16(I * H) + dsq_align16(I) +
+                       dsq_align16(H * I) + dsq_align16(H);
     size_t off_layers = total;
     total += per_layer * (size_t)c->n_layers;
     float *host = xcalloc(total ? total : 1, sizeof *host);
@@ -345,18 +339,18 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
         };
         /* q, k, v weights adjacent ([3H, H]); likewise their biases. */
         size_t at[16], o = 0;
-        at[0] = o; at[1] = o + H * H; at[2] = o + 2 * H * H; o += align16(3 * H * H);
-        at[3] = o; at[4] = o + H; at[5] = o + 2 * H; o += align16(3 * H);
-        at[6] = o; o += align16(H * H);
-        at[7] = o; o += align16(H);
-        at[8] = o; o += align16(H);
-        at[9] = o; o += align16(H);
-        at[10] = o; o += align16(I * H);
-        at[11] = o; o += align16(I);
-        at[12] = o; o += align16(H * I);
-        at[13] = o; o += align16(H);
-        at[14] = o; o += align16(H);
-        at[15] = o; o += align16(H);
+        at[0] = o; at[1] = o + H * H; at[2] = o + 2 * H * H; o += dsq_align16(3 * H * H);
+        at[3] = o; at[4] = o + H; at[5] = o + 2 * H; o += dsq_align16(3 * H);
+        at[6] = o; o += dsq_align16(H * H);
+        at[7] = o; o += dsq_align16(H);
+        at[8] = o; o += dsq_align16(H);
+        at[9] = o; o += dsq_align16(H);
+        at[10] = o; o += dsq_align16(I * H);
+        at[11] = o; o += dsq_align16(I);
+        at[12] = o; o += dsq_align16(H * I);
+        at[13] = o; o += dsq_align16(H);
+        at[14] = o; o += dsq_align16(H);
+        at[15] = o; o += dsq_align16(H);
         DSQ_CHECK(o == per_layer);
         for (int k = 0; k < 16 && !rc; k++) {
             snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, T[k].suffix);
@@ -384,17 +378,17 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     for (int l = 0; l < c->n_layers; l++) {
         float *p = m->params + off_layers + per_layer * (size_t)l;
         dsq_bert_layer *L = &m->layers[l];
-        L->qkvw = p; p += align16(3 * H * H);
-        L->qkvb = p; p += align16(3 * H);
-        L->ow = p; p += align16(H * H);
-        L->ob = p; p += align16(H);
-        L->ln1w = p; p += align16(H);
-        L->ln1b = p; p += align16(H);
-        L->fcw = p; p += align16(I * H);
-        L->fcb = p; p += align16(I);
-        L->pw = p; p += align16(H * I);
-        L->pb = p; p += align16(H);
-        L->ln2w = p; p += align16(H);
+        L->qkvw = p; p += dsq_align16(3 * H * H);
+        L->qkvb = p; p += dsq_align16(3 * H);
+        L->ow = p; p += dsq_align16(H * H);
+        L->ob = p; p += dsq_align16(H);
+        L->ln1w = p; p += dsq_align16(H);
+        L->ln1b = p; p += dsq_align16(H);
+        L->fcw = p; p += dsq_align16(I * H);
+        L->fcb = p; p += dsq_align16(I);
+        L->pw = p; p += dsq_align16(H * I);
+        L->pb = p; p += dsq_align16(H);
+        L->ln2w = p; p += dsq_align16(H);
         L->ln2b = p;
     }
     return 0;
@@ -449,14 +443,14 @@ static void reserve(const dsq_bert *m, dsq_bert_ws *w, int B, int L) {
     size_t zl = (size_t)(w->capB > w->capL ? w->capB : w->capL) * H;
     size_t sizes[] = {N * H, N * H, 3 * N * H, N * H, N * I, N, N, N, (size_t)w->capB * H, zl, N};
     size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += align16(sizes[i]);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += dsq_align16(sizes[i]);
     w->acts = be->alloc(be, total * sizeof(float));
     float *p = w->acts;
     float **dst[] = {&w->h, &w->t, &w->qkv, &w->ctx, &w->fc, &w->mean, &w->rstd, &w->mask,
                      &w->typerows, &w->zeros};
     for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
         *dst[i] = p;
-        p += align16(sizes[i]);
+        p += dsq_align16(sizes[i]);
     }
     w->ids = (int32_t *)p;  /* N int32 in the last slot (float-sized) */
     /* B copies of token-type row 0 (bert_score passes no token_type_ids). */

@@ -310,6 +310,13 @@ void dsq_bleu_pair(const dsq_bleu_sent *a, const dsq_bleu_sent *b, double *bleu_
     *bleu_ba = dsq_bleu_from_counts(m, b->len, a->len);
 }
 
+double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
+    size_t m = 0;
+    for (size_t a = 0; a < k; a++)
+        for (size_t b = a + 1; b < k; b++) work[m++] = dsq_sentence_bleu(c[b], c[a]);
+    return m ? dsq_np_mean(work, m) : 0.0;
+}
+
 double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k) {
     size_t total = 0, cap = 0;
     for (size_t i = 0; i < k; i++) {
@@ -330,6 +337,6 @@ double dsq_div4_prepared(dsq_bleu_sent *const *c, size_t k) {
     return (double)distinct / (double)total;
 }
 
-double dsq_dist1_prepared(const dsq_bleu_sent *s) {
+double dsq_distinct1_prepared(const dsq_bleu_sent *s) {
     return s->len ? (double)s->nent[0] / (double)s->len : 0.0;
 }

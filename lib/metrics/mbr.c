@@ -1,4 +1,4 @@
-/* selectBest, per-example diversity and the dsq-mbr driver (see mbr.h). */
+/* selectBest and the dsq-mbr driver (see mbr.h). */
 #include "mbr.h"
 
 #include <math.h>
@@ -6,30 +6,10 @@
 
 #include "jsonl.h"
 
-size_t dsq_mbr_select_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
-    /* M[a][b] = BLEU(hyp c_b, ref c_a); one merge gives M[a][b] and M[b][a]. */
-    for (size_t a = 0; a < k; a++) {
-        work[a * k + a] = 0.0;
-        for (size_t b = a + 1; b < k; b++)
-            dsq_bleu_pair(c[b], c[a], &work[a * k + b], &work[b * k + a]);
-    }
-    size_t best = 0;
-    double best_sum = -INFINITY;
-    for (size_t a = 0; a < k; a++) {
-        /* The zeroed diagonal stays in the row so numpy's lanes line up. */
-        double s = dsq_np_sum(work + a * k, k);
-        if (s > best_sum) {  /* strict: np.argmax keeps the first maximum */
-            best_sum = s;
-            best = a;
-        }
-    }
-    return best;
-}
-
-size_t dsq_mbr_select_rouge(const char *const *c, const size_t *len, size_t k, double *work) {
-    for (size_t a = 0; a < k; a++)
-        for (size_t b = 0; b < k; b++)
-            work[a * k + b] = a == b ? 0.0 : dsq_rouge_l_str(c[b], len[b], c[a], len[a]);
+/* The row a of the k x k matrix work with the largest numpy pairwise sum;
+ * the first on ties (strict >, as np.argmax).  The zeroed diagonal stays
+ * in the row so numpy's lanes line up. */
+static size_t argmax_row_sum(const double *work, size_t k) {
     size_t best = 0;
     double best_sum = -INFINITY;
     for (size_t a = 0; a < k; a++) {
@@ -42,11 +22,21 @@ size_t dsq_mbr_select_rouge(const char *const *c, const size_t *len, size_t k, d
     return best;
 }
 
-double dsq_self_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
-    size_t m = 0;
+size_t dsq_mbr_select_bleu(dsq_bleu_sent *const *c, size_t k, double *work) {
+    /* M[a][b] = BLEU(hyp c_b, ref c_a); one merge gives M[a][b] and M[b][a]. */
+    for (size_t a = 0; a < k; a++) {
+        work[a * k + a] = 0.0;
+        for (size_t b = a + 1; b < k; b++)
+            dsq_bleu_pair(c[b], c[a], &work[a * k + b], &work[b * k + a]);
+    }
+    return argmax_row_sum(work, k);
+}
+
+size_t dsq_mbr_select_rouge(const char *const *c, const size_t *len, size_t k, double *work) {
     for (size_t a = 0; a < k; a++)
-        for (size_t b = a + 1; b < k; b++) work[m++] = dsq_sentence_bleu(c[b], c[a]);
-    return m ? dsq_np_mean(work, m) : 0.0;
+        for (size_t b = 0; b < k; b++)
+            work[a * k + b] = a == b ? 0.0 : dsq_rouge_l_str(c[b], len[b], c[a], len[a]);
+    return argmax_row_sum(work, k);
 }
 
 /* ---- dsq-mbr driver --------------------------------------------------- */
@@ -78,8 +68,8 @@ static void put_choice(FILE *f, const char *line, size_t len, const dsq_example 
     putc('\n', f);
 }
 
-/* Line `line` of file f against file 0: the same example? */
-static int check_same(const char *field, const char *a, size_t an, const char *na, long la,
+/* One field of a line against file 0's: both absent, or the same text. */
+static int check_field(const char *field, const char *a, size_t an, const char *na, long la,
                       const char *b, size_t bn, const char *nb, long lb, dsq_err *e) {
     if (!a && !b) return 0;
     if (!a || !b)
@@ -93,137 +83,208 @@ static int check_same(const char *field, const char *a, size_t an, const char *n
     return 0;
 }
 
+/* A chunk: up to B lines of each of the k files, read in lockstep. */
+typedef struct {
+    size_t k, B;
+    dsq_jsonl_reader **r;    /* [k] */
+    dsq_rawlines *raw;       /* [k] */
+    dsq_example *ex;         /* [k * B], ex[f * B + i] */
+    size_t *pick;            /* [B] the chosen file of each example */
+    char **line_out;         /* [B] each chosen line, serialised */
+    size_t *line_len;        /* [B] */
+} mbr_chunk;
+
+static void chunk_init(mbr_chunk *c, size_t k, size_t B) {
+    c->k = k;
+    c->B = B;
+    c->r = xcalloc(k, sizeof *c->r);
+    c->raw = xcalloc(k, sizeof *c->raw);
+    c->ex = xcalloc(k * B, sizeof *c->ex);
+    c->pick = xmalloc(B * sizeof *c->pick);
+    c->line_out = xcalloc(B, sizeof *c->line_out);
+    c->line_len = xcalloc(B, sizeof *c->line_len);
+}
+
+static void chunk_free(mbr_chunk *c) {
+    for (size_t f = 0; f < c->k; f++) {
+        dsq_jsonl_close(c->r[f]);
+        dsq_rawlines_free(&c->raw[f]);
+    }
+    free(c->r);
+    free(c->raw);
+    free(c->ex);
+    free(c->pick);
+    free(c->line_out);
+    free(c->line_len);
+}
+
+/* The next chunk's lines, *cnt of each file (0 at the end); every file
+ * must have as many as file 0.  done: the lines of the earlier chunks. */
+static int read_chunk(mbr_chunk *c, size_t done, size_t *cnt, dsq_err *e) {
+    *cnt = 0;
+    for (size_t f = 0; f < c->k; f++) {
+        dsq_rawlines_clear(&c->raw[f]);
+        if (dsq_rawlines_read(c->r[f], c->B, &c->raw[f], e)) return e->code;
+        if (c->raw[f].n != c->raw[0].n) {
+            size_t a = c->raw[f].n < c->raw[0].n ? f : 0, b = a ? 0 : f;
+            return dsq_err_set(e, DSQ_EDATA,
+                               "%s has %zu lines but %s has more (files of the same inputs "
+                               "have one line per example)",
+                               dsq_jsonl_name(c->r[a]), done + c->raw[a].n,
+                               dsq_jsonl_name(c->r[b]));
+        }
+    }
+    *cnt = c->raw[0].n;
+    return 0;
+}
+
+/* Line i of file f against file 0: the same example? */
+static int check_same(const mbr_chunk *c, size_t f, size_t i, dsq_err *e) {
+    const dsq_example *x0 = &c->ex[i], *xf = &c->ex[f * c->B + i];
+    const char *n0 = dsq_jsonl_name(c->r[0]), *nf = dsq_jsonl_name(c->r[f]);
+    long l0 = c->raw[0].lineno[i], lf = c->raw[f].lineno[i];
+    return check_field("reference", x0->ref, x0->ref_len, n0, l0, xf->ref, xf->ref_len, nf, lf,
+                       e) ||
+           check_field("source", x0->src, x0->src_len, n0, l0, xf->src, xf->src_len, nf, lf, e);
+}
+
+/* Parses line i of every file and checks they are one example. */
+static int parse_example(mbr_chunk *c, const dsq_mbr_opts *o, size_t i, dsq_err *e) {
+    for (size_t f = 0; f < c->k; f++) {
+        size_t len;
+        const char *line = dsq_rawline(&c->raw[f], i, &len);
+        if (dsq_example_parse(dsq_jsonl_name(c->r[f]), c->raw[f].lineno[i], line, len,
+                              &o->fields, 0, &c->ex[f * c->B + i], o->index_field, e))
+            return e->code;
+    }
+    for (size_t f = 1; f < c->k; f++)
+        if (check_same(c, f, i, e)) return e->code;
+    return 0;
+}
+
+/* Per-thread scratch of the utility over k candidates. */
+typedef struct {
+    dsq_tokens *t;
+    dsq_bleu_sent **p;
+    const char **s;
+    size_t *sl;
+    double *work;            /* k * k */
+    dsq_ngram_ctx *ctx;
+} mbr_scratch;
+
+static void scratch_init(mbr_scratch *w, size_t k) {
+    w->t = xcalloc(k, sizeof *w->t);
+    w->p = xcalloc(k, sizeof *w->p);
+    w->s = xcalloc(k, sizeof *w->s);
+    w->sl = xcalloc(k, sizeof *w->sl);
+    w->work = xmalloc(k * k * sizeof *w->work);
+    w->ctx = dsq_ngram_ctx_new();
+}
+
+static void scratch_free(mbr_scratch *w, size_t k) {
+    for (size_t f = 0; f < k; f++) dsq_tokens_free(&w->t[f]);
+    free(w->t);
+    free(w->p);
+    free(w->s);
+    free(w->sl);
+    free(w->work);
+    dsq_ngram_ctx_free(w->ctx);
+}
+
+/* The chosen candidate of parsed example i. */
+static size_t choose(const mbr_chunk *c, dsq_mbr_utility u, size_t i, mbr_scratch *w) {
+    size_t k = c->k, pick;
+    if (u == DSQ_MBR_BLEU) {
+        dsq_ngram_ctx_reset(w->ctx);
+        for (size_t f = 0; f < k; f++) {
+            const dsq_example *x = &c->ex[f * c->B + i];
+            dsq_split_ws(x->hyp, x->hyp_len, &w->t[f]);
+            w->p[f] = dsq_bleu_prepare(w->ctx, &w->t[f]);
+        }
+        pick = dsq_mbr_select_bleu(w->p, k, w->work);
+        for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(w->p[f]);
+    } else {
+        for (size_t f = 0; f < k; f++) {
+            w->s[f] = c->ex[f * c->B + i].hyp;
+            w->sl[f] = c->ex[f * c->B + i].hyp_len;
+        }
+        pick = dsq_mbr_select_rouge(w->s, w->sl, k, w->work);
+    }
+    return pick;
+}
+
+/* Example i's chosen line, serialised into line_out[i] (written in order
+ * later); its parsed fields are freed. */
+static void serialise_choice(mbr_chunk *c, const dsq_mbr_opts *o, size_t i) {
+    size_t p = c->pick[i], len;
+    FILE *m = open_memstream(&c->line_out[i], &c->line_len[i]);
+    DSQ_CHECK(m != NULL);
+    const char *chosen = dsq_rawline(&c->raw[p], i, &len);
+    put_choice(m, chosen, len, &c->ex[p * c->B + i], o->index_field, p);
+    DSQ_CHECK(fclose(m) == 0);
+    for (size_t f = 0; f < c->k; f++) dsq_example_free(&c->ex[f * c->B + i]);
+}
+
+/* Parses, checks and scores the chunk's cnt examples in parallel; an error
+ * is the first in line order. */
+static int choose_chunk(mbr_chunk *c, const dsq_mbr_opts *o, size_t cnt, dsq_err *e) {
+    dsq_first_err bad = {.at = cnt};
+#pragma omp parallel
+    {
+        mbr_scratch w;
+        scratch_init(&w, c->k);
+        dsq_first_err mine = {.at = cnt};
+        dsq_err le = {0};
+#pragma omp for schedule(dynamic, 8)
+        for (size_t i = 0; i < cnt; i++) {
+            if (parse_example(c, o, i, &le)) {
+                dsq_first_err_note(&mine, i, &le);
+                continue;
+            }
+            c->pick[i] = choose(c, o->utility, i, &w);
+            serialise_choice(c, o, i);
+        }
+        dsq_first_err_merge(&bad, &mine);
+        scratch_free(&w, c->k);
+    }
+    if (bad.at == cnt) return 0;
+    *e = bad.err;
+    return e->code;
+}
+
+/* Writes the chunk's lines in order unless rc; frees them (and, after an
+ * error, what the failed examples left parsed). */
+static int write_chunk(mbr_chunk *c, size_t cnt, int rc, FILE *out, dsq_err *e) {
+    for (size_t i = 0; i < cnt; i++) {
+        if (!rc && c->line_out[i]) fwrite(c->line_out[i], 1, c->line_len[i], out);
+        free(c->line_out[i]);
+        c->line_out[i] = NULL;
+    }
+    if (rc)
+        for (size_t j = 0; j < c->k * c->B; j++) dsq_example_free(&c->ex[j]);
+    if (!rc && ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
+    return rc;
+}
+
 int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, size_t *nlines,
                 dsq_err *e) {
-    size_t B = o->chunk ? o->chunk : 1024;
     size_t nstdin = 0;
     for (size_t f = 0; f < k; f++) nstdin += strcmp(paths[f], "-") == 0;
     if (nstdin > 1) return dsq_err_set(e, DSQ_EUSAGE, "standard input ('-') given more than once");
-    dsq_jsonl_reader **r = xcalloc(k, sizeof *r);
-    dsq_rawlines *raw = xcalloc(k, sizeof *raw);
-    dsq_example *ex = xcalloc(k * B, sizeof *ex);  /* ex[f * B + i] */
-    size_t *pick = xmalloc(B * sizeof *pick);
-    char **line_out = xcalloc(B, sizeof *line_out);  /* each chosen line, serialised */
-    size_t *line_len = xcalloc(B, sizeof *line_len);
+    mbr_chunk c;
+    chunk_init(&c, k, o->chunk ? o->chunk : 1024);
     int rc = 0;
-    size_t done = 0;
+    size_t done = 0, cnt;
     for (size_t f = 0; f < k && !rc; f++)
-        if (!(r[f] = dsq_jsonl_open(paths[f], e))) rc = e->code;
-    while (!rc) {
-        /* Lines are read in order, then parsed, checked and scored in
-         * parallel, one example per iteration. */
-        for (size_t f = 0; f < k && !rc; f++) {
-            dsq_rawlines_clear(&raw[f]);
-            rc = dsq_rawlines_read(r[f], B, &raw[f], e);
-            if (!rc && raw[f].n != raw[0].n) {
-                size_t a = raw[f].n < raw[0].n ? f : 0, b = a ? 0 : f;
-                rc = dsq_err_set(e, DSQ_EDATA,
-                                 "%s has %zu lines but %s has more (files of the same inputs "
-                                 "have one line per example)",
-                                 dsq_jsonl_name(r[a]), done + raw[a].n, dsq_jsonl_name(r[b]));
-            }
-        }
-        size_t cnt = rc ? 0 : raw[0].n;
-        if (cnt == 0) break;
-        size_t first_bad = cnt;
-#pragma omp parallel
-        {
-            dsq_tokens *t = xcalloc(k, sizeof *t);
-            dsq_bleu_sent **p = xcalloc(k, sizeof *p);
-            const char **s = xcalloc(k, sizeof *s);
-            size_t *sl = xcalloc(k, sizeof *sl);
-            double *work = xmalloc(k * k * sizeof *work);
-            dsq_ngram_ctx *ctx = dsq_ngram_ctx_new();
-            dsq_err le = {0}, my_err = {0};
-            size_t my_bad = cnt;
-#pragma omp for schedule(dynamic, 8)
-            for (size_t i = 0; i < cnt; i++) {
-                int bad = 0;
-                for (size_t f = 0; f < k && !bad; f++) {
-                    size_t len;
-                    const char *line = dsq_rawline(&raw[f], i, &len);
-                    bad = dsq_example_parse(dsq_jsonl_name(r[f]), raw[f].lineno[i], line, len,
-                                            &o->fields, 0, &ex[f * B + i], o->index_field, &le);
-                }
-                const dsq_example *x0 = &ex[i];
-                for (size_t f = 1; f < k && !bad; f++) {
-                    const dsq_example *xf = &ex[f * B + i];
-                    bad = check_same("reference", x0->ref, x0->ref_len, dsq_jsonl_name(r[0]),
-                                     raw[0].lineno[i], xf->ref, xf->ref_len, dsq_jsonl_name(r[f]),
-                                     raw[f].lineno[i], &le);
-                    if (!bad)
-                        bad = check_same("source", x0->src, x0->src_len, dsq_jsonl_name(r[0]),
-                                         raw[0].lineno[i], xf->src, xf->src_len,
-                                         dsq_jsonl_name(r[f]), raw[f].lineno[i], &le);
-                }
-                if (bad) {
-                    /* Keep the first failing example: the message does not
-                     * depend on the thread count. */
-                    if (i < my_bad) {
-                        my_bad = i;
-                        my_err = le;
-                    }
-                    continue;
-                }
-                if (o->utility == DSQ_MBR_BLEU) {
-                    dsq_ngram_ctx_reset(ctx);
-                    for (size_t f = 0; f < k; f++) {
-                        dsq_split_ws(ex[f * B + i].hyp, ex[f * B + i].hyp_len, &t[f]);
-                        p[f] = dsq_bleu_prepare(ctx, &t[f]);
-                    }
-                    pick[i] = dsq_mbr_select_bleu(p, k, work);
-                    for (size_t f = 0; f < k; f++) dsq_bleu_sent_free(p[f]);
-                } else {
-                    for (size_t f = 0; f < k; f++) {
-                        s[f] = ex[f * B + i].hyp;
-                        sl[f] = ex[f * B + i].hyp_len;
-                    }
-                    pick[i] = dsq_mbr_select_rouge(s, sl, k, work);
-                }
-                /* Serialised here, written in order below. */
-                FILE *m = open_memstream(&line_out[i], &line_len[i]);
-                DSQ_CHECK(m != NULL);
-                size_t chosen_len;
-                const char *chosen = dsq_rawline(&raw[pick[i]], i, &chosen_len);
-                put_choice(m, chosen, chosen_len, &ex[pick[i] * B + i], o->index_field, pick[i]);
-                DSQ_CHECK(fclose(m) == 0);
-                for (size_t f = 0; f < k; f++) dsq_example_free(&ex[f * B + i]);
-            }
-#pragma omp critical
-            if (my_bad < first_bad) {
-                first_bad = my_bad;
-                *e = my_err;
-            }
-            for (size_t f = 0; f < k; f++) dsq_tokens_free(&t[f]);
-            free(t);
-            free(p);
-            free(s);
-            free(sl);
-            free(work);
-            dsq_ngram_ctx_free(ctx);
-        }
-        if (first_bad < cnt) rc = e->code;
-        for (size_t i = 0; i < cnt; i++) {
-            if (!rc && line_out[i]) fwrite(line_out[i], 1, line_len[i], out);
-            free(line_out[i]);
-            line_out[i] = NULL;
-        }
-        /* What a failed example left behind. */
-        if (rc)
-            for (size_t j = 0; j < k * B; j++) dsq_example_free(&ex[j]);
+        if (!(c.r[f] = dsq_jsonl_open(paths[f], e))) rc = e->code;
+    /* Lines are read in order, then parsed, checked and scored in
+     * parallel, one example per iteration, and written in order. */
+    while (!rc && !(rc = read_chunk(&c, done, &cnt, e)) && cnt) {
+        rc = choose_chunk(&c, o, cnt, e);
+        rc = write_chunk(&c, cnt, rc, out, e);
         done += cnt;
-        if (!rc && ferror(out)) rc = dsq_err_set(e, DSQ_EIO, "write error");
     }
-    for (size_t f = 0; f < k; f++) {
-        dsq_jsonl_close(r[f]);
-        dsq_rawlines_free(&raw[f]);
-    }
-    free(r);
-    free(raw);
-    free(ex);
-    free(pick);
-    free(line_out);
-    free(line_len);
+    chunk_free(&c);
     if (nlines) *nlines = done;
     return rc;
 }

@@ -46,15 +46,6 @@ size_t dsq_count_space_fields(const char *s, size_t n) {
     return c;
 }
 
-dsq_span dsq_py_strip(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t a = 0, b = n, w;
-    while (a < b && (w = dsq_space_len(u + a, b - a)) > 0) a += w;
-    b = dsq_py_rstrip_len(s, a, b);
-    dsq_span r = {s + a, (uint32_t)(b - a)};
-    return r;
-}
-
 /* Python s.replace(pat, '') in place on buf[0..*len); empty pat is a no-op
  * as in Python. */
 static void remove_all(char *buf, size_t *len, const char *pat) {
@@ -167,6 +158,6 @@ double dsq_div_n(const dsq_tokens *sents, size_t k, int n) {
     return (double)d / (double)total;
 }
 
-double dsq_dist1(const dsq_tokens *toks) {
+double dsq_distinct1(const dsq_tokens *toks) {
     return dsq_div_n(toks, 1, 1);
 }

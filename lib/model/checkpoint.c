@@ -219,8 +219,8 @@ int dsq_state_read(const char *path, const dsq_model *m, dsq_train_state *s,
     const dsq_tensor *c = dsq_record_find(&r, "sampler.counts");
     if (!h || !c || h->dtype != DSQ_F64 || c->dtype != DSQ_I32 || h->ndim != 2 ||
         h->shape[0] != s->T || h->shape[1] != 10 || c->ndim != 1 || c->shape[0] != s->T) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: sampler state missing or not for %d diffusion "
-                         "steps", path, s->T);
+        rc = dsq_err_set(e, DSQ_EDATA, "%s: schedule-sampler state missing or not for %d "
+                         "diffusion steps", path, s->T);
         goto out;
     }
     memcpy(s->history, h->data, h->nbytes);

@@ -37,7 +37,7 @@ int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e);
 
 /* Training state for exact resume: parameters, Adam moments and EMA
  * copies as flat F32 [n_params] tensors (the table's layout), the
- * loss-aware sampler's history, and the scalars in metadata. */
+ * loss-aware schedule sampler's history, and the scalars in metadata. */
 typedef struct {
     int64_t step;           /* steps done */
     int64_t updates;        /* AdamW steps applied (fp16 skips some); a file

@@ -6,15 +6,21 @@
 
 #include "philox.h"
 
-int dsq_diffusion_init(dsq_diffusion *df, dsq_model *m, const dsq_schedule *sch,
-                       const dsq_diffusion_opts *o, dsq_err *e) {
-    memset(df, 0, sizeof *df);
-    if (o->denoise && !m->cfg.mean_embed)
+int dsq_diffusion_opts_check(const dsq_diffusion_opts *o, int mean_embed, dsq_err *e) {
+    if (o->denoise && !mean_embed)
         return dsq_err_set(e, DSQ_EUSAGE, "--denoise needs --learned-mean-embed (the "
                            "replaced positions take the mean embedding)");
     if (!(o->denoise_rate >= 0) || !(o->reg_rate >= 0))
         return dsq_err_set(e, DSQ_EUSAGE, "denoise rate %g and reg rate %g must be >= 0",
                            o->denoise_rate, o->reg_rate);
+    return 0;
+}
+
+int dsq_diffusion_init(dsq_diffusion *df, dsq_model *m, const dsq_schedule *sch,
+                       const dsq_diffusion_opts *o, dsq_err *e) {
+    memset(df, 0, sizeof *df);
+    int rc = dsq_diffusion_opts_check(o, m->cfg.mean_embed, e);
+    if (rc) return rc;
     df->m = m;
     df->sch = sch;
     df->o = *o;

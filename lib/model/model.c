@@ -8,6 +8,7 @@
 
 #include "layers.h"
 #include "philox.h"
+#include "util.h"
 
 void dsq_model_config_default(dsq_model_config *c, int vocab, int d) {
     memset(c, 0, sizeof *c);
@@ -23,6 +24,25 @@ void dsq_model_config_default(dsq_model_config *c, int vocab, int d) {
     c->hidden_dropout = 0.1f;
     c->attn_dropout = 0.1f;
     c->mean_embed = 0;
+}
+
+const char *dsq_model_preset(const char *name, dsq_model_config *c) {
+    /* layers, hidden, heads, intermediate */
+    static const struct { const char *name; int l, h, nh, i; } presets[] = {
+        {"bert-base", 12, 768, 12, 3072}, {"bert-base-uncased", 12, 768, 12, 3072},
+        {"bert-large", 24, 1024, 16, 4096}, {"bert-medium", 8, 512, 8, 2048},
+        {"bert-small", 4, 512, 8, 2048}, {"bert-mini", 4, 256, 4, 1024},
+        {"bert-tiny", 2, 128, 2, 512},
+    };
+    for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
+        if (strcmp(presets[k].name, name)) continue;
+        c->n_layers = presets[k].l;
+        c->H = presets[k].h;
+        c->nh = presets[k].nh;
+        c->I = presets[k].i;
+        return presets[k].name;
+    }
+    return NULL;
 }
 
 int dsq_model_config_check(const dsq_model_config *c, dsq_err *e) {
@@ -47,7 +67,6 @@ int dsq_model_config_check(const dsq_model_config *c, dsq_err *e) {
 /* ---- parameter table ------------------------------------------------- */
 
 /* Rounded to 16 floats so every tensor starts 64-byte aligned. */
-static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 static void add_param(dsq_model *m, int *cap, const char *name, int ndim,
                       int64_t s0, int64_t s1) {
@@ -63,7 +82,7 @@ static void add_param(dsq_model *m, int *cap, const char *name, int ndim,
     p->shape[1] = ndim == 2 ? s1 : 0;
     p->numel = (size_t)s0 * (ndim == 2 ? (size_t)s1 : 1);
     p->offset = m->n_params;
-    m->n_params += align16(p->numel);
+    m->n_params += dsq_align16(p->numel);
 }
 
 /* Table order differs from the state dict's where it helps: q, k and v
@@ -168,7 +187,7 @@ static void set_views(const dsq_model *m, float *base, dsq_model_views *v) {
     v->down2b = view(m, base, "output_down_proj.2.bias");
     v->mean_emb = view(m, base, "mean_embed");
     v->layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *v->layers);
-    size_t HH = align16((size_t)c->H * c->H), Hb = align16((size_t)c->H);
+    size_t HH = dsq_align16((size_t)c->H * c->H), Hb = dsq_align16((size_t)c->H);
     for (int i = 0; i < c->n_layers; i++) {
         dsq_layer_params *l = &v->layers[i];
 #define LV(field, suffix)                                                         \
@@ -283,7 +302,7 @@ void dsq_model_init_params(dsq_model *m, uint64_t seed) {
 
 static float *take(float *base, size_t *off, size_t n) {
     size_t o = *off;
-    *off += align16(n);
+    *off += dsq_align16(n);
     return base ? base + o : NULL;
 }
 

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *smp,
+int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *ts,
                      const dsq_train_opts *o, dsq_err *e) {
     memset(tr, 0, sizeof *tr);
     if (o->microbatch <= 0)
@@ -22,7 +22,7 @@ int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsamp
     size_t bytes = m->n_params * sizeof(float);
     tr->m = m;
     tr->df = df;
-    tr->smp = smp;
+    tr->ts = ts;
     tr->o = *o;
     tr->adam_m = be->alloc(be, bytes);
     tr->adam_v = be->alloc(be, bytes);
@@ -93,7 +93,7 @@ void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask,
     dsq_diffusion_loss(tr->df, ids, mask, t, w, B, L, want_nll, 1, q);
     /* the loss-aware history takes the unweighted per-sequence losses */
     for (int b = 0; b < B; b++) ls[b] = q[b].loss;
-    dsq_tsampler_update(tr->smp, t, ls, B);
+    dsq_tsampler_update(tr->ts, t, ls, B);
     if (st) add_stats(st, q, t, w, B, L, tr->df->sch->T);
     free(q);
     free(ls);
@@ -158,7 +158,7 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
     tr->m->seed = tr->o.seed;
     for (int k = 0; k < M; k++) {
         uint64_t off = dsq_trainer_rng_offset(tr, tr->step, r * M + k);
-        dsq_tsampler_sample(tr->smp, mb, tr->o.seed, off, t, w);
+        dsq_tsampler_sample(tr->ts, mb, tr->o.seed, off, t, w);
         dsq_diffusion_draw_noise(tr->df, t, mb, L, tr->o.seed, off + 1);
         tr->m->rng_offset = off + 1 + DSQ_DIFFUSION_RNG_STREAMS;
         dsq_diffusion_loss(tr->df, ids + (size_t)k * mb * L, mask + (size_t)k * mb * L, t, w,
@@ -167,9 +167,9 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
         for (int b = 0; b < mb; b++) ls[b] = q[b].loss;
         if (W > 1) {
             dsq_dist_gather_tl(tr->dist, t, ls, mb, t_all, ls_all);
-            dsq_tsampler_update(tr->smp, t_all, ls_all, W * mb);
+            dsq_tsampler_update(tr->ts, t_all, ls_all, W * mb);
         } else {
-            dsq_tsampler_update(tr->smp, t, ls, mb);
+            dsq_tsampler_update(tr->ts, t, ls, mb);
         }
         add_stats(&local, q, t, w, mb, L, tr->df->sch->T);
     }
@@ -209,7 +209,7 @@ void dsq_trainer_eval(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, 
     for (int i = 0; i * mb < B; i++) {
         int n = B - i * mb < mb ? B - i * mb : mb;
         uint64_t o = off + (uint64_t)i * (1 + DSQ_DIFFUSION_RNG_STREAMS);
-        dsq_tsampler_sample(tr->smp, n, tr->o.seed, o, t, w);
+        dsq_tsampler_sample(tr->ts, n, tr->o.seed, o, t, w);
         dsq_diffusion_draw_noise(tr->df, t, n, L, tr->o.seed, o + 1);
         dsq_diffusion_loss(tr->df, ids + (size_t)i * mb * L, mask + (size_t)i * mb * L, t, w,
                            n, L, 1, 0, q);

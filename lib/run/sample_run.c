@@ -7,7 +7,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -17,8 +16,21 @@
 #include "jsonl.h"
 #include "outfile.h"
 #include "stream.h"
+#include "util.h"
 
 volatile sig_atomic_t dsq_sample_stop_signal;
+
+void dsq_sample_run_opts_default(dsq_sample_run_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->input = "-";
+    o->output = "-";
+    o->join = DSQ_JOIN_MODERN;
+    dsq_sample_opts_default(&o->so);
+    o->mean_start = -1;
+    o->denoise_rate = -1.0f;
+    o->batch = 64;
+    o->progress = DSQ_PROGRESS_NONE;
+}
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -54,14 +66,6 @@ static char *dir_of(const char *path) {
     return d;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    if (name[0] == '/') return xstrdup(name);
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static char *read_text(const char *path, dsq_err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -95,7 +99,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
             src = xstrdup(o->model);
         } else {
             free(text);
-            src = join_path(dir, "config.json");
+            src = dsq_path_join(dir, "config.json");
             if (!(text = read_text(src, e)))
                 rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
         }
@@ -125,7 +129,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         const char *kind = json_string_value(json_object_get(j, "vocab_kind"));
         s->kind_known = kind && dsq_tokenizer_kind_parse(kind, &s->kind) == 0;
         const char *voc = json_string_value(json_object_get(j, "vocab"));
-        s->vocab_path = o->vocab ? xstrdup(o->vocab) : join_path(dir, voc ? voc : "vocab.txt");
+        s->vocab_path = o->vocab ? xstrdup(o->vocab) : dsq_path_join(dir, voc ? voc : "vocab.txt");
         s->denoise = json_is_true(json_object_get(j, "denoise"));
         s->denoise_rate = jnum(j, "denoise_rate", 0.0);
         if (!rc && dsq_model_config_check(&s->mc, e)) rc = dsq_err_prefix(e, "%s", src);
@@ -204,23 +208,17 @@ typedef struct {
     double t0, last;
 } prog;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void show(prog *p, int k, int total, int force) {
-    double t = now_s();
-    if (p->o->progress == 1 && force) {  /* a batch done */
+    double t = dsq_now_s();
+    if (p->o->progress == DSQ_PROGRESS_BAR && force) {  /* a batch done */
         fprintf(stderr, "\rdsq-sample: %ld examples done; %.2f examples/s; %.1f s\x1b[K", p->done,
                 p->done / (t - p->t0 + 1e-9), t - p->t0);
         p->last = t;
-    } else if (p->o->progress == 1 && t - p->last > 0.2) {
+    } else if (p->o->progress == DSQ_PROGRESS_BAR && t - p->last > 0.2) {
         fprintf(stderr, "\rdsq-sample: %ld examples done; batch of %d: step %d/%d; %.1f s\x1b[K",
                 p->done, p->batch_rows, k, total, t - p->t0);
         p->last = t;
-    } else if (p->o->progress == 2 && t - p->last > 30) {
+    } else if (p->o->progress == DSQ_PROGRESS_LINES && t - p->last > 30) {
         fprintf(stderr, "dsq-sample: %ld examples done; batch of %d: step %d/%d; %.0f s\n",
                 p->done, p->batch_rows, k, total, t - p->t0);
         p->last = t;
@@ -305,6 +303,33 @@ static int source_rows(row_source *s, int32_t *ids, uint8_t *mask, int64_t *inde
 
 /* ---- the run --------------------------------------------------------------- */
 
+/* Everything one decoding run holds. */
+typedef struct {
+    const dsq_sample_run_opts *o;
+    const dsq_dist *d;        /* the ranks (a single process: one) */
+    int root;                 /* rank 0: reads the input, writes the output */
+    model_setup su;
+    dsq_tokenizer *tok;
+    dsq_schedule sch;
+    int have_sch;
+    dsq_backend *be;
+    dsq_model m;
+    int have_model;
+    dsq_sample_opts so;       /* o->so completed from the model's configuration */
+    dsq_sampler *smp;
+    FILE *in;
+    row_source src;
+    writer w;
+    int out_open;
+    int L;                    /* the stream's seq_len (0: an empty stream) */
+    int cap;                  /* rows of the buffers: root a wave, others a share */
+    int32_t *ids, *gen;       /* [cap, L] input ids, generated tokens */
+    uint8_t *mask;            /* [cap, L] */
+    int64_t *index;           /* [cap] */
+    prog pg;
+    long done;                /* examples written */
+} sample_ctx;
+
 /* Ranks agree on failure: the maximum of the codes; a rank that did not
  * fail itself learns that another one did. */
 static int agree(const dsq_dist *d, int rc, dsq_err *e) {
@@ -316,30 +341,35 @@ static int agree(const dsq_dist *d, int rc, dsq_err *e) {
     return rc;
 }
 
-/* Model, tokenizer, schedule and sampler options: the same on every rank. */
-static int setup_model(const dsq_sample_run_opts *o, model_setup *su, dsq_tokenizer **tok,
-                       dsq_schedule *sch, int *have_sch, dsq_backend **be, dsq_model *m,
-                       int *have_model, dsq_sample_opts *so, dsq_err *e) {
-    int rc = load_setup(o, su, e);
-    if (rc) return rc;
+/* The vocabulary the configuration names, checked against the model's. */
+static int load_vocab(sample_ctx *x, dsq_err *e) {
+    const dsq_sample_run_opts *o = x->o;
+    const model_setup *su = &x->su;
     dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
                         : su->kind_known ? su->kind : DSQ_TOK_WORDPIECE;
-    if ((rc = dsq_tokenizer_load(tok, su->vocab_path, kind, e))) return rc;
-    if (dsq_tokenizer_vocab_size(*tok) != su->mc.vocab)
+    int rc = dsq_tokenizer_load(&x->tok, su->vocab_path, kind, e);
+    if (rc) return rc;
+    if (dsq_tokenizer_vocab_size(x->tok) != su->mc.vocab)
         return dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",
-                           su->vocab_path, (int)dsq_tokenizer_vocab_size(*tok), o->model,
+                           su->vocab_path, (int)dsq_tokenizer_vocab_size(x->tok), o->model,
                            su->mc.vocab);
-    if (su->digest[0] && strcmp(su->digest, dsq_tokenizer_digest(*tok)))
+    if (su->digest[0] && strcmp(su->digest, dsq_tokenizer_digest(x->tok)))
         return dsq_err_set(e, DSQ_EDATA, "%s (%s) is not the vocabulary the model %s was trained "
-                           "with (%s)", su->vocab_path, dsq_tokenizer_digest(*tok), o->model,
+                           "with (%s)", su->vocab_path, dsq_tokenizer_digest(x->tok), o->model,
                            su->digest);
-    if ((rc = dsq_schedule_init(sch, su->schedule, su->T, e))) return rc;
-    *have_sch = 1;
-    {   /* bad sampler options fail before any input is read */
-        dsq_sample_plan plan;
-        if ((rc = dsq_sample_plan_make(&plan, sch, &o->so, e))) return rc;
-        dsq_sample_plan_free(&plan);
-    }
+    return 0;
+}
+
+/* The sampler options: bad ones fail before any input is read; the v2
+ * ones (mean start, denoise rate) default from the model. */
+static int sampler_options(sample_ctx *x, dsq_err *e) {
+    const dsq_sample_run_opts *o = x->o;
+    const model_setup *su = &x->su;
+    dsq_sample_plan plan;
+    int rc = dsq_sample_plan_make(&plan, &x->sch, &o->so, e);
+    if (rc) return rc;
+    dsq_sample_plan_free(&plan);
+    dsq_sample_opts *so = &x->so;
     *so = o->so;
     if (so->kind == DSQ_SAMPLER_DDPM && su->mc.mean_embed)
         so->mean_start = o->mean_start < 0 ? 1 : o->mean_start;
@@ -352,171 +382,215 @@ static int setup_model(const dsq_sample_run_opts *o, model_setup *su, dsq_tokeni
         return dsq_err_set(e, DSQ_EUSAGE, "--%s needs a model with a learned mean embedding "
                            "(%s has none)", o->mean_start > 0 ? "mean-start" : "denoise-rate",
                            o->model);
-
-    if (!(*be = dsq_device_backend(&o->device, e))) return e->code;
-    (*be)->set_precision(*be, o->precision);
-    /* inference: no dropout, and no dropout-mask activations either */
-    su->mc.hidden_dropout = su->mc.attn_dropout = 0.0f;
-    if ((rc = dsq_model_create(m, &su->mc, *be, e))) return rc;
-    *have_model = 1;
-    return dsq_ckpt_read(o->model, m, m->params, e);
+    return 0;
 }
 
-/* Every rank decodes a share of each round of rows; rank 0 reads the
- * input, hands the shares out, collects the tokens and writes the round in
+/* Configuration, vocabulary, schedule, sampler options and the model's
+ * weights: the same on every rank. */
+static int setup_model(sample_ctx *x, dsq_err *e) {
+    const dsq_sample_run_opts *o = x->o;
+    int rc;
+    if ((rc = load_setup(o, &x->su, e))) return rc;
+    if ((rc = load_vocab(x, e))) return rc;
+    if ((rc = dsq_schedule_init(&x->sch, x->su.schedule, x->su.T, e))) return rc;
+    x->have_sch = 1;
+    if ((rc = sampler_options(x, e))) return rc;
+    if (!(x->be = dsq_device_backend(&o->device, e))) return e->code;
+    x->be->set_precision(x->be, o->precision);
+    /* inference: no dropout, and no dropout-mask activations either */
+    x->su.mc.hidden_dropout = x->su.mc.attn_dropout = 0.0f;
+    if ((rc = dsq_model_create(&x->m, &x->su.mc, x->be, e))) return rc;
+    x->have_model = 1;
+    return dsq_ckpt_read(o->model, &x->m, x->m.params, e);
+}
+
+/* Rank 0: the input stream (its first record fixes L) and the output. */
+static int open_io(sample_ctx *x, dsq_err *e) {
+    const dsq_sample_run_opts *o = x->o;
+    row_source *src = &x->src;
+    src->name = strcmp(o->input, "-") ? o->input : "<stdin>";
+    x->in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
+    if (!x->in) return dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
+    src->rd = dsq_stream_reader_open(x->in, src->name, 0);
+    src->tok = x->tok;
+    src->su = &x->su;
+    src->model = o->model;
+    int rc = dsq_out_open(&x->w.out, o->output, e);
+    if (rc) return rc;
+    x->out_open = 1;
+    x->w.tok = x->tok;
+    if (o->ids_out) x->w.w = dsq_stream_writer_open(x->w.out.f, dsq_out_name(&x->w.out), 3);
+    return source_next_record(src, e);
+}
+
+/* Every rank learns L from rank 0 and sizes its buffers and sampler by it,
+ * once. */
+static int prepare_decoding(sample_ctx *x, dsq_err *e) {
+    int L = x->src.L;
+    dsq_dist_bcast_int(x->d, &L, 1);
+    x->L = x->w.L = L;
+    x->pg = (prog){.o = x->o, .t0 = dsq_now_s()};
+    x->pg.last = x->pg.t0;
+    if (!L) return 0;
+    size_t cap = (size_t)x->cap;
+    x->ids = xmalloc(cap * L * sizeof *x->ids);
+    x->mask = xmalloc(cap * L);
+    x->index = xmalloc(cap * sizeof *x->index);
+    x->gen = xmalloc(cap * L * sizeof *x->gen);
+    int rc = dsq_sampler_create(&x->smp, &x->m, &x->sch, &x->so, x->o->batch, L, e);
+    if (!rc) dsq_sampler_set_progress(x->smp, on_step, &x->pg);
+    return rc;
+}
+
+/* What rank 0 tells the others before each wave of rows. */
+enum { WAVE_ROWS, WAVE_END, WAVE_FAILED };
+
+/* Rank 0 reads the next wave (up to cap rows); every rank learns how many
+ * rows it holds: 0 at the end, or when rank 0 failed (reading this wave
+ * or writing the last one: *rc on the other ranks then says so). */
+static int next_wave(sample_ctx *x, int *rc, dsq_err *e) {
+    int hdr[3] = {WAVE_ROWS, 0, 0};   /* status, rows, rank 0's exit code */
+    if (x->root) {
+        if (*rc || (!x->src.eof && (*rc = source_rows(&x->src, x->ids, x->mask, x->index,
+                                                         x->cap, &hdr[1], e))))
+            hdr[0] = WAVE_FAILED, hdr[2] = *rc;
+        else if (hdr[1] == 0)
+            hdr[0] = WAVE_END;
+    }
+    dsq_dist_bcast_int(x->d, hdr, 3);
+    if (hdr[0] == WAVE_FAILED && !x->root)
+        *rc = dsq_err_set(e, hdr[2], "rank %d stopped: rank 0 failed (see its message)",
+                          x->d->rank);
+    return hdr[0] == WAVE_ROWS ? hdr[1] : 0;
+}
+
+/* Rank r's share of a wave of n rows: rows [r * per, r * per + share). */
+static int share_of(int r, int n, int per) {
+    return r * per >= n ? 0 : r * per + per > n ? n - r * per : per;
+}
+
+/* Rank 0 sends every other rank its share of the wave's rows; they
+ * receive it.  Returns this rank's share. */
+static int scatter_wave(sample_ctx *x, int n, int per) {
+    const dsq_dist *d = x->d;
+    size_t L = (size_t)x->L;
+    int mine = share_of(d->rank, n, per);
+    if (x->root) {
+        for (int r = 1; r < d->size; r++) {
+            size_t at = (size_t)r * per, k = (size_t)share_of(r, n, per);
+            if (!k) continue;
+            dsq_dist_send(d, r, x->ids + at * L, k * L * sizeof *x->ids);
+            dsq_dist_send(d, r, x->mask + at * L, k * L);
+            dsq_dist_send(d, r, x->index + at, k * sizeof *x->index);
+        }
+    } else if (mine) {
+        dsq_dist_recv(d, 0, x->ids, (size_t)mine * L * sizeof *x->ids);
+        dsq_dist_recv(d, 0, x->mask, (size_t)mine * L);
+        dsq_dist_recv(d, 0, x->index, (size_t)mine * sizeof *x->index);
+    }
+    return mine;
+}
+
+/* The generated tokens of every share back to rank 0, in row order. */
+static void gather_wave(sample_ctx *x, int n, int per, int mine) {
+    const dsq_dist *d = x->d;
+    size_t L = (size_t)x->L;
+    if (x->root) {
+        for (int r = 1; r < d->size; r++) {
+            size_t k = (size_t)share_of(r, n, per);
+            if (k) dsq_dist_recv(d, r, x->gen + (size_t)r * per * L, k * L * sizeof *x->gen);
+        }
+    } else if (mine) {
+        dsq_dist_send(d, 0, x->gen, (size_t)mine * L * sizeof *x->gen);
+    }
+}
+
+/* Wave after wave: shared out, decoded, gathered and written by rank 0 in
+ * input order, until the input ends or a rank fails. */
+static int decode_all(sample_ctx *x, dsq_err *e) {
+    int rc = 0, n;
+    while (x->L && (n = next_wave(x, &rc, e)) > 0) {
+        int per = (n + x->d->size - 1) / x->d->size;
+        int mine = scatter_wave(x, n, per);
+        x->pg.batch_rows = mine;
+        if (mine) rc = dsq_sampler_run(x->smp, x->ids, x->mask, x->index, mine, x->gen, e);
+        if ((rc = agree(x->d, rc, e))) break;
+        gather_wave(x, n, per, mine);
+        /* a failed write is told to the others with the next wave */
+        if (x->root && (rc = write_batch(&x->w, x->ids, x->mask, x->index, x->gen, n, e)))
+            continue;
+        x->done += n;
+        x->pg.done = x->done;
+        show(&x->pg, 0, 0, 1);
+    }
+    if (x->o->progress == DSQ_PROGRESS_BAR) fputc('\n', stderr);
+    return rc;
+}
+
+/* The output after the last wave: an --ids stream terminated, the file
+ * renamed into place.  A failed --ids stream is left unterminated (never
+ * closed, so no reader takes it for complete); its writer is not freed:
+ * the tool exits. */
+static int finish_output(sample_ctx *x, int rc, dsq_err *e) {
+    if (!rc && x->w.w) rc = dsq_stream_writer_close(x->w.w, e);
+    x->w.w = NULL;
+    if (!rc && x->out_open) {
+        rc = dsq_out_commit(&x->w.out, e);
+        x->out_open = 0;
+    }
+    return rc;
+}
+
+/* After a failure, what is complete stays readable, under a name that
+ * says so, and e says where. */
+static void keep_partial(sample_ctx *x, dsq_err *e) {
+    dsq_out *out = &x->w.out;
+    if (out->tmp && x->done > 0) {
+        char part[4200];
+        snprintf(part, sizeof part, "%s.partial", out->path);
+        fflush(out->f);
+        if (rename(out->tmp, part) == 0)
+            dsq_err_prefix(e, "%ld examples written to %s before", x->done, part);
+    } else if (!out->tmp) {
+        fflush(out->f);
+        if (x->done > 0)
+            dsq_err_prefix(e, "%ld examples written to %s (incomplete) before", x->done,
+                           dsq_out_name(out));
+    }
+    dsq_out_abort(out);
+}
+
+static void sample_free(sample_ctx *x) {
+    dsq_record_free(&x->src.rec);
+    free(x->w.buf.s);
+    if (x->src.rd) dsq_stream_reader_close(x->src.rd);
+    if (x->in && x->in != stdin) fclose(x->in);
+    dsq_sampler_free(x->smp);
+    free(x->ids), free(x->gen), free(x->mask), free(x->index);
+    if (x->have_model) dsq_model_destroy(&x->m);
+    if (x->have_sch) dsq_schedule_free(&x->sch);
+    if (x->be) x->be->destroy(x->be);
+    dsq_tokenizer_free(x->tok);
+    free(x->su.vocab_path);
+}
+
+/* Every rank decodes a share of each wave of rows; rank 0 reads the
+ * input, hands the shares out, collects the tokens and writes the wave in
  * input order.  A single process is the case of one rank.  Every draw
  * depends only on the seed and the example's index, so the output does not
  * depend on the number of ranks, the batch or the threads. */
 int dsq_sample_main(const dsq_sample_run_opts *o, long *n_done, dsq_err *e) {
     static const dsq_dist single = {.rank = 0, .size = 1};
-    const dsq_dist *d = o->dist ? o->dist : &single;
-    int root = d->rank == 0;
-    model_setup su;
-    memset(&su, 0, sizeof su);
-    dsq_tokenizer *tok = NULL;
-    dsq_backend *be = NULL;
-    dsq_model m;
-    int have_model = 0, have_sch = 0;
-    dsq_schedule sch;
-    dsq_sample_opts so;
-    dsq_sampler *smp = NULL;
-    FILE *in = NULL;
-    row_source src = {.eof = 0};
-    dsq_record_init(&src.rec);
-    writer w = {.o = o};
-    int out_open = 0;
-    long done = 0;
-    int32_t *bids = NULL, *btok = NULL;   /* root: a round; others: their share */
-    uint8_t *bmask = NULL;
-    int64_t *bindex = NULL;
-    int Bmax = o->batch, cap = root ? Bmax * d->size : Bmax;
-
-    int rc = setup_model(o, &su, &tok, &sch, &have_sch, &be, &m, &have_model, &so, e);
-    if (!rc && root) {
-        src.name = strcmp(o->input, "-") ? o->input : "<stdin>";
-        in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
-        if (!in)
-            rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
-    }
-    if (!rc && root) {
-        src.rd = dsq_stream_reader_open(in, src.name, 0);
-        src.tok = tok;
-        src.su = &su;
-        src.model = o->model;
-        if (!(rc = dsq_out_open(&w.out, o->output, e))) {
-            out_open = 1;
-            w.tok = tok;
-            if (o->ids_out) w.w = dsq_stream_writer_open(w.out.f, dsq_out_name(&w.out), 3);
-            rc = source_next_record(&src, e);   /* fixes L */
-        }
-    }
-    if ((rc = agree(d, rc, e))) goto fail;
-
-    /* The first record fixed L on rank 0 (0: an empty stream); every rank
-     * sizes its buffers and sampler by it once. */
-    int L = src.L;
-    dsq_dist_bcast_int(d, &L, 1);
-    w.L = L;
-    prog pg = {.o = o, .t0 = now_s()};
-    pg.last = pg.t0;
-    if (L) {
-        bids = xmalloc((size_t)cap * L * sizeof *bids);
-        bmask = xmalloc((size_t)cap * L);
-        bindex = xmalloc((size_t)cap * sizeof *bindex);
-        btok = xmalloc((size_t)cap * L * sizeof *btok);
-        if (!(rc = dsq_sampler_create(&smp, &m, &sch, &so, Bmax, L, e)))
-            dsq_sampler_set_progress(smp, on_step, &pg);
-    }
-    if ((rc = agree(d, rc, e))) goto fail;
-
-    while (L) {
-        /* rank 0 reads a round: {status (0 rows, 1 end, 2 failed), rows,
-         * its exit code} */
-        int hdr[3] = {0, 0, 0};
-        if (root) {
-            if (rc || (!src.eof && (rc = source_rows(&src, bids, bmask, bindex, cap, &hdr[1], e))))
-                hdr[0] = 2, hdr[2] = rc;   /* reading this round, or the last write, failed */
-            else if (hdr[1] == 0)
-                hdr[0] = 1;
-        }
-        dsq_dist_bcast_int(d, hdr, 3);
-        if (hdr[0] == 2 && !root)
-            rc = dsq_err_set(e, hdr[2], "rank %d stopped: rank 0 failed (see its message)",
-                             d->rank);
-        if (hdr[0]) break;
-        int n = hdr[1];
-        /* shares: rank r decodes rows [r * per, (r + 1) * per) of the round */
-        int per = (n + d->size - 1) / d->size;
-#define SHARE(r) ((r) * per >= n ? 0 : (r) * per + per > n ? n - (r) * per : per)
-        int mine = SHARE(d->rank);
-        if (root) {
-            for (int r = 1; r < d->size; r++) {
-                size_t at = (size_t)r * per;
-                if (!SHARE(r)) continue;
-                dsq_dist_send(d, r, bids + at * L, (size_t)SHARE(r) * L * sizeof *bids);
-                dsq_dist_send(d, r, bmask + at * L, (size_t)SHARE(r) * L);
-                dsq_dist_send(d, r, bindex + at, (size_t)SHARE(r) * sizeof *bindex);
-            }
-        } else if (mine) {
-            dsq_dist_recv(d, 0, bids, (size_t)mine * L * sizeof *bids);
-            dsq_dist_recv(d, 0, bmask, (size_t)mine * L);
-            dsq_dist_recv(d, 0, bindex, (size_t)mine * sizeof *bindex);
-        }
-        pg.batch_rows = mine;
-        if (!rc && mine) rc = dsq_sampler_run(smp, bids, bmask, bindex, mine, btok, e);
-        if ((rc = agree(d, rc, e))) break;
-        if (root) {
-            for (int r = 1; r < d->size; r++)
-                if (SHARE(r))
-                    dsq_dist_recv(d, r, btok + (size_t)r * per * L,
-                                  (size_t)SHARE(r) * L * sizeof *btok);
-            /* a failed write is told to the others at the next round */
-            if ((rc = write_batch(&w, bids, bmask, bindex, btok, n, e))) continue;
-        } else if (mine) {
-            dsq_dist_send(d, 0, btok, (size_t)mine * L * sizeof *btok);
-        }
-#undef SHARE
-        done += n;
-        pg.done = done;
-        show(&pg, 0, 0, 1);
-    }
-    if (o->progress == 1) fputc('\n', stderr);
-    if (!rc && w.w) rc = dsq_stream_writer_close(w.w, e);
-    w.w = NULL;
-    if (!rc && out_open) {
-        rc = dsq_out_commit(&w.out, e);
-        out_open = 0;
-    }
-fail:
-    if (rc && out_open) {
-        /* What is complete stays readable, under a name that says so. */
-        if (w.out.tmp && done > 0) {
-            char part[4200];
-            snprintf(part, sizeof part, "%s.partial", w.out.path);
-            fflush(w.out.f);
-            if (rename(w.out.tmp, part) == 0)
-                dsq_err_prefix(e, "%ld examples written to %s before", done, part);
-        } else if (!w.out.tmp) {
-            fflush(w.out.f);
-            if (done > 0)
-                dsq_err_prefix(e, "%ld examples written to %s (incomplete) before", done,
-                               dsq_out_name(&w.out));
-        }
-        dsq_out_abort(&w.out);
-    }
-    /* A failed --ids stream is left unterminated (never closed, so no reader
-     * takes it for complete); its writer is not freed: the tool exits. */
-    dsq_record_free(&src.rec);
-    free(w.buf.s);
-    if (src.rd) dsq_stream_reader_close(src.rd);
-    if (in && in != stdin) fclose(in);
-    dsq_sampler_free(smp);
-    free(bids), free(btok), free(bmask), free(bindex);
-    if (have_model) dsq_model_destroy(&m);
-    if (have_sch) dsq_schedule_free(&sch);
-    if (be) be->destroy(be);
-    dsq_tokenizer_free(tok);
-    free(su.vocab_path);
-    if (n_done) *n_done = root ? done : 0;
+    sample_ctx x = {.o = o, .d = o->dist ? o->dist : &single, .w = {.o = o}};
+    x.root = x.d->rank == 0;
+    x.cap = x.root ? o->batch * x.d->size : o->batch;
+    dsq_record_init(&x.src.rec);
+    int rc = setup_model(&x, e);
+    if (!rc && x.root) rc = open_io(&x, e);
+    if (!(rc = agree(x.d, rc, e)) && !(rc = agree(x.d, prepare_decoding(&x, e), e)))
+        rc = finish_output(&x, decode_all(&x, e), e);
+    if (rc && x.out_open) keep_partial(&x, e);
+    sample_free(&x);
+    if (n_done) *n_done = x.root ? x.done : 0;
     return rc;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -17,15 +16,10 @@
 #include "outfile.h"
 #include "schedule_sampler.h"
 #include "train_data.h"
+#include "util.h"
 #include "version.h"
 
 volatile sig_atomic_t dsq_train_stop_signal;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Model shape and diffusion settings: a resumed state must agree. */
 static const char *const shape_keys[] = {
@@ -34,7 +28,26 @@ static const char *const shape_keys[] = {
     "max_position_embeddings", "learned_mean_embed", "diffusion_steps", "noise_schedule",
     "schedule_sampler", "seed", "batch_size", "microbatch", "ema_rate", NULL};
 
-static json_t *make_config(const dsq_run_opts *o, const dsq_tokenizer *tok, int L) {
+void dsq_train_run_opts_default(dsq_train_run_opts *o) {
+    memset(o, 0, sizeof *o);
+    dsq_model_config_default(&o->model, 0, 128);
+    o->config_name = "bert-base";
+    o->T = 2000;
+    o->schedule = "sqrt";
+    o->schedule_sampler = "lossaware";
+    o->dopts.denoise_rate = 0.2f;
+    o->dopts.reg_rate = 0.01f;
+    o->topts = (dsq_train_opts){.lr = 1e-4f, .learning_steps = 50000, .microbatch = 64,
+                                .n_ema = 1, .ema = {0.9999f}, .seed = 102};
+    snprintf(o->ema_names[0], sizeof o->ema_names[0], "0.9999");
+    o->bsz = 2048;
+    o->save_interval = 10000;
+    o->log_interval = 20;
+    o->eval_interval = 1000;
+    o->progress = DSQ_PROGRESS_NONE;
+}
+
+static json_t *make_config(const dsq_train_run_opts *o, const dsq_tokenizer *tok, int L) {
     const dsq_model_config *c = &o->model;
     char ema[DSQ_MAX_EMA * 33] = "";
     for (int i = 0; i < o->topts.n_ema; i++) {
@@ -65,7 +78,7 @@ static json_t *make_config(const dsq_run_opts *o, const dsq_tokenizer *tok, int 
     json_object_set_new(j, "reg_rate", json_real(o->dopts.reg_rate));
     json_object_set_new(j, "diffusion_steps", json_integer(o->T));
     json_object_set_new(j, "noise_schedule", json_string(o->schedule));
-    json_object_set_new(j, "schedule_sampler", json_string(o->sampler));
+    json_object_set_new(j, "schedule_sampler", json_string(o->schedule_sampler));
     json_object_set_new(j, "predict_xstart", json_true());
     json_object_set_new(j, "rescale_timesteps", json_true());
     json_object_set_new(j, "logits_mode", json_integer(1));
@@ -139,18 +152,39 @@ static int trim_log(const char *path, int64_t step, dsq_err *e) {
 }
 
 /* Collective: 1 on every rank when any rank has `bad` set. */
-static int any_rank(const dsq_run_opts *o, int bad) {
+static int any_rank(const dsq_train_run_opts *o, int bad) {
     if (o->dist) dsq_dist_max_int(o->dist, &bad, 1);
     return bad;
 }
 
+/* Everything one run holds, from setup to the last checkpoint. */
 typedef struct {
-    const dsq_run_opts *o;
-    dsq_model *m;
-    dsq_trainer *tr;
-    dsq_tsampler *smp;
-    char *config;          /* JSON text */
-    int64_t epoch, pos;
+    const dsq_train_run_opts *o;
+    int W, rank0;             /* processes; whether this one is rank 0 */
+    dsq_tokenizer *tok;
+    dsq_model_config mc;      /* o->model with the vocabulary's size */
+    dsq_schedule sch;
+    dsq_tsampler ts;
+    dsq_train_data data, valid;
+    int L, mb;                /* the data's seq_len; microbatch per process */
+    dsq_backend *be;
+    dsq_model m;
+    dsq_diffusion df;
+    dsq_trainer tr;
+    json_t *cfg;              /* config.json */
+    char *config;             /* cfg as JSON text */
+    FILE *log;                /* log.jsonl (rank 0; elsewhere /dev/null) */
+    int32_t *ids;             /* the batch, [bsz, L] */
+    uint8_t *mask;
+    int64_t *perm;            /* the epoch's example order, [data.n] */
+    int64_t epoch, pos;       /* where the next batch starts */
+    int eval_rows;            /* evaluation batch (rank 0 with --valid), [eval_rows, L] */
+    int32_t *eval_ids;
+    uint8_t *eval_mask;
+    int64_t eval_pos;
+    int64_t start, end;       /* the steps this run takes */
+    dsq_train_stats st;       /* sums over the log interval */
+    double t0, t_int, tok_int;  /* run start; interval start and its tokens */
     char last_saved[1024];
     char last_state[1024];
 } run_ctx;
@@ -161,31 +195,30 @@ static int save_all_rank0(run_ctx *x, dsq_err *e);
 
 /* Rank 0 writes; every rank learns whether it worked. */
 static int save_all(run_ctx *x, dsq_err *e) {
-    int rank = x->o->dist ? x->o->dist->rank : 0;
-    int rc = rank == 0 ? save_all_rank0(x, e) : 0;
+    int rc = x->rank0 ? save_all_rank0(x, e) : 0;
     if (any_rank(x->o, rc != 0) && !rc)
         rc = dsq_err_set(e, DSQ_EIO, "rank 0 failed to write a checkpoint");
     return rc;
 }
 
 static int save_all_rank0(run_ctx *x, dsq_err *e) {
-    const dsq_run_opts *o = x->o;
-    dsq_model *m = x->m;
-    int64_t step = x->tr->step;
+    const dsq_train_run_opts *o = x->o;
+    dsq_model *m = &x->m;
+    int64_t step = x->tr.step;
     char p[1024];
     snprintf(p, sizeof p, "%s/model_%06" PRId64 ".safetensors", o->out, step);
     int rc = dsq_ckpt_write(p, m, m->params, x->config, e);
     for (int i = 0; i < o->topts.n_ema && !rc; i++) {
         snprintf(p, sizeof p, "%s/ema_%s_%06" PRId64 ".safetensors", o->out, o->ema_names[i], step);
-        rc = dsq_ckpt_write(p, m, x->tr->ema[i], x->config, e);
+        rc = dsq_ckpt_write(p, m, x->tr.ema[i], x->config, e);
     }
     if (rc) return rc;
-    dsq_train_state s = {.step = step, .updates = x->tr->updates,
-                         .lg_loss_scale = x->tr->lg_loss_scale,
+    dsq_train_state s = {.step = step, .updates = x->tr.updates,
+                         .lg_loss_scale = x->tr.lg_loss_scale,
                          .epoch = x->epoch, .pos = x->pos, .n_ema = o->topts.n_ema,
-                         .params = m->params, .adam_m = x->tr->adam_m, .adam_v = x->tr->adam_v,
-                         .T = x->smp->T, .history = x->smp->history, .counts = x->smp->counts};
-    for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr->ema[i];
+                         .params = m->params, .adam_m = x->tr.adam_m, .adam_v = x->tr.adam_v,
+                         .T = x->ts.T, .history = x->ts.history, .counts = x->ts.counts};
+    for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr.ema[i];
     snprintf(p, sizeof p, "%s/state_%06" PRId64 ".safetensors", o->out, step);
     rc = dsq_state_write(p, m, &s, x->config, e);
     if (rc) return rc;
@@ -240,7 +273,7 @@ static int check_resume_config(const char *state_path, const char *saved, json_t
     return rc;
 }
 
-static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
+static void log_stats(FILE *log, int64_t step, const dsq_train_run_opts *o, float lr,
                       double lg_loss_scale, const dsq_train_stats *s, double tok_s,
                       double elapsed, const char *prefix) {
     json_t *j = json_object();
@@ -279,230 +312,315 @@ static void log_stats(FILE *log, int64_t step, const dsq_run_opts *o, float lr,
     json_decref(j);
 }
 
-int dsq_train_run(const dsq_run_opts *o, dsq_err *e) {
-    int rc = 0;
-    dsq_tokenizer *tok = NULL;
-    dsq_train_data data = {0}, valid = {0};
-    dsq_backend *be = NULL;
-    dsq_model m = {0};
-    dsq_schedule sch = {0};
-    dsq_diffusion df = {0};
-    dsq_tsampler smp = {0};
-    dsq_trainer tr = {0};
-    json_t *cfg = NULL;
-    FILE *log = NULL;
-    int32_t *bids = NULL;
-    uint8_t *bmask = NULL;
-    int64_t *perm = NULL;
-    run_ctx x = {0};
-    char path[1024], state_path[1024];
+/* ---- setup ---------------------------------------------------------------- */
 
+/* The settings' own checks, before any file is read. */
+static int check_settings(const dsq_train_run_opts *o, int W, dsq_err *e) {
+    if (o->valid && !strcmp(o->data, "-") && !strcmp(o->valid, "-"))
+        return dsq_err_set(e, DSQ_EUSAGE, "--data and --valid cannot both be standard input");
+    int per = o->bsz / W, mb = o->topts.microbatch;
+    if (W == 1 && o->bsz % mb && o->bsz > mb)
+        return dsq_err_set(e, DSQ_EUSAGE, "--bsz %d is not a multiple of --microbatch %d",
+                           o->bsz, mb);
+    if (o->bsz % W || (per % mb && per > mb))
+        return dsq_err_set(e, DSQ_EUSAGE, "--bsz %d over %d processes: each takes %d, not a "
+                           "multiple of --microbatch %d", o->bsz, W, per, mb);
+    return dsq_diffusion_opts_check(&o->dopts, o->model.mean_embed, e);
+}
+
+/* The vocabulary (of --vocab-kind, else of the kind the data names) and
+ * the model's shape with its size. */
+static int load_vocab(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
     dsq_tok_kind kind = o->vocab_kind;
-    if (!o->vocab_kind_set && (rc = dsq_train_data_peek_kind(o->data, &kind, e))) goto out;
-    if ((rc = dsq_tokenizer_load(&tok, o->vocab, kind, e))) goto out;
-    int V = dsq_tokenizer_vocab_size(tok);
-    if ((rc = dsq_train_data_load(&data, o->data, tok, V, e))) goto out;
-    if (o->valid && (rc = dsq_train_data_load(&valid, o->valid, tok, V, e))) goto out;
-    int L = data.L;
-    if (o->seq_len && o->seq_len != L) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: examples are packed to seq_len %d, --seq-len is %d "
-                         "(tokenize with --seq-len %d)", o->data, L, o->seq_len, o->seq_len);
-        goto out;
-    }
-    if (o->valid && valid.L != L) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, the training data's is %d", o->valid,
-                         valid.L, L);
-        goto out;
-    }
-    if (L > o->model.max_pos) {
-        rc = dsq_err_set(e, DSQ_EUSAGE, "seq_len %d exceeds the %d position embeddings", L,
-                         o->model.max_pos);
-        goto out;
-    }
-    int W = o->dist ? o->dist->size : 1, rank0 = !o->dist || o->dist->rank == 0;
-    if (o->bsz % W || ((o->bsz / W) % o->topts.microbatch && o->bsz / W > o->topts.microbatch)) {
-        rc = dsq_err_set(e, DSQ_EUSAGE, "--bsz %d over %d processes: each takes %d, not a "
-                         "multiple of --microbatch %d", o->bsz, W, o->bsz / W,
-                         o->topts.microbatch);
-        goto out;
-    }
-    if (o->bsz > data.n) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch (--bsz %d)",
-                         o->data, data.n, o->bsz);
-        goto out;
-    }
+    int rc;
+    if (!o->vocab_kind_set && (rc = dsq_train_data_peek_kind(o->data, &kind, e))) return rc;
+    if ((rc = dsq_tokenizer_load(&x->tok, o->vocab, kind, e))) return rc;
+    x->mc = o->model;
+    x->mc.vocab = dsq_tokenizer_vocab_size(x->tok);
+    return dsq_model_config_check(&x->mc, e);
+}
 
-    dsq_model_config mc = o->model;
-    mc.vocab = V;
-    if (!(be = dsq_device_backend(&o->device, e))) {
-        rc = e->code;
-        goto out;
-    }
-    if ((rc = dsq_model_create(&m, &mc, be, e))) goto out;
-    dsq_model_init_params(&m, o->topts.seed);
-    if ((rc = dsq_schedule_init(&sch, o->schedule, o->T, e))) goto out;
-    if ((rc = dsq_diffusion_init(&df, &m, &sch, &o->dopts, e))) goto out;
-    int mb = o->topts.microbatch < o->bsz / W ? o->topts.microbatch : o->bsz / W;
-    if ((rc = dsq_diffusion_reserve(&df, mb, L, e))) goto out;
-    if ((rc = dsq_tsampler_init(&smp, o->sampler, o->T, e))) goto out;
-    if ((rc = dsq_trainer_init(&tr, &m, &df, &smp, &o->topts, e))) goto out;
-    tr.dist = o->dist;
+/* The training (and validation) examples, checked against the settings. */
+static int load_data(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    int V = x->mc.vocab, rc;
+    if ((rc = dsq_train_data_load(&x->data, o->data, x->tok, V, e))) return rc;
+    if (o->valid && (rc = dsq_train_data_load(&x->valid, o->valid, x->tok, V, e))) return rc;
+    int L = x->L = x->data.L;
+    if (o->seq_len && o->seq_len != L)
+        return dsq_err_set(e, DSQ_EDATA, "%s: examples are packed to seq_len %d, --seq-len is "
+                           "%d (tokenize with --seq-len %d)", o->data, L, o->seq_len, o->seq_len);
+    if (o->valid && x->valid.L != L)
+        return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, the training data's is %d", o->valid,
+                           x->valid.L, L);
+    if (L > o->model.max_pos)
+        return dsq_err_set(e, DSQ_EUSAGE, "seq_len %d exceeds the %d position embeddings", L,
+                           o->model.max_pos);
+    if (o->bsz > x->data.n)
+        return dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch "
+                           "(--bsz %d)", o->data, x->data.n, o->bsz);
+    return 0;
+}
 
-    cfg = make_config(o, tok, L);
-    x.config = json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-    x.o = o; x.m = &m; x.tr = &tr; x.smp = &smp;
+/* Backend, model (initialised from the seed), diffusion and trainer. */
+static int build_trainer(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    int rc;
+    if (!(x->be = dsq_device_backend(&o->device, e))) return e->code;
+    if ((rc = dsq_model_create(&x->m, &x->mc, x->be, e))) return rc;
+    dsq_model_init_params(&x->m, o->topts.seed);
+    if ((rc = dsq_diffusion_init(&x->df, &x->m, &x->sch, &o->dopts, e))) return rc;
+    int per = o->bsz / x->W;
+    x->mb = o->topts.microbatch < per ? o->topts.microbatch : per;
+    if ((rc = dsq_diffusion_reserve(&x->df, x->mb, x->L, e))) return rc;
+    if ((rc = dsq_trainer_init(&x->tr, &x->m, &x->df, &x->ts, &o->topts, e))) return rc;
+    x->tr.dist = o->dist;
+    return 0;
+}
 
-    if (rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
-        rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
-    if (any_rank(o, rc != 0)) {
-        if (!rc) rc = dsq_err_set(e, DSQ_EIO, "rank 0 could not create %s", o->out);
-        goto out;
-    }
-    snprintf(path, sizeof path, "%s/log.jsonl", o->out);
-    if (o->resume) {
-        if ((rc = resolve_resume(o->resume, state_path, sizeof state_path, e))) goto out;
-        dsq_train_state s = {.n_ema = o->topts.n_ema, .params = m.params, .adam_m = tr.adam_m,
-                             .adam_v = tr.adam_v, .T = o->T, .history = smp.history,
-                             .counts = smp.counts};
-        for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = tr.ema[i];
-        char *saved = NULL;  /* the settings first: a clearer message than sizes */
-        if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) goto out;
-        rc = check_resume_config(state_path, saved, cfg, e);
-        free(saved);
-        if (rc || (rc = dsq_state_read(state_path, &m, &s, NULL, e))) goto out;
-        tr.step = s.step;
-        tr.updates = s.updates;
-        if (isfinite(s.lg_loss_scale)) tr.lg_loss_scale = s.lg_loss_scale;
-        x.epoch = s.epoch;
-        x.pos = s.pos;
-        snprintf(x.last_state, sizeof x.last_state, "%s", state_path);
-        if (rank0 && (rc = trim_log(path, s.step, e))) goto out;
-        if (o->progress >= 0)
-            fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
+/* Settings checked first, then the schedule and schedule sampler (their
+ * names), the data and the trainer. */
+static int setup(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    int rc;
+    if ((rc = check_settings(o, x->W, e))) return rc;
+    if ((rc = load_vocab(x, e))) return rc;
+    if ((rc = dsq_schedule_init(&x->sch, o->schedule, o->T, e))) return rc;
+    if ((rc = dsq_tsampler_init(&x->ts, o->schedule_sampler, o->T, e))) return rc;
+    if ((rc = load_data(x, e))) return rc;
+    return build_trainer(x, e);
+}
+
+/* ---- the run directory ---------------------------------------------------- */
+
+/* The state of --resume: weights, moments, EMA, schedule-sampler history,
+ * step and data position; log.jsonl cut back to the steps before it. */
+static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    char state_path[1024], *saved = NULL;
+    int rc = resolve_resume(o->resume, state_path, sizeof state_path, e);
+    if (rc) return rc;
+    /* the settings first: a clearer message than sizes */
+    if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) return rc;
+    rc = check_resume_config(state_path, saved, x->cfg, e);
+    free(saved);
+    if (rc) return rc;
+    dsq_train_state s = {.n_ema = o->topts.n_ema, .params = x->m.params,
+                         .adam_m = x->tr.adam_m, .adam_v = x->tr.adam_v, .T = o->T,
+                         .history = x->ts.history, .counts = x->ts.counts};
+    for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr.ema[i];
+    if ((rc = dsq_state_read(state_path, &x->m, &s, NULL, e))) return rc;
+    x->tr.step = s.step;
+    x->tr.updates = s.updates;
+    if (isfinite(s.lg_loss_scale)) x->tr.lg_loss_scale = s.lg_loss_scale;
+    x->epoch = s.epoch;
+    x->pos = s.pos;
+    snprintf(x->last_state, sizeof x->last_state, "%s", state_path);
+    if (x->rank0 && (rc = trim_log(log_path, s.step, e))) return rc;
+    if (o->progress != DSQ_PROGRESS_NONE)
+        fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
                 s.step);
-    }
-    if (rank0) {
-        snprintf(state_path, sizeof state_path, "%s/config.json", o->out);
-        rc = write_text(state_path, x.config, strlen(x.config), e);
-        snprintf(state_path, sizeof state_path, "%s/vocab.txt", o->out);
-        if (!rc) rc = copy_file(o->vocab, state_path, e);
-        if (!rc && !(log = fopen(path, o->resume ? "ab" : "wb")))
-            rc = dsq_err_set(e, DSQ_EIO, "%s: %s", path, strerror(errno));
-    } else {
-        log = fopen("/dev/null", "wb");  /* other ranks log nowhere */
-    }
-    if (any_rank(o, rc != 0)) {
-        if (!rc) rc = dsq_err_set(e, DSQ_EIO, "rank 0 could not write the run directory");
-        goto out;
-    }
+    return 0;
+}
 
-    int B = o->bsz;
-    bids = xmalloc((size_t)B * L * sizeof *bids);
-    bmask = xmalloc((size_t)B * L);
-    perm = xmalloc((size_t)data.n * sizeof *perm);
-    dsq_train_data_order(data.n, o->topts.seed, x.epoch, perm);
-    int64_t end = o->topts.learning_steps;
-    if (o->stop_at > 0 && o->stop_at < end) end = o->stop_at;
-    int64_t vpos = 0, total = o->topts.learning_steps;
-    dsq_train_stats st = {0};
-    double t0 = now_s(), t_int = t0, tok_int = 0;
-    int saved_now = 0;
-    int64_t start = tr.step;
-    if (o->progress >= 0)
+/* Rank 0: config.json, vocab.txt and log.jsonl (appended to on resume). */
+static int write_run_files(run_ctx *x, const char *log_path, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/config.json", o->out);
+    int rc = write_text(p, x->config, strlen(x->config), e);
+    snprintf(p, sizeof p, "%s/vocab.txt", o->out);
+    if (!rc) rc = copy_file(o->vocab, p, e);
+    if (!rc && !(x->log = fopen(log_path, o->resume ? "ab" : "wb")))
+        rc = dsq_err_set(e, DSQ_EIO, "%s: %s", log_path, strerror(errno));
+    return rc;
+}
+
+/* The run directory: created by rank 0, resumed from, its files written;
+ * every rank learns whether rank 0 managed. */
+static int open_run_dir(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    char log_path[1024];
+    int rc = 0;
+    x->cfg = make_config(o, x->tok, x->L);
+    x->config = json_dumps(x->cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    if (x->rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+        rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
+    if (any_rank(o, rc != 0))
+        return rc ? rc : dsq_err_set(e, DSQ_EIO, "rank 0 could not create %s", o->out);
+    snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
+    if (o->resume && (rc = resume(x, log_path, e))) return rc;
+    if (x->rank0)
+        rc = write_run_files(x, log_path, e);
+    else
+        x->log = fopen("/dev/null", "wb");  /* other ranks log nowhere */
+    if (any_rank(o, rc != 0))
+        return rc ? rc : dsq_err_set(e, DSQ_EIO, "rank 0 could not write the run directory");
+    return 0;
+}
+
+/* ---- the step loop ---------------------------------------------------------- */
+
+/* The batch, the evaluation batch and the epoch's order: once per run. */
+static void alloc_batches(run_ctx *x) {
+    const dsq_train_run_opts *o = x->o;
+    size_t B = (size_t)o->bsz, L = (size_t)x->L;
+    x->ids = xmalloc(B * L * sizeof *x->ids);
+    x->mask = xmalloc(B * L);
+    x->perm = xmalloc((size_t)x->data.n * sizeof *x->perm);
+    dsq_train_data_order(x->data.n, o->topts.seed, x->epoch, x->perm);
+    if (x->rank0 && x->valid.n) {
+        x->eval_rows = o->bsz < x->valid.n ? o->bsz : (int)x->valid.n;
+        x->eval_ids = xmalloc((size_t)x->eval_rows * L * sizeof *x->eval_ids);
+        x->eval_mask = xmalloc((size_t)x->eval_rows * L);
+    }
+}
+
+/* Example r of d into row b of a batch (ids, mask: rows of d->L). */
+static void copy_row(const dsq_train_data *d, int64_t r, int b, int32_t *ids, uint8_t *mask) {
+    size_t L = (size_t)d->L;
+    memcpy(ids + (size_t)b * L, d->ids + r * d->L, L * sizeof *ids);
+    memcpy(mask + (size_t)b * L, d->mask + r * d->L, L);
+}
+
+/* The next bsz examples of the epoch's order (a new epoch when they run
+ * out). */
+static void next_batch(run_ctx *x) {
+    const dsq_train_run_opts *o = x->o;
+    if (x->pos + o->bsz > x->data.n) {
+        x->epoch++;
+        x->pos = 0;
+        dsq_train_data_order(x->data.n, o->topts.seed, x->epoch, x->perm);
+    }
+    for (int b = 0; b < o->bsz; b++) copy_row(&x->data, x->perm[x->pos + b], b, x->ids, x->mask);
+    x->pos += o->bsz;
+}
+
+/* The log.jsonl line of the interval that ends with step k (without a
+ * terminal, a line on stderr too); the interval's sums start again. */
+static void log_interval(run_ctx *x, int64_t k) {
+    const dsq_train_run_opts *o = x->o;
+    double t = dsq_now_s(), rate = x->tok_int / fmax(t - x->t_int, 1e-9);
+    log_stats(x->log, k, o, x->tr.last_lr, x->tr.lg_loss_scale, &x->st, rate, t - x->t0, "");
+    if (o->progress == DSQ_PROGRESS_LINES)
+        fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
+                dsq_progname, k, o->topts.learning_steps, x->st.loss / x->st.n, rate);
+    memset(&x->st, 0, sizeof x->st);
+    x->t_int = t;
+    x->tok_int = 0;
+}
+
+/* Forward-only losses of the next eval_rows validation examples (taken
+ * in turn, wrapping around), logged with the prefix eval_. */
+static void evaluate(run_ctx *x, int64_t k) {
+    for (int b = 0; b < x->eval_rows; b++)
+        copy_row(&x->valid, (x->eval_pos + b) % x->valid.n, b, x->eval_ids, x->eval_mask);
+    x->eval_pos = (x->eval_pos + x->eval_rows) % x->valid.n;
+    dsq_train_stats es = {0};
+    /* a stream block of its own, past every training one */
+    dsq_trainer_eval(&x->tr, x->eval_ids, x->eval_mask, x->eval_rows, x->L,
+                     dsq_trainer_rng_offset(&x->tr, k, (1 << 20) - 1), &es);
+    log_stats(x->log, k, x->o, 0, 0, &es, 0, 0, "eval_");
+}
+
+/* One line on the terminal, rewritten in place after every step. */
+static void show_bar(const run_ctx *x, double loss) {
+    double el = dsq_now_s() - x->t0, per = el / (double)(x->tr.step - x->start);
+    long eta = (long)(per * (double)(x->end - x->tr.step));
+    fprintf(stderr, "\r%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s "
+            "ETA %ld:%02ld:%02ld ", dsq_progname, x->tr.step, x->end, loss,
+            (double)x->o->bsz * x->L / per, eta / 3600, eta / 60 % 60, eta % 60);
+    if (x->tr.step == x->end) fputc('\n', stderr);
+}
+
+/* One update and what follows it: the log line, evaluation, progress and
+ * the checkpoint (*saved: whether this step wrote one). */
+static int train_step(run_ctx *x, int *saved, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    int64_t k = x->tr.step, total = o->topts.learning_steps;
+    int want_log = k % o->log_interval == 0 || k + 1 == total;
+    next_batch(x);
+    double loss = dsq_trainer_step(&x->tr, x->ids, x->mask, o->bsz, x->L, want_log, &x->st);
+    if (isnan(loss))
+        return dsq_err_set(e, DSQ_EFAIL, "step %" PRId64 ": the loss or its gradient is not "
+                           "finite (NaN or infinite); stopping without an update. The last "
+                           "good checkpoint is %s", k, x->last_saved[0] ? x->last_saved :
+                           "none (nothing saved yet)");
+    x->tok_int += (double)o->bsz * x->L;
+    if (want_log) log_interval(x, k);
+    if (x->eval_rows && k % o->eval_interval == 0) evaluate(x, k);
+    if (o->progress == DSQ_PROGRESS_BAR) show_bar(x, loss);
+    *saved = 0;
+    if (x->tr.step % o->save_interval == 0 || x->tr.step == total) {
+        int rc = save_all(x, e);
+        if (rc) return rc;
+        *saved = 1;
+    }
+    return 0;
+}
+
+/* Steps up to learning_steps (or --stop-at, or a signal on any rank), then
+ * a checkpoint of the last one. */
+static int train_loop(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    x->start = x->tr.step;
+    x->end = o->topts.learning_steps;
+    if (o->stop_at > 0 && o->stop_at < x->end) x->end = o->stop_at;
+    x->t0 = x->t_int = dsq_now_s();
+    if (o->progress != DSQ_PROGRESS_NONE)
         fprintf(stderr, "%s: %zu parameters, %" PRId64 " examples of %d tokens, batch %d "
-            "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
-            dsq_model_num_params(&m), data.n, L, B, mb, tr.step, end);
-    while (tr.step < end) {
-        if (x.pos + B > data.n) {
-            x.epoch++;
-            x.pos = 0;
-            dsq_train_data_order(data.n, o->topts.seed, x.epoch, perm);
-        }
-        for (int b = 0; b < B; b++) {
-            int64_t r = perm[x.pos + b];
-            memcpy(bids + (size_t)b * L, data.ids + r * L, (size_t)L * sizeof *bids);
-            memcpy(bmask + (size_t)b * L, data.mask + r * L, (size_t)L);
-        }
-        int64_t k = tr.step;
-        int want_log = k % o->log_interval == 0 || k + 1 == total;
-        double loss = dsq_trainer_step(&tr, bids, bmask, B, L, want_log, &st);
-        if (isnan(loss)) {
-            rc = dsq_err_set(e, DSQ_EFAIL, "step %" PRId64 ": the loss or its gradient is not "
-                             "finite (NaN or infinite); stopping without an update. The last "
-                             "good checkpoint is %s", k, x.last_saved[0] ? x.last_saved :
-                             "none (nothing saved yet)");
-            goto out;
-        }
-        x.pos += B;
-        saved_now = 0;
-        tok_int += (double)B * L;
-        if (want_log) {
-            double t = now_s();
-            log_stats(log, k, o, tr.last_lr, tr.lg_loss_scale, &st,
-                      tok_int / fmax(t - t_int, 1e-9), t - t0, "");
-            if (o->progress == 0)  /* plain lines when stderr is not a terminal */
-                fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
-                        dsq_progname, k, total, st.loss / st.n, tok_int / fmax(t - t_int, 1e-9));
-            memset(&st, 0, sizeof st);
-            t_int = t;
-            tok_int = 0;
-        }
-        if (rank0 && valid.n && k % o->eval_interval == 0) {
-            int vb = B < valid.n ? B : (int)valid.n;
-            int32_t *vi = xmalloc((size_t)vb * L * sizeof *vi);
-            uint8_t *vm = xmalloc((size_t)vb * L);
-            for (int b = 0; b < vb; b++) {
-                int64_t r = (vpos + b) % valid.n;
-                memcpy(vi + (size_t)b * L, valid.ids + r * L, (size_t)L * sizeof *vi);
-                memcpy(vm + (size_t)b * L, valid.mask + r * L, (size_t)L);
-            }
-            vpos = (vpos + vb) % valid.n;
-            dsq_train_stats es = {0};
-            /* a stream block of its own, past every training one */
-            dsq_trainer_eval(&tr, vi, vm, vb, L, dsq_trainer_rng_offset(&tr, k, (1 << 20) - 1),
-                             &es);
-            log_stats(log, k, o, 0, 0, &es, 0, 0, "eval_");
-            free(vi);
-            free(vm);
-        }
-        if (o->progress == 1) {  /* one line, rewritten in place */
-            double el = now_s() - t0, per = el / (double)(tr.step - start);
-            long eta = (long)(per * (double)(end - tr.step));
-            fprintf(stderr, "\r%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s "
-                    "ETA %ld:%02ld:%02ld ", dsq_progname, tr.step, end, loss,
-                    (double)B * L / per, eta / 3600, eta / 60 % 60, eta % 60);
-            if (tr.step == end) fputc('\n', stderr);
-        }
-        if (tr.step % o->save_interval == 0 || tr.step == total) {
-            if ((rc = save_all(&x, e))) goto out;
-            saved_now = 1;
-        }
+                "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
+                dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start, x->end);
+    int saved = 0, rc;
+    while (x->tr.step < x->end) {
+        if ((rc = train_step(x, &saved, e))) return rc;
         if (any_rank(o, dsq_train_stop_signal != 0)) break;
     }
-    if (!saved_now && (rc = save_all(&x, e))) goto out;
-    if (tr.step < end) {  /* stopped by a signal (on some rank) */
-        rc = dsq_err_set(e, DSQ_EFAIL, "stopped by signal %d after step %" PRId64 "; resume with "
-                         "--resume %s", (int)dsq_train_stop_signal, tr.step, x.last_state);
-        goto out;
-    }
-    if (o->progress >= 0)
-        fprintf(stderr, "%s: done: %" PRId64 " steps, %s\n", dsq_progname, tr.step, x.last_saved);
-out:
-    if (log && fclose(log) != 0 && !rc) rc = dsq_err_set(e, DSQ_EIO, "log.jsonl: write error");
-    free(bids);
-    free(bmask);
-    free(perm);
-    free(x.config);
-    json_decref(cfg);
-    dsq_trainer_free(&tr);
-    dsq_tsampler_free(&smp);
-    dsq_diffusion_free(&df);
-    dsq_schedule_free(&sch);
-    dsq_model_destroy(&m);
-    if (be) be->destroy(be);
-    dsq_train_data_free(&data);
-    dsq_train_data_free(&valid);
+    if (!saved && (rc = save_all(x, e))) return rc;
+    if (x->tr.step < x->end)  /* stopped by a signal (on some rank) */
+        return dsq_err_set(e, DSQ_EFAIL, "stopped by signal %d after step %" PRId64 "; resume "
+                           "with --resume %s", (int)dsq_train_stop_signal, x->tr.step,
+                           x->last_state);
+    if (o->progress != DSQ_PROGRESS_NONE)
+        fprintf(stderr, "%s: done: %" PRId64 " steps, %s\n", dsq_progname, x->tr.step,
+                x->last_saved);
+    return 0;
+}
+
+/* Releases what the run holds; a failed close of log.jsonl is an error
+ * when nothing else failed.  Returns rc. */
+static int run_free(run_ctx *x, int rc, dsq_err *e) {
+    if (x->log && fclose(x->log) != 0 && !rc)
+        rc = dsq_err_set(e, DSQ_EIO, "log.jsonl: write error");
+    free(x->ids);
+    free(x->mask);
+    free(x->eval_ids);
+    free(x->eval_mask);
+    free(x->perm);
+    free(x->config);
+    json_decref(x->cfg);
+    dsq_trainer_free(&x->tr);
+    dsq_tsampler_free(&x->ts);
+    dsq_diffusion_free(&x->df);
+    dsq_schedule_free(&x->sch);
+    dsq_model_destroy(&x->m);
+    if (x->be) x->be->destroy(x->be);
+    dsq_train_data_free(&x->data);
+    dsq_train_data_free(&x->valid);
     dsq_train_data_release_stdin();
-    if (tok) dsq_tokenizer_free(tok);
+    if (x->tok) dsq_tokenizer_free(x->tok);
     return rc;
+}
+
+int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e) {
+    run_ctx x = {.o = o, .W = o->dist ? o->dist->size : 1,
+                 .rank0 = !o->dist || o->dist->rank == 0};
+    int rc = setup(&x, e);
+    if (!rc) rc = open_run_dir(&x, e);
+    if (!rc) {
+        alloc_batches(&x);
+        rc = train_loop(&x, e);
+    }
+    return run_free(&x, rc, e);
 }

@@ -7,10 +7,9 @@
 
 #include "bertnorm.h"
 #include "jsonl.h"
-#include "metrics.h"
 #include "sha256.h"
+#include "strutil.h"
 #include "tokenizer_impl.h"
-#include "wordvocab.h"
 
 void dsq_ids_reserve(dsq_ids *v, size_t extra) {
     if (v->n + extra <= v->cap) return;
@@ -24,27 +23,6 @@ void dsq_ids_free(dsq_ids *v) {
     free(v->ids);
     v->ids = NULL;
     v->n = v->cap = 0;
-}
-
-void dsq_str_reserve(dsq_str *s, size_t extra) {
-    if (s->n + extra + 1 <= s->cap) return;
-    size_t cap = s->cap ? s->cap : 64;
-    while (cap < s->n + extra + 1) cap *= 2;
-    s->s = xrealloc(s->s, cap);
-    s->cap = cap;
-}
-
-void dsq_str_append(dsq_str *s, const char *p, size_t n) {
-    dsq_str_reserve(s, n);
-    memcpy(s->s + s->n, p, n);
-    s->n += n;
-    s->s[s->n] = '\0';
-}
-
-void dsq_str_free(dsq_str *s) {
-    free(s->s);
-    s->s = NULL;
-    s->n = s->cap = 0;
 }
 
 const char *dsq_tokenizer_kind_name(dsq_tok_kind k) { return k == DSQ_TOK_WORD ? "word" : "wordpiece"; }

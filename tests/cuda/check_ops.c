@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
 #include "backend_cuda.h"
@@ -25,6 +24,7 @@
 #include "pair.h"
 #include "philox.h"
 #include "sample.h"
+#include "util.h"
 #ifdef DSQ_HAVE_CUDA
 #include "cuda_device.h"
 #endif
@@ -33,12 +33,6 @@ void check_model(void);  /* check_model.c */
 
 static char nm[256];
 #define NAME(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static uint64_t stream_id = 1000;  /* a fresh input stream per tensor */
 static uint64_t fresh(void) { return stream_id++; }
@@ -778,9 +772,9 @@ int main(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (strcmp(what, "all") && strcmp(what, parts[i].model ? "model" : "ops")) continue;
-        double t0 = now_s();
+        double t0 = dsq_now_s();
         parts[i].fn();
-        fprintf(stderr, "check_ops: %s: %.1f s\n", parts[i].name, now_s() - t0);
+        fprintf(stderr, "check_ops: %s: %.1f s\n", parts[i].name, dsq_now_s() - t0);
     }
     printf("check_ops: %d passed, %d failed\n", n_pass, n_fail);
     gpu->destroy(gpu);

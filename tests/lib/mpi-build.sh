@@ -45,7 +45,7 @@ mpi_build() {
       [ $ok = 1 ] || break
       if [ ! "$mpi_out/$tool" -nt "$mpi_out/libdsq.a" ] || [ ! "$mpi_out/$tool" -nt "tools/$tool.c" ]; then
         mpicc "${cflags[@]}" -o "$mpi_out/$tool" "tools/$tool.c" "$mpi_out/libdsq.a" \
-          -ljansson -lzstd -lutf8proc -lopenblas -lm || ok=0
+          -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm || ok=0
       fi
     done
   fi

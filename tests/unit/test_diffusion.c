@@ -63,7 +63,7 @@ typedef struct {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_train_opts to;
     float *p0;          /* host copy of the initial parameters */
     int B, L, T, mb;
@@ -100,7 +100,7 @@ static int load(fixture *f, const char *path) {
                             (float)jnum(j, "denoise_rate"), (float)jnum(j, "reg_rate")};
     rc = rc ? rc : dsq_diffusion_init(&f->df, &f->m, &f->sch, &o, &e);
     rc = rc ? rc : dsq_diffusion_reserve(&f->df, f->mb, f->L, &e);
-    rc = rc ? rc : dsq_tsampler_init(&f->smp, "uniform", f->T, &e);
+    rc = rc ? rc : dsq_tsampler_init(&f->ts, "uniform", f->T, &e);
     EXPECT(rc == 0, "%s: setup: %s", path, e.msg);
     if (rc) return -1;
     f->to.lr = (float)jnum(j, "lr");
@@ -139,7 +139,7 @@ static int load(fixture *f, const char *path) {
 }
 
 static void unload(fixture *f) {
-    dsq_tsampler_free(&f->smp);
+    dsq_tsampler_free(&f->ts);
     dsq_diffusion_free(&f->df);
     dsq_schedule_free(&f->sch);
     dsq_model_destroy(&f->m);
@@ -212,7 +212,7 @@ static void check_fixture(const char *path) {
     float *host = xmalloc(P);
     be->upload(be, m->params, f.p0, P);
     dsq_trainer tr;
-    EXPECT(dsq_trainer_init(&tr, m, &f.df, &f.smp, &f.to, &e) == 0, "%s", e.msg);
+    EXPECT(dsq_trainer_init(&tr, m, &f.df, &f.ts, &f.to, &e) == 0, "%s", e.msg);
 
     /* terms and gradients of step 1 */
     dsq_seq_terms terms[64];
@@ -248,7 +248,7 @@ static void check_fixture(const char *path) {
         if (x) memcpy(g + m->info[i].offset, x, m->info[i].numel * 4);
     }
     dsq_trainer tr2;
-    dsq_trainer_init(&tr2, m, &f.df, &f.smp, &f.to, &e);
+    dsq_trainer_init(&tr2, m, &f.df, &f.ts, &f.to, &e);
     be->upload(be, m->grads, g, P);
     dsq_trainer_update(&tr2, NULL);
     be->download(be, host, m->params, P);
@@ -259,7 +259,7 @@ static void check_fixture(const char *path) {
     int steps = jint(f.cfg, "steps");
     be->upload(be, m->params, f.p0, P);
     dsq_trainer_free(&tr);
-    dsq_trainer_init(&tr, m, &f.df, &f.smp, &f.to, &e);
+    dsq_trainer_init(&tr, m, &f.df, &f.ts, &f.to, &e);
     for (int k = 0; k < steps; k++) {
         micro_all(&f, &tr, NULL);
         dsq_trainer_update(&tr, NULL);
@@ -376,7 +376,7 @@ typedef struct {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
 } tiny;
 
 static void tiny_make(tiny *x, int mean_embed, int B, int L) {
@@ -391,13 +391,13 @@ static void tiny_make(tiny *x, int mean_embed, int B, int L) {
     rc = rc ? rc : dsq_schedule_init(&x->sch, "sqrt", 50, &e);
     rc = rc ? rc : dsq_diffusion_init(&x->df, &x->m, &x->sch, &o, &e);
     rc = rc ? rc : dsq_diffusion_reserve(&x->df, B, L, &e);
-    rc = rc ? rc : dsq_tsampler_init(&x->smp, "lossaware", 50, &e);
+    rc = rc ? rc : dsq_tsampler_init(&x->ts, "lossaware", 50, &e);
     EXPECT(rc == 0, "tiny: %s", e.msg);
     dsq_model_init_params(&x->m, 3);
 }
 
 static void tiny_free(tiny *x) {
-    dsq_tsampler_free(&x->smp);
+    dsq_tsampler_free(&x->ts);
     dsq_diffusion_free(&x->df);
     dsq_schedule_free(&x->sch);
     dsq_model_destroy(&x->m);
@@ -490,12 +490,12 @@ static void test_step_determinism(void) {
         dsq_train_opts o = {.lr = 1e-3f, .learning_steps = 10, .microbatch = 2, .n_ema = 1,
                             .ema = {0.99f}, .seed = run == 2 ? 43 : 42};
         dsq_err e = {0};
-        EXPECT(dsq_trainer_init(&tr, &x.m, &x.df, &x.smp, &o, &e) == 0, "%s", e.msg);
+        EXPECT(dsq_trainer_init(&tr, &x.m, &x.df, &x.ts, &o, &e) == 0, "%s", e.msg);
         dsq_train_stats st = {0};
         for (int k = 0; k < 4; k++) losses[run][k] = dsq_trainer_step(&tr, ids, mask, B, L, 1, &st);
         EXPECT(st.n == 16 && st.n_steps == 4 && st.n_nll == 16, "stats counts");
         int pushed = 0;
-        for (int t = 0; t < 50; t++) pushed += x.smp.counts[t];
+        for (int t = 0; t < 50; t++) pushed += x.ts.counts[t];
         EXPECT(pushed == 16, "loss-aware history holds every sequence: %d", pushed);
         params[run] = xmalloc(x.m.n_params * 4);
         memcpy(params[run], x.m.params, x.m.n_params * 4);

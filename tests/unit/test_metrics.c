@@ -116,7 +116,7 @@ static void test_bleu_prepared_matrix(void) {
                    "dsq_bleu_pair %d,%d: %a %a", a, b, ab, ba);
         }
     for (int i = 0; i < K; i++)
-        EXPECT(same_bits(dsq_dist1_prepared(p[i]), dsq_dist1(&t[i])), "dist-1 of %d", i);
+        EXPECT(same_bits(dsq_distinct1_prepared(p[i]), dsq_distinct1(&t[i])), "dist-1 of %d", i);
     for (int k = 1; k <= K; k++)
         EXPECT(same_bits(dsq_div4_prepared(p, k), dsq_div_n(t, k, 4)), "div-4 of %d: %a vs %a", k,
                dsq_div4_prepared(p, k), dsq_div_n(t, k, 4));
@@ -188,7 +188,7 @@ static void test_text_fixture(void) {
                    fx.lineno, names[k], c, w);
             free(c);
         }
-        double d = dsq_dist1(&t), wd = jhex(json_object_get(v, "dist1"));
+        double d = dsq_distinct1(&t), wd = jhex(json_object_get(v, "dist1"));
         EXPECT(same_bits(d, wd), "line %ld: dist1 %a vs %a", fx.lineno, d, wd);
         json_decref(v);
         n++;

@@ -90,7 +90,7 @@ typedef struct {
     dsq_model m;
     dsq_schedule sch;
     dsq_diffusion df;
-    dsq_tsampler smp;
+    dsq_tsampler ts;
     dsq_trainer tr;
 } run;
 
@@ -110,15 +110,15 @@ static void run_make(run *r, int prec) {
     rc = rc ? rc : dsq_schedule_init(&r->sch, "sqrt", 100, &e);
     rc = rc ? rc : dsq_diffusion_init(&r->df, &r->m, &r->sch, &o, &e);
     rc = rc ? rc : dsq_diffusion_reserve(&r->df, 4, L, &e);
-    rc = rc ? rc : dsq_tsampler_init(&r->smp, "uniform", 100, &e);
-    rc = rc ? rc : dsq_trainer_init(&r->tr, &r->m, &r->df, &r->smp, &to, &e);
+    rc = rc ? rc : dsq_tsampler_init(&r->ts, "uniform", 100, &e);
+    rc = rc ? rc : dsq_trainer_init(&r->tr, &r->m, &r->df, &r->ts, &to, &e);
     EXPECT(rc == 0, "set-up: %s", e.msg);
     dsq_model_init_params(&r->m, 9);
 }
 
 static void run_free(run *r) {
     dsq_trainer_free(&r->tr);
-    dsq_tsampler_free(&r->smp);
+    dsq_tsampler_free(&r->ts);
     dsq_diffusion_free(&r->df);
     dsq_schedule_free(&r->sch);
     dsq_model_destroy(&r->m);

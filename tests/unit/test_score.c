@@ -9,8 +9,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "decfile.h"
 #include "mbr.h"
-#include "score.h"
+#include "report.h"
 
 /* One n-gram context for every sentence of these tests (never reset). */
 static dsq_ngram_ctx *ctx;

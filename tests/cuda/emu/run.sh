@@ -47,7 +47,7 @@ link() {  # output, main sources...
   local o=$1; shift
   "$CC" -O2 -g -std=c11 -D_GNU_SOURCE -DDSQ_HAVE_CUDA -fopenmp "${incs[@]}" -Itests/cuda \
     -o "$o" "$@" "${objs[@]}" "$out/cuda_emu.o" "${libobjs[@]}" \
-    -fopenmp -ljansson -lzstd -lutf8proc -lopenblas -lm -lstdc++ \
+    -fopenmp -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm -lstdc++ \
     $(command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && mpicc --showme:link)
 }
 if [ "${1:-}" = bench ] || [ "${1:-}" = paper ]; then

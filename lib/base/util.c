@@ -1,0 +1,31 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+
+double dsq_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+char *dsq_path_join(const char *dir, const char *name) {
+    if (name[0] == '/') return xstrdup(name);
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int dsq_cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+dsq_progress dsq_progress_for(int quiet) {
+    if (quiet) return DSQ_PROGRESS_NONE;
+    return isatty(STDERR_FILENO) ? DSQ_PROGRESS_BAR : DSQ_PROGRESS_LINES;
+}
