@@ -264,6 +264,124 @@ static int take(const dsq_record *r, const char *path, const char *name, int64_t
 }
 
 
+/* Where each tensor lives in the one parameter allocation: embeddings,
+ * then per layer the fields of dsq_bert_layer, each 16-float aligned. */
+typedef struct {
+    size_t wemb, pemb, temb, elnw, elnb, layers, per_layer, total;
+    size_t at[16];   /* offsets within a layer, in the order of LAYER_TENSORS */
+} bert_layout;
+
+/* A layer's tensors; rows/cols: 1 = H, 2 = I, 0 = none. */
+static const struct { const char *suffix; int rows, cols; } LAYER_TENSORS[16] = {
+    {"attention.self.query.weight", 1, 1}, {"attention.self.key.weight", 1, 1},
+    {"attention.self.value.weight", 1, 1}, {"attention.self.query.bias", 1, 0},
+    {"attention.self.key.bias", 1, 0},     {"attention.self.value.bias", 1, 0},
+    {"attention.output.dense.weight", 1, 1}, {"attention.output.dense.bias", 1, 0},
+    {"attention.output.LayerNorm.weight", 1, 0}, {"attention.output.LayerNorm.bias", 1, 0},
+    {"intermediate.dense.weight", 2, 1},   {"intermediate.dense.bias", 2, 0},
+    {"output.dense.weight", 1, 2},         {"output.dense.bias", 1, 0},
+    {"output.LayerNorm.weight", 1, 0},     {"output.LayerNorm.bias", 1, 0},
+};
+
+static bert_layout layout_of(const dsq_bert_config *c) {
+    size_t H = c->H, I = c->I, o = 0;
+    bert_layout y;
+    y.wemb = o; o += dsq_align16((size_t)c->vocab * H);
+    y.pemb = o; o += dsq_align16((size_t)c->max_pos * H);
+    y.temb = o; o += dsq_align16((size_t)c->type_vocab * H);
+    y.elnw = o; o += dsq_align16(H);
+    y.elnb = o; o += dsq_align16(H);
+    y.layers = o;
+    /* q, k, v weights adjacent ([3H, H]); likewise their biases. */
+    size_t *at = y.at, l = 0;
+    at[0] = l; at[1] = l + H * H; at[2] = l + 2 * H * H; l += dsq_align16(3 * H * H);
+    at[3] = l; at[4] = l + H; at[5] = l + 2 * H; l += dsq_align16(3 * H);
+    for (int k = 6; k < 16; k++) {
+        at[k] = l;
+        size_t rows = LAYER_TENSORS[k].rows == 2 ? I : H;
+        size_t cols = LAYER_TENSORS[k].cols == 0 ? 1 : LAYER_TENSORS[k].cols == 2 ? I : H;
+        l += dsq_align16(rows * cols);
+    }
+    y.per_layer = l;
+    y.total = o + l * (size_t)c->n_layers;
+    return y;
+}
+
+/* The WordPiece vocabulary of `dir` and the special ids BERTScore uses. */
+static int load_vocab(dsq_bert *m, const char *dir, dsq_err *e) {
+    char *vpath = dsq_path_join(dir, "vocab.txt");
+    int rc = dsq_tokenizer_load(&m->tok, vpath, DSQ_TOK_WORDPIECE, e);
+    free(vpath);
+    if (rc) return rc;
+    if (dsq_tokenizer_vocab_size(m->tok) > m->cfg.vocab)
+        return dsq_err_set(e, DSQ_EDATA, "%s/vocab.txt: %d tokens, more than config.json's "
+                           "vocab_size %d", dir, (int)dsq_tokenizer_vocab_size(m->tok),
+                           m->cfg.vocab);
+    dsq_special_ids sp = dsq_tokenizer_specials(m->tok);
+    m->cls_id = sp.start;
+    m->sep_id = sp.end;
+    m->pad_id = sp.pad;
+    return 0;
+}
+
+/* Every tensor of `dir`/model.safetensors into `host`, laid out as `y`. */
+static int read_weights(const dsq_bert_config *c, const char *dir, const bert_layout *y,
+                        float *host, dsq_err *e) {
+    char *wpath = dsq_path_join(dir, "model.safetensors");
+    dsq_record r;
+    dsq_record_init(&r);
+    int rc = dsq_st_read_file(wpath, &r, e);
+    int64_t H = c->H, I = c->I;
+    if (!rc) rc = take(&r, wpath, "embeddings.word_embeddings.weight", c->vocab, H,
+                       host + y->wemb, e);
+    if (!rc) rc = take(&r, wpath, "embeddings.position_embeddings.weight", c->max_pos, H,
+                       host + y->pemb, e);
+    if (!rc) rc = take(&r, wpath, "embeddings.token_type_embeddings.weight", c->type_vocab, H,
+                       host + y->temb, e);
+    if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.weight", H, 0, host + y->elnw, e);
+    if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.bias", H, 0, host + y->elnb, e);
+    char nm[160];
+    for (int l = 0; l < c->n_layers && !rc; l++) {
+        float *p = host + y->layers + y->per_layer * (size_t)l;
+        for (int k = 0; k < 16 && !rc; k++) {
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, LAYER_TENSORS[k].suffix);
+            int64_t s0 = LAYER_TENSORS[k].rows == 2 ? I : H;
+            int64_t s1 = LAYER_TENSORS[k].cols == 0 ? 0 : LAYER_TENSORS[k].cols == 2 ? I : H;
+            rc = take(&r, wpath, nm, s0, s1, p + y->at[k], e);
+        }
+    }
+    dsq_record_free(&r);
+    free(wpath);
+    return rc;
+}
+
+/* The model's pointers into its device allocation, laid out as `y`. */
+static void place_params(dsq_bert *m, const bert_layout *y) {
+    m->wemb = m->params + y->wemb;
+    m->pemb = m->params + y->pemb;
+    m->temb = m->params + y->temb;
+    m->elnw = m->params + y->elnw;
+    m->elnb = m->params + y->elnb;
+    m->layers = xcalloc(m->cfg.n_layers ? m->cfg.n_layers : 1, sizeof *m->layers);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        float *p = m->params + y->layers + y->per_layer * (size_t)l;
+        const size_t *at = y->at;
+        dsq_bert_layer *L = &m->layers[l];
+        L->qkvw = p + at[0];
+        L->qkvb = p + at[3];
+        L->ow = p + at[6];
+        L->ob = p + at[7];
+        L->ln1w = p + at[8];
+        L->ln1b = p + at[9];
+        L->fcw = p + at[10];
+        L->fcb = p + at[11];
+        L->pw = p + at[12];
+        L->pb = p + at[13];
+        L->ln2w = p + at[14];
+        L->ln2b = p + at[15];
+    }
+}
+
 int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     memset(m, 0, sizeof *m);
     m->be = be;
@@ -274,123 +392,25 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     if (!be->attention_masked_fwd)
         return dsq_err_set(e, DSQ_EFAIL, "backend %s has no masked attention (BERTScore)",
                            be->name);
-    dsq_bert_config *c = &m->cfg;
-    int rc = read_config(c, dir, e);
-    if (!rc) rc = check_tokenizer(c, dir, e);
-    if (rc) return rc;
-    char *vpath = dsq_path_join(dir, "vocab.txt");
-    rc = dsq_tokenizer_load(&m->tok, vpath, DSQ_TOK_WORDPIECE, e);
-    free(vpath);
-    if (rc) return rc;
-    if (dsq_tokenizer_vocab_size(m->tok) > c->vocab) {
-        dsq_err_set(e, DSQ_EDATA, "%s/vocab.txt: %d tokens, more than config.json's vocab_size %d",
-                    dir, (int)dsq_tokenizer_vocab_size(m->tok), c->vocab);
-        dsq_bert_free(m);
-        return DSQ_EDATA;
-    }
-    dsq_special_ids sp = dsq_tokenizer_specials(m->tok);
-    m->cls_id = sp.start;
-    m->sep_id = sp.end;
-    m->pad_id = sp.pad;
-
-    char *wpath = dsq_path_join(dir, "model.safetensors");
-    dsq_record r;
-    dsq_record_init(&r);
-    rc = dsq_st_read_file(wpath, &r, e);
+    int rc = read_config(&m->cfg, dir, e);
+    if (!rc) rc = check_tokenizer(&m->cfg, dir, e);
+    if (!rc) rc = load_vocab(m, dir, e);
     if (rc) {
-        free(wpath);
         dsq_bert_free(m);
         return rc;
     }
-    size_t H = c->H, I = c->I, total = 0;
-    /* Layout: embeddings, then per layer the fields of dsq_bert_layer. */
-    size_t off_w = total; total += dsq_align16((size_t)c->vocab * H);
-    size_t off_p = total; total += dsq_align16((size_t)c->max_pos * H);
-    size_t off_t = total; total += dsq_align16((size_t)c->type_vocab * H);
-    size_t off_lw = total; total += dsq_align16(H);
-    size_t off_lb = total; total += dsq_align16(H);
-    size_t per_layer = dsq_align16(3 * H * H) + dsq_align16(3 * H) + dsq_align16(H * H) +
-                       5 * dsq_align16(H) + dsq_align16(I * H) + dsq_align16(I) +
-                       dsq_align16(H * I) + dsq_align16(H);
-    size_t off_layers = total;
-    total += per_layer * (size_t)c->n_layers;
-    float *host = xcalloc(total ? total : 1, sizeof *host);
-    char nm[160];
-    rc = take(&r, wpath, "embeddings.word_embeddings.weight", c->vocab, H, host + off_w, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.position_embeddings.weight", c->max_pos, H,
-                       host + off_p, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.token_type_embeddings.weight", c->type_vocab, H,
-                       host + off_t, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.weight", H, 0, host + off_lw, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.bias", H, 0, host + off_lb, e);
-    for (int l = 0; l < c->n_layers && !rc; l++) {
-        float *p = host + off_layers + per_layer * (size_t)l;
-        static const struct { const char *suffix; int rows, cols; size_t at; } T[] = {
-            /* rows/cols: 1 = H, 2 = I, 0 = none; `at` filled below */
-            {"attention.self.query.weight", 1, 1, 0}, {"attention.self.key.weight", 1, 1, 0},
-            {"attention.self.value.weight", 1, 1, 0}, {"attention.self.query.bias", 1, 0, 0},
-            {"attention.self.key.bias", 1, 0, 0}, {"attention.self.value.bias", 1, 0, 0},
-            {"attention.output.dense.weight", 1, 1, 0}, {"attention.output.dense.bias", 1, 0, 0},
-            {"attention.output.LayerNorm.weight", 1, 0, 0},
-            {"attention.output.LayerNorm.bias", 1, 0, 0},
-            {"intermediate.dense.weight", 2, 1, 0}, {"intermediate.dense.bias", 2, 0, 0},
-            {"output.dense.weight", 1, 2, 0}, {"output.dense.bias", 1, 0, 0},
-            {"output.LayerNorm.weight", 1, 0, 0}, {"output.LayerNorm.bias", 1, 0, 0},
-        };
-        /* q, k, v weights adjacent ([3H, H]); likewise their biases. */
-        size_t at[16], o = 0;
-        at[0] = o; at[1] = o + H * H; at[2] = o + 2 * H * H; o += dsq_align16(3 * H * H);
-        at[3] = o; at[4] = o + H; at[5] = o + 2 * H; o += dsq_align16(3 * H);
-        at[6] = o; o += dsq_align16(H * H);
-        at[7] = o; o += dsq_align16(H);
-        at[8] = o; o += dsq_align16(H);
-        at[9] = o; o += dsq_align16(H);
-        at[10] = o; o += dsq_align16(I * H);
-        at[11] = o; o += dsq_align16(I);
-        at[12] = o; o += dsq_align16(H * I);
-        at[13] = o; o += dsq_align16(H);
-        at[14] = o; o += dsq_align16(H);
-        at[15] = o; o += dsq_align16(H);
-        DSQ_CHECK(o == per_layer);
-        for (int k = 0; k < 16 && !rc; k++) {
-            snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, T[k].suffix);
-            int64_t s0 = T[k].rows == 2 ? (int64_t)I : (int64_t)H;
-            int64_t s1 = T[k].cols == 0 ? 0 : T[k].cols == 2 ? (int64_t)I : (int64_t)H;
-            rc = take(&r, wpath, nm, s0, s1, p + at[k], e);
-        }
-    }
-    dsq_record_free(&r);
-    free(wpath);
+    bert_layout y = layout_of(&m->cfg);
+    float *host = xcalloc(y.total ? y.total : 1, sizeof *host);
+    rc = read_weights(&m->cfg, dir, &y, host, e);
     if (rc) {
         free(host);
         dsq_bert_free(m);
         return rc;
     }
-    m->params = be->alloc(be, total * sizeof(float));
-    be->upload(be, m->params, host, total * sizeof(float));
+    m->params = be->alloc(be, y.total * sizeof(float));
+    be->upload(be, m->params, host, y.total * sizeof(float));
     free(host);
-    m->wemb = m->params + off_w;
-    m->pemb = m->params + off_p;
-    m->temb = m->params + off_t;
-    m->elnw = m->params + off_lw;
-    m->elnb = m->params + off_lb;
-    m->layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *m->layers);
-    for (int l = 0; l < c->n_layers; l++) {
-        float *p = m->params + off_layers + per_layer * (size_t)l;
-        dsq_bert_layer *L = &m->layers[l];
-        L->qkvw = p; p += dsq_align16(3 * H * H);
-        L->qkvb = p; p += dsq_align16(3 * H);
-        L->ow = p; p += dsq_align16(H * H);
-        L->ob = p; p += dsq_align16(H);
-        L->ln1w = p; p += dsq_align16(H);
-        L->ln1b = p; p += dsq_align16(H);
-        L->fcw = p; p += dsq_align16(I * H);
-        L->fcb = p; p += dsq_align16(I);
-        L->pw = p; p += dsq_align16(H * I);
-        L->pb = p; p += dsq_align16(H);
-        L->ln2w = p; p += dsq_align16(H);
-        L->ln2b = p;
-    }
+    place_params(m, &y);
     return 0;
 }
 
