@@ -81,95 +81,124 @@ static const struct option long_opts[] = {
 
 typedef enum { MODE_ENCODE, MODE_DECODE, MODE_BUILD_VOCAB } mode_t_;
 
+/* The command line, parsed. */
+typedef struct {
+    const char *vocab, *output;
+    dsq_tok_kind kind;
+    dsq_encode_opts eo;
+    dsq_join join;
+    int level, quiet;
+    long min_count;
+    mode_t_ mode;
+} tok_args;
+
+/* One option into `a`; returns -1 to go on, else the exit status. */
+static int apply_option(tok_args *a, int c) {
+    switch (c) {
+    case 'v': a->vocab = optarg; break;
+    case 'k':
+        if (!strcmp(optarg, "wordpiece")) a->kind = DSQ_TOK_WORDPIECE;
+        else if (!strcmp(optarg, "word")) a->kind = DSQ_TOK_WORD;
+        else dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
+        break;
+    case 'L': a->eo.seq_len = (int)dsq_opt_long(optarg, "--seq-len", 4, 1 << 20); break;
+    case OPT_SRC_FIELD: a->eo.src_field = optarg; break;
+    case OPT_TRG_FIELD: a->eo.trg_field = optarg; break;
+    case OPT_SRC_ONLY: a->eo.plain_text = 1; break;
+    case OPT_ROWS: a->eo.rows_per_record = (int)dsq_opt_long(optarg, "--rows-per-record", 1, 1 << 20); break;
+    case OPT_LEVEL: a->level = (int)dsq_opt_long(optarg, "--level", 1, 19); break;
+    case 'j': a->eo.threads = (int)dsq_opt_long(optarg, "--threads", 1, 1024); break;
+    case 'd': a->mode = MODE_DECODE; break;
+    case OPT_JOIN:
+        if (!strcmp(optarg, "modern")) a->join = DSQ_JOIN_MODERN;
+        else if (!strcmp(optarg, "legacy")) a->join = DSQ_JOIN_LEGACY;
+        else dsq_usage_error("--join: '%s' is not modern or legacy", optarg);
+        break;
+    case OPT_BUILD_VOCAB: a->mode = MODE_BUILD_VOCAB; break;
+    case OPT_MIN_COUNT: a->min_count = dsq_opt_long(optarg, "--min-count", 1, 1L << 40); break;
+    case 'o': a->output = optarg; break;
+    case 'q': a->quiet = 1; break;
+    case 'h': fputs(usage, stdout); return 0;
+    case 'V': dsq_print_version(stdout, dsq_progname); return 0;
+    default: fprintf(stderr, "Try 'dsq-tokenize --help'.\n"); return DSQ_EUSAGE;
+    }
+    return -1;
+}
+
+/* --build-vocab: the words of every input (stdin without one), counted. */
+static int build_vocab(const tok_args *a, char **inputs, int n_inputs, dsq_out *out,
+                       long *count, dsq_err *e) {
+    dsq_wordcount *wc = dsq_wordcount_new();
+    int rc = 0;
+    for (int i = 0; i < (n_inputs ? n_inputs : 1) && !rc; i++) {
+        dsq_jsonl_reader *in = dsq_jsonl_open(n_inputs ? inputs[i] : "-", e);
+        if (!in) { rc = e->code; break; }
+        rc = dsq_count_words(in, wc, &a->eo, e);
+        dsq_jsonl_close(in);
+    }
+    size_t written = 0;
+    if (!rc) rc = dsq_wordcount_write(wc, out->f, dsq_out_name(out), a->min_count, &written, e);
+    *count = (long)written;
+    dsq_wordcount_free(wc);
+    return rc;
+}
+
+/* JSONL at `in_path` into a stream of packed examples. */
+static int encode(const tok_args *a, dsq_tokenizer *tok, const char *in_path, dsq_out *out,
+                  long *count, dsq_err *e) {
+    dsq_jsonl_reader *in = dsq_jsonl_open(in_path, e);
+    if (!in) dsq_die_err(e);
+    dsq_stream_writer *w = dsq_stream_writer_open(out->f, dsq_out_name(out), a->level);
+    int rc = dsq_encode_examples(in, w, tok, &a->eo, count, e);
+    /* Only a complete run ends the zstd frame: a failed one stays visibly
+     * truncated for any reader. */
+    if (!rc) rc = dsq_stream_writer_close(w, e);
+    dsq_jsonl_close(in);
+    return rc;
+}
+
+/* --decode: a stream at `in_path` back into JSONL text. */
+static int decode(const tok_args *a, dsq_tokenizer *tok, const char *in_path, dsq_out *out,
+                  long *count, dsq_err *e) {
+    FILE *f = strcmp(in_path, "-") ? fopen(in_path, "rb") : stdin;
+    if (!f) dsq_die(DSQ_EIO, "%s: cannot open: %m", in_path);
+    const char *in_name = f == stdin ? "<stdin>" : in_path;
+    dsq_stream_reader *r = dsq_stream_reader_open(f, in_name, 0);
+    int rc = dsq_decode_stream(r, in_name, out->f, tok, a->join, count, e);
+    dsq_stream_reader_close(r);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     dsq_progname = "dsq-tokenize";
-    const char *vocab = NULL, *output = "-";
-    dsq_tok_kind kind = DSQ_TOK_WORDPIECE;
-    dsq_encode_opts eo = {.src_field = "src", .trg_field = "trg", .seq_len = 128,
-                          .rows_per_record = 1024};
-    dsq_join join = DSQ_JOIN_MODERN;
-    int level = 3, quiet = 0;
-    long min_count = 1;
-    mode_t_ mode = MODE_ENCODE;
-    int c;
-    while ((c = getopt_long(argc, argv, "v:k:L:j:do:qhV", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'v': vocab = optarg; break;
-        case 'k':
-            if (!strcmp(optarg, "wordpiece")) kind = DSQ_TOK_WORDPIECE;
-            else if (!strcmp(optarg, "word")) kind = DSQ_TOK_WORD;
-            else dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
-            break;
-        case 'L': eo.seq_len = (int)dsq_opt_long(optarg, "--seq-len", 4, 1 << 20); break;
-        case OPT_SRC_FIELD: eo.src_field = optarg; break;
-        case OPT_TRG_FIELD: eo.trg_field = optarg; break;
-        case OPT_SRC_ONLY: eo.plain_text = 1; break;
-        case OPT_ROWS: eo.rows_per_record = (int)dsq_opt_long(optarg, "--rows-per-record", 1, 1 << 20); break;
-        case OPT_LEVEL: level = (int)dsq_opt_long(optarg, "--level", 1, 19); break;
-        case 'j': eo.threads = (int)dsq_opt_long(optarg, "--threads", 1, 1024); break;
-        case 'd': mode = MODE_DECODE; break;
-        case OPT_JOIN:
-            if (!strcmp(optarg, "modern")) join = DSQ_JOIN_MODERN;
-            else if (!strcmp(optarg, "legacy")) join = DSQ_JOIN_LEGACY;
-            else dsq_usage_error("--join: '%s' is not modern or legacy", optarg);
-            break;
-        case OPT_BUILD_VOCAB: mode = MODE_BUILD_VOCAB; break;
-        case OPT_MIN_COUNT: min_count = dsq_opt_long(optarg, "--min-count", 1, 1L << 40); break;
-        case 'o': output = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': dsq_print_version(stdout, dsq_progname); return 0;
-        default: fprintf(stderr, "Try 'dsq-tokenize --help'.\n"); return DSQ_EUSAGE;
-        }
-    }
+    tok_args a = {.output = "-", .kind = DSQ_TOK_WORDPIECE, .join = DSQ_JOIN_MODERN,
+                  .eo = {.src_field = "src", .trg_field = "trg", .seq_len = 128,
+                         .rows_per_record = 1024},
+                  .level = 3, .min_count = 1, .mode = MODE_ENCODE};
+    int c, status;
+    while ((c = getopt_long(argc, argv, "v:k:L:j:do:qhV", long_opts, NULL)) != -1)
+        if ((status = apply_option(&a, c)) >= 0) return status;
     int n_inputs = argc - optind;
-    if (mode != MODE_BUILD_VOCAB && n_inputs > 1)
+    if (a.mode != MODE_BUILD_VOCAB && n_inputs > 1)
         dsq_usage_error("%s", "at most one INPUT (use cat to join inputs)");
-    if (mode != MODE_BUILD_VOCAB && !vocab) dsq_usage_error("%s", "--vocab FILE is required");
-    if (mode == MODE_DECODE && isatty(STDIN_FILENO) && n_inputs == 0 && !quiet)
+    if (a.mode != MODE_BUILD_VOCAB && !a.vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (a.mode == MODE_DECODE && isatty(STDIN_FILENO) && n_inputs == 0 && !a.quiet)
         fprintf(stderr, "dsq-tokenize: reading a tensor stream from the terminal\n");
 
     dsq_err e = {0};
     dsq_out out;
-    if (dsq_out_open(&out, output, &e)) dsq_die_err(&e);
-    int rc = 0;
+    if (dsq_out_open(&out, a.output, &e)) dsq_die_err(&e);
+    int rc;
     long count = 0;
-
-    if (mode == MODE_BUILD_VOCAB) {
-        dsq_wordcount *wc = dsq_wordcount_new();
-        int first = optind, last = n_inputs ? argc : optind + 1;
-        for (int i = first; i < last && !rc; i++) {
-            dsq_jsonl_reader *in = dsq_jsonl_open(n_inputs ? argv[i] : "-", &e);
-            if (!in) { rc = e.code; break; }
-            rc = dsq_count_words(in, wc, &eo, &e);
-            dsq_jsonl_close(in);
-        }
-        size_t written = 0;
-        if (!rc) rc = dsq_wordcount_write(wc, out.f, dsq_out_name(&out), min_count, &written, &e);
-        count = (long)written;
-        dsq_wordcount_free(wc);
+    if (a.mode == MODE_BUILD_VOCAB) {
+        rc = build_vocab(&a, argv + optind, n_inputs, &out, &count, &e);
     } else {
         dsq_tokenizer *tok = NULL;
-        if (dsq_tokenizer_load(&tok, vocab, kind, &e)) dsq_die_err(&e);
+        if (dsq_tokenizer_load(&tok, a.vocab, a.kind, &e)) dsq_die_err(&e);
         const char *in_path = n_inputs ? argv[optind] : "-";
-        if (mode == MODE_ENCODE) {
-            dsq_jsonl_reader *in = dsq_jsonl_open(in_path, &e);
-            if (!in) dsq_die_err(&e);
-            dsq_stream_writer *w = dsq_stream_writer_open(out.f, dsq_out_name(&out), level);
-            rc = dsq_encode_examples(in, w, tok, &eo, &count, &e);
-            /* Only a complete run ends the zstd frame: a failed one stays
-             * visibly truncated for any reader. */
-            if (!rc) rc = dsq_stream_writer_close(w, &e);
-            dsq_jsonl_close(in);
-        } else {
-            FILE *f = strcmp(in_path, "-") ? fopen(in_path, "rb") : stdin;
-            if (!f) dsq_die(DSQ_EIO, "%s: cannot open: %m", in_path);
-            const char *in_name = f == stdin ? "<stdin>" : in_path;
-            dsq_stream_reader *r = dsq_stream_reader_open(f, in_name, 0);
-            rc = dsq_decode_stream(r, in_name, out.f, tok, join, &count, &e);
-            dsq_stream_reader_close(r);
-            if (f != stdin) fclose(f);
-        }
+        rc = a.mode == MODE_ENCODE ? encode(&a, tok, in_path, &out, &count, &e)
+                                   : decode(&a, tok, in_path, &out, &count, &e);
         dsq_tokenizer_free(tok);
     }
     if (!rc) rc = dsq_out_commit(&out, &e);
@@ -178,11 +207,11 @@ int main(int argc, char **argv) {
         if (out.f == stdout) fflush(stdout);
         dsq_die_err(&e);
     }
-    if (!quiet) {
-        const char *what = mode == MODE_ENCODE ? "examples encoded"
-                         : mode == MODE_DECODE ? "rows decoded" : "words written";
+    if (!a.quiet) {
+        const char *what = a.mode == MODE_ENCODE ? "examples encoded"
+                         : a.mode == MODE_DECODE ? "rows decoded" : "words written";
         fprintf(stderr, "dsq-tokenize: %ld %s to %s\n", count, what,
-                strcmp(output, "-") ? output : "<stdout>");
+                strcmp(a.output, "-") ? a.output : "<stdout>");
     }
     return 0;
 }
