@@ -18,10 +18,11 @@ static unsigned row_grid(int rows) {
 
 // Sums in double as the CPU: mean, then the biased variance of (x - m)
 // with the difference rounded to float first.
-__global__ void layernorm_fwd_kernel(float *out, float *__restrict__ mean,
-                                     float *__restrict__ rstd, const float *inp,
-                                     const float *__restrict__ weight,
-                                     const float *__restrict__ bias, int N, int C, float eps) {
+static __global__ void layernorm_fwd_kernel(float *out, float *__restrict__ mean,
+                                            float *__restrict__ rstd, const float *inp,
+                                            const float *__restrict__ weight,
+                                            const float *__restrict__ bias, int N, int C,
+                                            float eps) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *x = inp + (size_t)row * C;
@@ -52,12 +53,12 @@ void cu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd, con
     CU_AFTER(be);
 }
 
-__global__ void layernorm_bwd_dinp_kernel(float *__restrict__ dinp,
-                                          const float *__restrict__ dout,
-                                          const float *__restrict__ inp,
-                                          const float *__restrict__ weight,
-                                          const float *__restrict__ mean,
-                                          const float *__restrict__ rstd, int N, int C) {
+static __global__ void layernorm_bwd_dinp_kernel(float *__restrict__ dinp,
+                                                 const float *__restrict__ dout,
+                                                 const float *__restrict__ inp,
+                                                 const float *__restrict__ weight,
+                                                 const float *__restrict__ mean,
+                                                 const float *__restrict__ rstd, int N, int C) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *x = inp + (size_t)row * C, *g = dout + (size_t)row * C;
@@ -110,15 +111,15 @@ void cu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbias
 
 #define SQRT1_2F 0.70710678118654752440f
 
-__global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n) {
+static __global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n) {
     GRID_STRIDE(i, n) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + erff(x * SQRT1_2F));
     }
 }
 
-__global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
-                                const float *__restrict__ dout, size_t n) {
+static __global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                       const float *__restrict__ dout, size_t n) {
     const float inv_sqrt_2pi = 0.3989422804014327f;
     GRID_STRIDE(i, n) {
         float x = inp[i];
@@ -128,21 +129,21 @@ __global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restric
     }
 }
 
-__global__ void tanh_fwd_kernel(float *out, const float *inp, size_t n) {
+static __global__ void tanh_fwd_kernel(float *out, const float *inp, size_t n) {
     GRID_STRIDE(i, n) out[i] = tanhf(inp[i]);
 }
 
-__global__ void tanh_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ out,
-                                const float *__restrict__ dout, size_t n) {
+static __global__ void tanh_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ out,
+                                       const float *__restrict__ dout, size_t n) {
     GRID_STRIDE(i, n) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
-__global__ void silu_fwd_kernel(float *out, const float *inp, size_t n) {
+static __global__ void silu_fwd_kernel(float *out, const float *inp, size_t n) {
     GRID_STRIDE(i, n) out[i] = inp[i] / (1.0f + expf(-inp[i]));
 }
 
-__global__ void silu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
-                                const float *__restrict__ dout, size_t n) {
+static __global__ void silu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                       const float *__restrict__ dout, size_t n) {
     GRID_STRIDE(i, n) {
         float s = 1.0f / (1.0f + expf(-inp[i]));
         dinp[i] += dout[i] * s * (1.0f + inp[i] * (1.0f - s));
@@ -192,8 +193,8 @@ void cu_silu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *do
 
 // out = softmax(scale * inp) per row; the exponentials' sum in double.
 // Each lane reads and writes only its own elements, so out may alias inp.
-__global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int cols,
-                                   float scale) {
+static __global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int cols,
+                                          float scale) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float *x = inp + (size_t)row * cols;
@@ -223,9 +224,9 @@ void cu_softmax_fwd(dsq_backend *be, float *out, const float *inp, int rows, int
 // d x_j = scale * y_j (g_j - sum_k y_k g_k), the sum in double; dx may
 // alias g (each lane finishes reading before the reduction, then writes
 // only its own elements).
-__global__ void softmax_bwd_kernel(float *dinp, const float *__restrict__ out,
-                                   const float *dout, int rows, int cols, float scale,
-                                   int accumulate) {
+static __global__ void softmax_bwd_kernel(float *dinp, const float *__restrict__ out,
+                                          const float *dout, int rows, int cols, float scale,
+                                          int accumulate) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float *y = out + (size_t)row * cols, *g = dout + (size_t)row * cols;
@@ -258,8 +259,8 @@ void cu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float 
 // dst[i] (=, or += when accumulate) src[i] * keep where element i of the
 // uniform stream (seed, off) is >= p, else 0: one thread per Philox block
 // of four elements.  dst may alias src.
-__global__ void dropout_kernel(float *dst, const float *src, size_t n, float p, float keep,
-                               uint64_t seed, uint64_t off, int accumulate) {
+static __global__ void dropout_kernel(float *dst, const float *src, size_t n, float p, float keep,
+                                      uint64_t seed, uint64_t off, int accumulate) {
     size_t ng = (n + 3) / 4;
     GRID_STRIDE(g, ng) {
         uint32_t x[4];
@@ -321,8 +322,8 @@ static __device__ __forceinline__ float gelu_as_torch(float v) {
     return v * 0.5f * (1.0f + e);
 }
 
-__global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
-                                int act) {
+static __global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
+                                       int act) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         float v = out[i];

@@ -6,10 +6,10 @@
 
 // torch.optim.AdamW step; the scalar factors come from the host as the
 // CPU backend rounds them.
-__global__ void adamw_kernel(float *__restrict__ param, const float *__restrict__ grad,
-                             float *__restrict__ m, float *__restrict__ v, size_t n,
-                             float beta1, float beta2, float eps, float decay, float step_size,
-                             float bc2_sqrt, float a1, float a2) {
+static __global__ void adamw_kernel(float *__restrict__ param, const float *__restrict__ grad,
+                                    float *__restrict__ m, float *__restrict__ v, size_t n,
+                                    float beta1, float beta2, float eps, float decay,
+                                    float step_size, float bc2_sqrt, float a1, float a2) {
     GRID_STRIDE(i, n) {
         float g = grad[i];
         float p = param[i] * decay;
@@ -36,8 +36,8 @@ void cu_adamw(dsq_backend *be, float *param, const float *grad, float *m, float 
     CU_AFTER(be);
 }
 
-__global__ void ema_kernel(float *__restrict__ ema, const float *__restrict__ param, size_t n,
-                           float rate, float a) {
+static __global__ void ema_kernel(float *__restrict__ ema, const float *__restrict__ param,
+                                  size_t n, float rate, float a) {
     GRID_STRIDE(i, n) ema[i] = ema[i] * rate + a * param[i];
 }
 

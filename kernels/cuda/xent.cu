@@ -24,8 +24,8 @@ enum { XENT_THREADS = 512 };
 // (float sums as the CPU; the final combination in double).  With grad,
 // lg[i, :] becomes gs * (softmax - onehot(y)).  An id outside [0, V)
 // gives a NaN loss (the CPU would read out of bounds).
-__global__ void xent_row_kernel(float *lg, float *loss, const int32_t *__restrict__ ids,
-                                const float *__restrict__ gscale, int V, int grad) {
+static __global__ void xent_row_kernel(float *lg, float *loss, const int32_t *__restrict__ ids,
+                                       const float *__restrict__ gscale, int V, int grad) {
     __shared__ float sh[32];
     __shared__ float s_xy;
     int i = blockIdx.x;
