@@ -27,12 +27,13 @@ endif
 
 # The library's folders (doc/ARCHITECTURE.md): lib/<layer>/ (the layers'
 # sources and private headers), kernels/cpu/ and kernels/cuda/ (the two
-# backends), and include/dsq/ (the public headers).  Header names are
-# unique across them and every folder is on the include path, so sources
-# include headers by bare name (tests/checks/layers.sh checks both).
+# backends), kernels/ (what both backends share: numerics.h), and
+# include/dsq/ (the public headers).  Header names are unique across them
+# and every folder is on the include path, so sources include headers by
+# bare name (tests/checks/layers.sh checks both).
 LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
 SRC_DIRS  := $(LIB_DIRS) kernels/cpu kernels/cuda
-INCLUDES  := -Iinclude/dsq $(addprefix -I,$(SRC_DIRS))
+INCLUDES  := -Iinclude/dsq -Ikernels $(addprefix -I,$(SRC_DIRS))
 
 CFLAGS  ?= -O2 -g
 # Nothing reads errno after a math call; without errno GCC inlines sqrtf and

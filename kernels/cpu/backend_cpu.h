@@ -8,14 +8,15 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "numerics.h"
 
 /* For loops of float math: GCC 12 vectorises them only when told that
  * float operations do not trap (so a select may be if-converted) and with
  * the dynamic cost model (the Makefile's, but not -O2's "very cheap" one,
  * which leaves loops of unknown trip count scalar).  Helpers they call
- * need the same attribute, or GCC will not inline them. */
-#define VEC_MATH \
-    __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
+ * need the same attribute, or GCC will not inline them: the shared
+ * formulas of numerics.h carry it. */
+#define VEC_MATH DSQ_VEC_MATH
 
 /* Row loops that are most of an operation's non-GEMM time also get AVX2
  * and AVX-512 versions, chosen at load time for the CPU (GCC function
@@ -35,44 +36,6 @@
 static inline size_t cpu_nblk(size_t n) { return (n + CPU_BLK - 1) / CPU_BLK; }
 static inline size_t cpu_blk_len(size_t b, size_t n) {
     return n - b * CPU_BLK < CPU_BLK ? n - b * CPU_BLK : CPU_BLK;
-}
-
-/* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
- * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
- * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
- * to the nearest integer without floorf (no SSE4.1 needed).  Shared by
- * the operations whose exponentials dominate (GELU, softmax, vocabulary
- * cross-entropy). */
-static inline VEC_MATH float cpu_exp_neg(float y) {
-    float x = -y;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    union { int32_t i; float f; } sc = {((int32_t)n + 127) * (1 << 23)};
-    return p * sc.f;
-}
-
-/* e^-y for y >= 0, and 0 (not a subnormal, nor e^-87) where y >= 87. */
-static inline VEC_MATH float cpu_exp_neg0(float y) {
-    float e = cpu_exp_neg(y < 87.0f ? y : 87.0f);
-    return y < 87.0f ? e : 0.0f;
-}
-
-/* erf(a) as PyTorch's vectorised CPU kernels compute it (A&S 7.1.26:
- * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|),
- * |error| < 1.5e-7), so GELU matches theirs more closely than erff does. */
-static inline VEC_MATH float cpu_erf(float a) {
-    float aa = a < 0.0f ? -a : a, a2 = a * a;
-    a2 = a2 < 87.0f ? a2 : 87.0f;
-    float t = 1.0f / (0.3275911f * aa + 1.0f);
-    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-              0.254829592f;
-    float e = 1.0f - r * t * cpu_exp_neg(a2);
-    return a < 0.0f ? -e : e;
 }
 
 /* core.c: scratch buffers that live as long as the backend, so a

@@ -89,25 +89,17 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
     }
 }
 
-/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf. */
+/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf (dsq_gelu). */
 VEC_CLONES VEC_MATH void cpu_gelu_as_torch(float *out, const float *inp, size_t n) {
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float v = inp[i];
-        out[i] = v * 0.5f * (1.0f + cpu_erf(v * 0.70710678118654752f));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = dsq_gelu(inp[i]);
 }
 
 /* dinp += dout * (cdf(x) + x pdf(x)), as PyTorch's vectorised backward. */
 VEC_CLONES VEC_MATH static void gelu_bwd_range(float *dinp, const float *inp,
                                                const float *dout, size_t n) {
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i], h = 0.5f * x * x;
-        float cdf = 0.5f * (1.0f + cpu_erf(x * 0.70710678118654752f));
-        float pdf = 0.3989422804014327f * cpu_exp_neg(h < 87.0f ? h : 87.0f);
-        dinp[i] += dout[i] * (cdf + x * pdf);
-    }
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * dsq_gelu_grad(inp[i]);
 }
 
 void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
@@ -161,7 +153,7 @@ VEC_CLONES VEC_MATH static void softmax_row(float *o, const float *x, int cols, 
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < cols; j++) {
-        float e = cpu_exp_neg0(mx - scale * x[j]);
+        float e = dsq_exp_neg0(mx - scale * x[j]);
         o[j] = e;
         s += e;
     }

@@ -31,7 +31,7 @@ VEC_CLONES VEC_MATH static float exp_sum(float *x, float mx, int V) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < V; j++) {
-        float e = cpu_exp_neg0(mx - x[j]);
+        float e = dsq_exp_neg0(mx - x[j]);
         x[j] = e;
         s += e;
     }

@@ -5,7 +5,8 @@
  * accumulated (+=) outputs starting from the same random values.  One line
  * per check: "PASS name: rel E ..." or "FAIL name: ...", rel being
  * ||cuda - cpu|| / ||cpu||.  Tolerances: 1e-5 pointwise and reductions,
- * 1e-4 with a matrix product, 1e-6 for dropout and normal draws (bitwise
+ * 1e-4 with a matrix product, 1e-6 for dropout and normal draws and for
+ * the formulas both sides take from kernels/numerics.h (bitwise
  * expected), 1e-2 for products with bf16 / fp16 operands (set_precision,
  * both sides rounding); a NaN or Inf never passes.
  *
@@ -269,26 +270,31 @@ static void pw_bwd(dsq_backend *be, int kind, float *dinp, const float *a, const
     else be->silu_bwd(be, dinp, a, dout, n);
 }
 
-/* Forward into a poisoned output and in place; backward accumulating. */
+/* Forward into a poisoned output and in place; backward accumulating.
+ * GELU and its derivative are kernels/numerics.h's on both sides (the CPU's
+ * erf; CUDA's erff before): bitwise equal in the emulation, all 100,003
+ * values forward and backward (with erff, rel 7.5e-8 forward, 6.2e-8
+ * backward, 32% and 61% equal).  tanh and SiLU use each side's libm. */
 static void check_pointwise(int kind) {
     static const char *names[] = {"gelu", "tanh", "silu"};
     const char *name = names[kind];
+    double tol = kind == 0 ? TOL_SAME : TOL_F32;
     size_t n = 100003;
     pair x = pr_new(n), y = pr_new(n), g = pr_new(n), dx = pr_new(n);
     pr_randn(x, 2.0f, fresh());
     pr_nan(y);
     pw_fwd(cpu, kind, y.c, x.c, n);
     pw_fwd(gpu, kind, y.g, x.g, n);
-    check_pair(NAME("%s_fwd", name), y, TOL_F32);
+    check_pair(NAME("%s_fwd", name), y, tol);
     pr_sync_from_cpu(y);
     pr_randn(g, 1.0f, fresh());
     pr_randn(dx, 1.0f, fresh());
     pw_bwd(cpu, kind, dx.c, kind == 1 ? y.c : x.c, g.c, n);
     pw_bwd(gpu, kind, dx.g, kind == 1 ? y.g : x.g, g.g, n);
-    check_pair(NAME("%s_bwd", name), dx, TOL_F32);
+    check_pair(NAME("%s_bwd", name), dx, tol);
     pw_fwd(cpu, kind, x.c, x.c, n);
     pw_fwd(gpu, kind, x.g, x.g, n);
-    check_pair(NAME("%s_fwd in place", name), x, TOL_F32);
+    check_pair(NAME("%s_fwd in place", name), x, tol);
     pr_free(&x); pr_free(&y); pr_free(&g); pr_free(&dx);
 }
 
