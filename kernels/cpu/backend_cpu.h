@@ -41,9 +41,25 @@ static inline size_t cpu_blk_len(size_t b, size_t n) {
 /* core.c: scratch buffers that live as long as the backend, so a
  * training step allocates nothing.  Returns slot's buffer grown to at least
  * n floats (contents undefined).  One user per slot at a time: the
- * operations that use one are not called concurrently. */
-enum { CPU_SCRATCH_XENT, CPU_SCRATCH_XENT_BIAS, CPU_SCRATCH_SLOTS };
+ * operations that use one are not called concurrently.  The _LOWP slots
+ * hold operands rounded for 16-bit GEMM arithmetic (prec.c), used only
+ * under bf16 / fp16. */
+enum {
+    CPU_SCRATCH_XENT,       /* [chunk, V] logits, then their gradient */
+    CPU_SCRATCH_XENT_BIAS,  /* per-thread bias gradients */
+    CPU_SCRATCH_LOWP_A,     /* xent: W; attention: qkv */
+    CPU_SCRATCH_LOWP_B,     /* xent: a chunk of z; attention: dout */
+    CPU_SCRATCH_LOWP_T,     /* attention: per-thread [L, L] */
+    CPU_SCRATCH_SLOTS
+};
 float *cpu_scratch(dsq_backend *be, int slot, size_t n);
+
+/* The backend's state (be->impl). */
+typedef struct {
+    float *buf[CPU_SCRATCH_SLOTS];
+    size_t cap[CPU_SCRATCH_SLOTS];
+    int prec;  /* DSQ_PREC_*: the GEMM arithmetic (set_precision) */
+} cpu_state;
 
 /* core.c: the fp32 GEMM (the table's gemm by default). */
 void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -127,6 +143,20 @@ void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float ra
 void cpu_set_precision(dsq_backend *be, int prec);
 float dsq_round_bf16(float x);  /* to nearest bfloat16, ties to even */
 float dsq_round_fp16(float x);  /* to nearest IEEE half, ties to even, inf beyond */
+/* The GEMM arithmetic set by set_precision (DSQ_PREC_*).  The operations
+ * that call sgemm themselves (attention, xent, linear_fixed_fwd) round
+ * their operands with the functions below when it is not DSQ_PREC_FP32,
+ * each buffer once where several products read it; under fp32 they run
+ * the plain products. */
+static inline int cpu_prec(dsq_backend *be) { return ((cpu_state *)be->impl)->prec; }
+/* dst[n] = src[n] rounded to prec's 16-bit format (dst may be src):
+ * cpu_round single-threaded (inside parallel loops), cpu_round_par over
+ * the threads (whole buffers). */
+void cpu_round(int prec, float *dst, const float *src, size_t n);
+void cpu_round_par(int prec, float *dst, const float *src, size_t n);
+/* dst[rows, cols] (contiguous) = src[rows, cols] (rows ld apart), rounded;
+ * single-threaded. */
+void cpu_round_mat(int prec, float *dst, const float *src, int rows, int cols, int ld);
 
 /* round.c: the running row-wise best of vocabulary scores. */
 void cpu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "err.h"
 #include "philox.h"
 
 /* One row: o = (x - mean) rstd w + b.  The sums are in double, as before,
@@ -269,13 +270,22 @@ void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
  * alone, each computed by one single-threaded sgemm call (OpenBLAS's
  * results depend on the call's shape). */
 /* Blocks of 128 rows of inp, one sgemm each; then bias and activation per
- * row while the block is in cache. */
+ * row while the block is in cache.  Under 16-bit arithmetic (cpu_prec)
+ * the sgemm calls read inp and weight rounded once. */
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
                           const float *weight, const float *bias, int N, int C, int OC,
                           int act) {
-    (void)be;
     enum { ROWS = 128 };
-    int nb = (N + ROWS - 1) / ROWS;
+    int nb = (N + ROWS - 1) / ROWS, prec = cpu_prec(be);
+    float *rx = NULL, *rw = NULL;
+    if (prec != DSQ_PREC_FP32 && N > 0) {
+        rx = xmalloc((size_t)N * C * sizeof *rx);
+        rw = xmalloc((size_t)OC * C * sizeof *rw);
+        cpu_round_par(prec, rx, inp, (size_t)N * C);
+        cpu_round_par(prec, rw, weight, (size_t)OC * C);
+        inp = rx;
+        weight = rw;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int blk = 0; blk < nb; blk++) {
         int r0 = blk * ROWS, m = N - r0 < ROWS ? N - r0 : ROWS;
@@ -289,4 +299,6 @@ void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
             if (act == 1) cpu_gelu_as_torch(row, row, (size_t)OC);
         }
     }
+    free(rx);
+    free(rw);
 }
