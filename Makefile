@@ -27,12 +27,13 @@ endif
 
 # The library's folders (doc/ARCHITECTURE.md): lib/<layer>/ (the layers'
 # sources and private headers), kernels/cpu/ and kernels/cuda/ (the two
-# backends), and include/dsq/ (the public headers).  Header names are
-# unique across them and every folder is on the include path, so sources
-# include headers by bare name (tests/checks/layers.sh checks both).
+# backends), kernels/ (what both backends share: numerics.h), and
+# include/dsq/ (the public headers).  Header names are unique across them
+# and every folder is on the include path, so sources include headers by
+# bare name (tests/checks/layers.sh checks both).
 LIB_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.[ch]))))
 SRC_DIRS  := $(LIB_DIRS) kernels/cpu kernels/cuda
-INCLUDES  := -Iinclude/dsq $(addprefix -I,$(SRC_DIRS))
+INCLUDES  := -Iinclude/dsq -Ikernels $(addprefix -I,$(SRC_DIRS))
 
 CFLAGS  ?= -O2 -g
 # Nothing reads errno after a math call; without errno GCC inlines sqrtf and
@@ -111,8 +112,9 @@ PUBLIC_HEADERS := $(wildcard include/dsq/*.h)
 # Each object depends on the headers it includes, as the compiler lists
 # them in foo.d beside foo.o (-MMD: not the system headers; -MP: a removed
 # header is no error).  An object whose .d is missing is rebuilt (the empty
-# rule for the .d files).  Tools and tests link libdsq.a, which every
-# header change rebuilds, so they need no list of their own.
+# rule for the .d files).  Tools link libdsq.a and tests
+# libdsq-internal.a, which every header change rebuilds, so they need no
+# list of their own.
 DEPFILES := $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d)
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
@@ -133,7 +135,37 @@ ifneq ($(CUDA_OBJS),)
 $(filter-out %/device.cu.o,$(CUDA_OBJS)): NVCC_EXTRA := --fmad=false
 endif
 
-$(LIBA): $(LIB_OBJS) $(CUDA_OBJS)
+# libdsq.a, the installed library, defines only the API's symbols (dsq_*,
+# DSQ_*; tests/checks/symbols.sh).  A file's own helpers are static; the
+# files of a backend call each other (cpu_*, cu_*), so each backend is one
+# member of the archive: its objects linked together (ld -r) and every
+# symbol but the API's made local (objcopy).  The other objects stay a
+# member each, so that a program still pulls only what it uses
+# (dsq-tokenize needs neither OpenBLAS nor cuBLAS).  The unit tests reach
+# into the library (cpu_gemm, cpu_gelu_as_torch): they link
+# libdsq-internal.a, every object as compiled; check_ops and the benches
+# need only the API and link libdsq.a.
+LIBI := $(BUILD)/libdsq-internal.a
+CPU_BE_OBJS  := $(filter $(BUILD)/obj/kernels/cpu/%,$(LIB_OBJS))
+CUDA_BE_OBJS := $(filter-out %/device.cu.o,$(CUDA_OBJS))
+BE_MEMBERS   := $(BUILD)/obj/backend-cpu.o $(if $(CUDA_BE_OBJS),$(BUILD)/obj/backend-cuda.o)
+PUB_OBJS     := $(filter-out $(CPU_BE_OBJS) $(CUDA_BE_OBJS),$(LIB_OBJS) $(CUDA_OBJS)) $(BE_MEMBERS)
+OBJCOPY ?= objcopy
+API_ONLY = $(LD) -r -o $@.r $^ && $(OBJCOPY) --wildcard --keep-global-symbol='dsq_*' \
+  --keep-global-symbol='DSQ_*' $@.r $@ && rm -f $@.r
+
+$(BUILD)/obj/backend-cpu.o: $(CPU_BE_OBJS)
+	$(API_ONLY)
+
+$(BUILD)/obj/backend-cuda.o: $(CUDA_BE_OBJS)
+	$(API_ONLY)
+
+$(LIBA): $(PUB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBI): $(LIB_OBJS) $(CUDA_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -142,9 +174,9 @@ $(BINDIR)/%: tools/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBI)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBI) $(LDFLAGS) $(LDLIBS)
 
 # System packages (Debian), installed when missing; a fast no-op otherwise.
 deps:

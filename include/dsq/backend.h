@@ -62,13 +62,15 @@ struct dsq_backend {
                  float beta, float *c, int ldc, long long stride_c, int batch);
 
     /* The arithmetic of every later gemm call (model code's, and those
-     * inside attention and xent): DSQ_PREC_FP32 (the default: true fp32),
-     * DSQ_PREC_BF16 or DSQ_PREC_FP16: op(A) and op(B) rounded to that
-     * format (to nearest, ties to even; fp16 overflows to inf), products
-     * accumulated in fp32 (tensor cores on a GPU); C, alpha, beta and every
-     * buffer stay fp32, and so does everything that is not a GEMM.  For
-     * training and decoding (--precision); BERTScore's inference operations
-     * are not meant to run under it. */
+     * inside attention, xent and the inference operations): DSQ_PREC_FP32
+     * (the default: true fp32), DSQ_PREC_BF16 or DSQ_PREC_FP16: op(A) and
+     * op(B) rounded to that format (to nearest, ties to even; fp16
+     * overflows to inf; an intermediate such as attention's probabilities
+     * where a product reads it), products accumulated in fp32 (tensor
+     * cores on a GPU); C, alpha, beta and every buffer stay fp32, and so
+     * does everything that is not a GEMM.  For training and decoding
+     * (--precision); BERTScore's inference operations are not meant to
+     * run under it. */
     void (*set_precision)(dsq_backend *be, int prec);
 
     /* ---- bias and sums -------------------------------------------------- */

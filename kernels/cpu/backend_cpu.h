@@ -8,14 +8,15 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "numerics.h"
 
 /* For loops of float math: GCC 12 vectorises them only when told that
  * float operations do not trap (so a select may be if-converted) and with
  * the dynamic cost model (the Makefile's, but not -O2's "very cheap" one,
  * which leaves loops of unknown trip count scalar).  Helpers they call
- * need the same attribute, or GCC will not inline them. */
-#define VEC_MATH \
-    __attribute__((optimize("no-trapping-math", "tree-vectorize", "vect-cost-model=dynamic")))
+ * need the same attribute, or GCC will not inline them: the shared
+ * formulas of numerics.h carry it. */
+#define VEC_MATH DSQ_VEC_MATH
 
 /* Row loops that are most of an operation's non-GEMM time also get AVX2
  * and AVX-512 versions, chosen at load time for the CPU (GCC function
@@ -37,50 +38,28 @@ static inline size_t cpu_blk_len(size_t b, size_t n) {
     return n - b * CPU_BLK < CPU_BLK ? n - b * CPU_BLK : CPU_BLK;
 }
 
-/* exp(-y) for 0 <= y <= 87 in plain float operations that vectorise
- * (Cephes expf: -y = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial, 2^n
- * by the exponent bits); within 2 ulp of expf.  The +/- 1.5 * 2^23 rounds
- * to the nearest integer without floorf (no SSE4.1 needed).  Shared by
- * the operations whose exponentials dominate (GELU, softmax, vocabulary
- * cross-entropy). */
-static inline VEC_MATH float cpu_exp_neg(float y) {
-    float x = -y;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    union { int32_t i; float f; } sc = {((int32_t)n + 127) * (1 << 23)};
-    return p * sc.f;
-}
-
-/* e^-y for y >= 0, and 0 (not a subnormal, nor e^-87) where y >= 87. */
-static inline VEC_MATH float cpu_exp_neg0(float y) {
-    float e = cpu_exp_neg(y < 87.0f ? y : 87.0f);
-    return y < 87.0f ? e : 0.0f;
-}
-
-/* erf(a) as PyTorch's vectorised CPU kernels compute it (A&S 7.1.26:
- * erf(a) = sign(a) (1 - t (p1 + t (p2 + ...)) exp(-a^2)), t = 1/(1 + p|a|),
- * |error| < 1.5e-7), so GELU matches theirs more closely than erff does. */
-static inline VEC_MATH float cpu_erf(float a) {
-    float aa = a < 0.0f ? -a : a, a2 = a * a;
-    a2 = a2 < 87.0f ? a2 : 87.0f;
-    float t = 1.0f / (0.3275911f * aa + 1.0f);
-    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-              0.254829592f;
-    float e = 1.0f - r * t * cpu_exp_neg(a2);
-    return a < 0.0f ? -e : e;
-}
-
 /* core.c: scratch buffers that live as long as the backend, so a
  * training step allocates nothing.  Returns slot's buffer grown to at least
  * n floats (contents undefined).  One user per slot at a time: the
- * operations that use one are not called concurrently. */
-enum { CPU_SCRATCH_XENT, CPU_SCRATCH_XENT_BIAS, CPU_SCRATCH_SLOTS };
+ * operations that use one are not called concurrently.  The _LOWP slots
+ * hold operands rounded for 16-bit GEMM arithmetic (prec.c), used only
+ * under bf16 / fp16. */
+enum {
+    CPU_SCRATCH_XENT,       /* [chunk, V] logits, then their gradient */
+    CPU_SCRATCH_XENT_BIAS,  /* per-thread bias gradients */
+    CPU_SCRATCH_LOWP_A,     /* xent: W; attention: qkv */
+    CPU_SCRATCH_LOWP_B,     /* xent: a chunk of z; attention: dout */
+    CPU_SCRATCH_LOWP_T,     /* attention: per-thread [L, L] */
+    CPU_SCRATCH_SLOTS
+};
 float *cpu_scratch(dsq_backend *be, int slot, size_t n);
+
+/* The backend's state (be->impl). */
+typedef struct {
+    float *buf[CPU_SCRATCH_SLOTS];
+    size_t cap[CPU_SCRATCH_SLOTS];
+    int prec;  /* DSQ_PREC_*: the GEMM arithmetic (set_precision) */
+} cpu_state;
 
 /* core.c: the fp32 GEMM (the table's gemm by default). */
 void cpu_gemm(dsq_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -164,6 +143,20 @@ void cpu_ema(dsq_backend *be, float *ema, const float *param, size_t n, float ra
 void cpu_set_precision(dsq_backend *be, int prec);
 float dsq_round_bf16(float x);  /* to nearest bfloat16, ties to even */
 float dsq_round_fp16(float x);  /* to nearest IEEE half, ties to even, inf beyond */
+/* The GEMM arithmetic set by set_precision (DSQ_PREC_*).  The operations
+ * that call sgemm themselves (attention, xent, linear_fixed_fwd) round
+ * their operands with the functions below when it is not DSQ_PREC_FP32,
+ * each buffer once where several products read it; under fp32 they run
+ * the plain products. */
+static inline int cpu_prec(dsq_backend *be) { return ((cpu_state *)be->impl)->prec; }
+/* dst[n] = src[n] rounded to prec's 16-bit format (dst may be src):
+ * cpu_round single-threaded (inside parallel loops), cpu_round_par over
+ * the threads (whole buffers). */
+void cpu_round(int prec, float *dst, const float *src, size_t n);
+void cpu_round_par(int prec, float *dst, const float *src, size_t n);
+/* dst[rows, cols] (contiguous) = src[rows, cols] (rows ld apart), rounded;
+ * single-threaded. */
+void cpu_round_mat(int prec, float *dst, const float *src, int rows, int cols, int ld);
 
 /* round.c: the running row-wise best of vocabulary scores. */
 void cpu_row_best(dsq_backend *be, float *best, int32_t *idx, const float *scores,

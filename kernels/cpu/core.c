@@ -32,11 +32,6 @@ static void cpu_zero(dsq_backend *be, void *p, size_t bytes) {
 
 static void cpu_sync(dsq_backend *be) { (void)be; }
 
-typedef struct {
-    float *buf[CPU_SCRATCH_SLOTS];
-    size_t cap[CPU_SCRATCH_SLOTS];
-} cpu_state;
-
 float *cpu_scratch(dsq_backend *be, int slot, size_t n) {
     cpu_state *st = be->impl;
     if (n > st->cap[slot]) {

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "err.h"
 #include "philox.h"
 
 /* One row: o = (x - mean) rstd w + b.  The sums are in double, as before,
@@ -89,25 +90,17 @@ void cpu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbia
     }
 }
 
-/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf. */
+/* 0.5 x (1 + erf(x / sqrt 2)) with PyTorch's vectorised erf (dsq_gelu). */
 VEC_CLONES VEC_MATH void cpu_gelu_as_torch(float *out, const float *inp, size_t n) {
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float v = inp[i];
-        out[i] = v * 0.5f * (1.0f + cpu_erf(v * 0.70710678118654752f));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = dsq_gelu(inp[i]);
 }
 
 /* dinp += dout * (cdf(x) + x pdf(x)), as PyTorch's vectorised backward. */
 VEC_CLONES VEC_MATH static void gelu_bwd_range(float *dinp, const float *inp,
                                                const float *dout, size_t n) {
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i], h = 0.5f * x * x;
-        float cdf = 0.5f * (1.0f + cpu_erf(x * 0.70710678118654752f));
-        float pdf = 0.3989422804014327f * cpu_exp_neg(h < 87.0f ? h : 87.0f);
-        dinp[i] += dout[i] * (cdf + x * pdf);
-    }
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * dsq_gelu_grad(inp[i]);
 }
 
 void cpu_gelu_fwd(dsq_backend *be, float *out, const float *inp, size_t n) {
@@ -161,7 +154,7 @@ VEC_CLONES VEC_MATH static void softmax_row(float *o, const float *x, int cols, 
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < cols; j++) {
-        float e = cpu_exp_neg0(mx - scale * x[j]);
+        float e = dsq_exp_neg0(mx - scale * x[j]);
         o[j] = e;
         s += e;
     }
@@ -277,13 +270,22 @@ void cpu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n,
  * alone, each computed by one single-threaded sgemm call (OpenBLAS's
  * results depend on the call's shape). */
 /* Blocks of 128 rows of inp, one sgemm each; then bias and activation per
- * row while the block is in cache. */
+ * row while the block is in cache.  Under 16-bit arithmetic (cpu_prec)
+ * the sgemm calls read inp and weight rounded once. */
 void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
                           const float *weight, const float *bias, int N, int C, int OC,
                           int act) {
-    (void)be;
     enum { ROWS = 128 };
-    int nb = (N + ROWS - 1) / ROWS;
+    int nb = (N + ROWS - 1) / ROWS, prec = cpu_prec(be);
+    float *rx = NULL, *rw = NULL;
+    if (prec != DSQ_PREC_FP32 && N > 0) {
+        rx = xmalloc((size_t)N * C * sizeof *rx);
+        rw = xmalloc((size_t)OC * C * sizeof *rw);
+        cpu_round_par(prec, rx, inp, (size_t)N * C);
+        cpu_round_par(prec, rw, weight, (size_t)OC * C);
+        inp = rx;
+        weight = rw;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int blk = 0; blk < nb; blk++) {
         int r0 = blk * ROWS, m = N - r0 < ROWS ? N - r0 : ROWS;
@@ -297,4 +299,6 @@ void cpu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp,
             if (act == 1) cpu_gelu_as_torch(row, row, (size_t)OC);
         }
     }
+    free(rx);
+    free(rw);
 }

@@ -31,7 +31,7 @@ VEC_CLONES VEC_MATH static float exp_sum(float *x, float mx, int V) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < V; j++) {
-        float e = cpu_exp_neg0(mx - x[j]);
+        float e = dsq_exp_neg0(mx - x[j]);
         x[j] = e;
         s += e;
     }
@@ -93,6 +93,10 @@ static void grad_gemms(float *dz, float *dW, const float *g, const float *W, con
  * than 549; 2 threads: 274 take 3% more; 1,024 gain nothing more). */
 #define XENT_SCRATCH_FLOATS ((size_t)1 << 24)
 
+/* Under 16-bit arithmetic the products read W rounded once, each chunk of
+ * z rounded once (the logits and dW read it), and the chunk's gradient
+ * rounded in place once its row pass (and the bias gradient, from the
+ * unrounded values) is done. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
               const float *z, const float *W, const float *bias, const int32_t *ids,
               const float *gscale, int N, int d, int V, int chunk) {
@@ -102,30 +106,42 @@ void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,
         chunk = c < 1 ? 1 : c > (size_t)N ? N : (int)c;
     }
     if (chunk > N) chunk = N;
-    int nt = omp_get_max_threads();
+    int nt = omp_get_max_threads(), prec = cpu_prec(be), lowp = prec != DSQ_PREC_FP32;
     float *lg = cpu_scratch(be, CPU_SCRATCH_XENT, (size_t)chunk * V);  /* [chunk, V] */
     /* per-thread bias gradients [nt, V], summed in thread order at the end */
     float *part = gscale ? cpu_scratch(be, CPU_SCRATCH_XENT_BIAS, (size_t)nt * V) : NULL;
     if (part) memset(part, 0, (size_t)nt * V * sizeof *part);
+    const float *Wu = W;  /* W as the products read it */
+    if (lowp) {
+        float *r = cpu_scratch(be, CPU_SCRATCH_LOWP_A, (size_t)V * d);
+        cpu_round_par(prec, r, W, (size_t)V * d);
+        Wu = r;
+    }
     for (int r0 = 0; r0 < N; r0 += chunk) {
         int n = N - r0 < chunk ? N - r0 : chunk;
         const float *zc = z + (size_t)r0 * d;
-        be->gemm(be, 0, 1, n, V, d, 1.0f, zc, d, 0, W, d, 0, 0.0f, lg, V, 0, 1);
+        if (lowp) {
+            float *r = cpu_scratch(be, CPU_SCRATCH_LOWP_B, (size_t)n * d);
+            cpu_round_par(prec, r, zc, (size_t)n * d);
+            zc = r;
+        }
+        cpu_gemm(be, 0, 1, n, V, d, 1.0f, zc, d, 0, Wu, d, 0, 0.0f, lg, V, 0, 1);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int i = 0; i < n; i++) {
             float *acc = part ? part + (size_t)omp_get_thread_num() * V : NULL;
-            float l = xent_row(lg + (size_t)i * V, bias, V, ids[r0 + i],
-                               gscale ? gscale[r0 + i] : 0.0f, acc);
+            float *x = lg + (size_t)i * V;
+            float l = xent_row(x, bias, V, ids[r0 + i], gscale ? gscale[r0 + i] : 0.0f, acc);
             if (loss) loss[r0 + i] = l;
+            if (lowp && gscale) cpu_round(prec, x, x, (size_t)V);
         }
         if (!gscale) continue;
         if (dz && dW && nt % 2 == 0) {
-            grad_gemms(dz + (size_t)r0 * d, dW, lg, W, zc, n, d, V, nt);
+            grad_gemms(dz + (size_t)r0 * d, dW, lg, Wu, zc, n, d, V, nt);
             continue;
         }
-        if (dz) be->gemm(be, 0, 0, n, d, V, 1.0f, lg, V, 0, W, d, 0, 1.0f,
+        if (dz) cpu_gemm(be, 0, 0, n, d, V, 1.0f, lg, V, 0, Wu, d, 0, 1.0f,
                          dz + (size_t)r0 * d, d, 0, 1);
-        if (dW) be->gemm(be, 1, 0, V, d, n, 1.0f, lg, V, 0, zc, d, 0, 1.0f, dW, d, 0, 1);
+        if (dW) cpu_gemm(be, 1, 0, V, d, n, 1.0f, lg, V, 0, zc, d, 0, 1.0f, dW, d, 0, 1);
     }
     if (part && dbias)
         for (int t = 0; t < nt; t++) be->axpy(be, dbias, 1.0f, part + (size_t)t * V, (size_t)V);

@@ -56,8 +56,8 @@ void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *do
 // keys get exactly 0 and a row without any key is all zeros (as the CPU's
 // masked_softmax_row).  One warp per row; row r of the chunk belongs to
 // sequence b0 + r / (nh * L).
-__global__ void masked_softmax_kernel(float *s, const float *__restrict__ mask, int rows, int L,
-                                      int nh, int b0, float div) {
+static __global__ void masked_softmax_kernel(float *s, const float *__restrict__ mask, int rows,
+                                             int L, int nh, int b0, float div) {
     int row = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return;
     float *x = s + (size_t)row * L;

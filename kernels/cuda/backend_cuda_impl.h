@@ -107,7 +107,7 @@ static __device__ __forceinline__ float cu_block_max(float v, float *sh) {
 enum { CU_COLSUM_ROWS = 128 };
 
 template <typename Acc, typename F>
-__global__ void cu_colsum_part_kernel(Acc *part, int N, int C, int rows, F f) {
+static __global__ void cu_colsum_part_kernel(Acc *part, int N, int C, int rows, F f) {
     __shared__ Acc sh[8][32];
     int j = blockIdx.x * 32 + threadIdx.x;
     int r0 = blockIdx.y * rows;
@@ -125,7 +125,7 @@ __global__ void cu_colsum_part_kernel(Acc *part, int N, int C, int rows, F f) {
 }
 
 template <typename Acc>
-__global__ void cu_colsum_finish_kernel(float *out, const Acc *part, int nsplit, int C) {
+static __global__ void cu_colsum_finish_kernel(float *out, const Acc *part, int nsplit, int C) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= C) return;
     Acc s = part[j];

@@ -154,8 +154,8 @@ typedef struct {
     long long sab, sah, sbb, sbh, scb, sch;
 } cu_bh_args;
 
-__global__ void bh_ptrs_kernel(const float **pa, const float **pb, float **pc, cu_bh_args g,
-                               int nb, int nh) {
+static __global__ void bh_ptrs_kernel(const float **pa, const float **pb, float **pc, cu_bh_args g,
+                                      int nb, int nh) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= nb * nh) return;
     long long b = i / nh, h = i % nh;

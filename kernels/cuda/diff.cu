@@ -6,12 +6,10 @@
 #include "philox_core.h"
 
 // One thread per element of [B, L, d]; position r = b*L + l.
-__global__ void q_sample_fwd_kernel(float *__restrict__ xt, const float *__restrict__ x0,
-                                    const float *__restrict__ eps,
-                                    const float *__restrict__ mean,
-                                    const float *__restrict__ ca, const float *__restrict__ cb,
-                                    const float *__restrict__ mask,
-                                    const float *__restrict__ dmask, int L, int d, size_t n) {
+static __global__ void q_sample_fwd_kernel(
+    float *__restrict__ xt, const float *__restrict__ x0, const float *__restrict__ eps,
+    const float *__restrict__ mean, const float *__restrict__ ca, const float *__restrict__ cb,
+    const float *__restrict__ mask, const float *__restrict__ dmask, int L, int d, size_t n) {
     GRID_STRIDE(i, n) {
         size_t r = i / (size_t)d, j = i % (size_t)d, b = r / (size_t)L;
         float y;
@@ -33,11 +31,9 @@ void cu_q_sample_fwd(dsq_backend *be, float *xt, const float *x0, const float *e
     CU_AFTER(be);
 }
 
-__global__ void q_sample_bwd_dx0_kernel(float *__restrict__ dx0, const float *__restrict__ dxt,
-                                        const float *__restrict__ ca,
-                                        const float *__restrict__ mask,
-                                        const float *__restrict__ dmask, int L, int d,
-                                        size_t n) {
+static __global__ void q_sample_bwd_dx0_kernel(
+    float *__restrict__ dx0, const float *__restrict__ dxt, const float *__restrict__ ca,
+    const float *__restrict__ mask, const float *__restrict__ dmask, int L, int d, size_t n) {
     GRID_STRIDE(i, n) {
         size_t r = i / (size_t)d, b = r / (size_t)L;
         if (dmask && mask[r] != 0.0f && dmask[r] != 0.0f) continue;
@@ -71,8 +67,8 @@ void cu_q_sample_bwd(dsq_backend *be, float *dx0, float *dmean, const float *dxt
 
 // loss[b] = mean over the n entries of row b of (sx x - y)^2 (y NULL: 0),
 // summed in double: one block per row.
-__global__ void sqerr_fwd_kernel(float *loss, const float *__restrict__ x,
-                                 const float *__restrict__ y, float sx, int n) {
+static __global__ void sqerr_fwd_kernel(float *loss, const float *__restrict__ x,
+                                        const float *__restrict__ y, float sx, int n) {
     __shared__ double sh[32];
     int b = blockIdx.x;
     const float *xr = x + (size_t)b * n, *yr = y ? y + (size_t)b * n : NULL;
@@ -92,9 +88,10 @@ void cu_sqerr_fwd(dsq_backend *be, float *loss, const float *x, const float *y, 
     CU_AFTER(be);
 }
 
-__global__ void sqerr_bwd_kernel(float *__restrict__ dx, float *__restrict__ dy,
-                                 const float *__restrict__ gscale, const float *__restrict__ x,
-                                 const float *__restrict__ y, float sx, int n, size_t total) {
+static __global__ void sqerr_bwd_kernel(float *__restrict__ dx, float *__restrict__ dy,
+                                        const float *__restrict__ gscale,
+                                        const float *__restrict__ x, const float *__restrict__ y,
+                                        float sx, int n, size_t total) {
     GRID_STRIDE(i, total) {
         size_t b = i / (size_t)n;
         float k = 2.0f * gscale[b] / (float)n;
@@ -116,7 +113,7 @@ void cu_sqerr_bwd(dsq_backend *be, float *dx, float *dy, const float *gscale, co
 // ---- Gaussian noise ---------------------------------------------------------------
 
 // Two Box-Muller pairs per Philox block, in double as the CPU.
-__global__ void randn_kernel(float *out, size_t n, uint64_t seed, uint64_t off) {
+static __global__ void randn_kernel(float *out, size_t n, uint64_t seed, uint64_t off) {
     size_t ng = (n + 3) / 4;
     GRID_STRIDE(g, ng) {
         uint32_t x[4];

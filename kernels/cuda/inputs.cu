@@ -9,8 +9,10 @@
 
 // out[N,C] = table[ids[n], :]; an id outside [0, V) gives a NaN row (the
 // CPU would read out of bounds).
-__global__ void embedding_fwd_kernel(float *__restrict__ out, const int32_t *__restrict__ ids,
-                                     const float *__restrict__ table, size_t n, int C, int V) {
+static __global__ void embedding_fwd_kernel(float *__restrict__ out,
+                                            const int32_t *__restrict__ ids,
+                                            const float *__restrict__ table, size_t n, int C,
+                                            int V) {
     GRID_STRIDE(i, n) {
         int id = ids[i / (size_t)C];
         out[i] = id >= 0 && id < V ? table[(size_t)id * C + i % (size_t)C] : NAN;
@@ -34,10 +36,10 @@ void cu_embedding_fwd(dsq_backend *be, float *out, const int32_t *ids, const flo
 // old value: the CPU's sum, bit for bit.
 enum { EB_THREADS = 256, EB_ACC_FLOATS = 11264 };  // 44 KB of accumulators
 
-__global__ void embedding_bwd_kernel(float *__restrict__ dtable,
-                                     const int32_t *__restrict__ ids,
-                                     const float *__restrict__ dout, int N, int C, int V, int R,
-                                     int CW) {
+static __global__ void embedding_bwd_kernel(float *__restrict__ dtable,
+                                            const int32_t *__restrict__ ids,
+                                            const float *__restrict__ dout, int N, int C, int V,
+                                            int R, int CW) {
     extern __shared__ float acc[];  // [R, CW]
     __shared__ int s_n[EB_THREADS], s_r[EB_THREADS], s_cnt[EB_THREADS / 32];
     int v0 = blockIdx.x * R, v1 = v0 + R < V ? v0 + R : V, nr = v1 - v0;
@@ -103,8 +105,8 @@ void cu_embedding_bwd(dsq_backend *be, float *dtable, const int32_t *ids, const 
 
 // The reference's timestep_embedding in float32, in the CPU's order of
 // operations: f_j = exp((float)(-ln 10000) * j / half).
-__global__ void timestep_kernel(float *out, const float *__restrict__ t, int B, int dim,
-                                int half, float neg_log) {
+static __global__ void timestep_kernel(float *out, const float *__restrict__ t, int B, int dim,
+                                       int half, float neg_log) {
     size_t n = (size_t)B * (half > 0 ? half : 1);
     GRID_STRIDE(i, n) {
         int b = (int)(i / (half > 0 ? half : 1)), j = (int)(i % (half > 0 ? half : 1));
@@ -129,8 +131,10 @@ void cu_timestep_embedding(dsq_backend *be, float *out, const float *t, int B, i
 }
 
 // out[B,L,C] = pos[l] + x + tv[b], in that order (out may alias x).
-__global__ void add_time_pos_fwd_kernel(float *out, const float *x, const float *__restrict__ tv,
-                                        const float *__restrict__ pos, int L, int C, size_t n) {
+static __global__ void add_time_pos_fwd_kernel(float *out, const float *x,
+                                               const float *__restrict__ tv,
+                                               const float *__restrict__ pos, int L, int C,
+                                               size_t n) {
     GRID_STRIDE(i, n) {
         size_t j = i % (size_t)C, r = i / (size_t)C;  // r = b*L + l
         size_t l = r % (size_t)L, b = r / (size_t)L;
@@ -147,14 +151,14 @@ void cu_add_time_pos_fwd(dsq_backend *be, float *out, const float *x, const floa
     CU_AFTER(be);
 }
 
-__global__ void add_inplace_kernel(float *__restrict__ dst, const float *__restrict__ src,
-                                   size_t n) {
+static __global__ void add_inplace_kernel(float *__restrict__ dst, const float *__restrict__ src,
+                                          size_t n) {
     GRID_STRIDE(i, n) dst[i] += src[i];
 }
 
 // dtv[b, j] += dout[b, l, j] for l in order (the CPU's sequence of adds).
-__global__ void sum_over_l_kernel(float *__restrict__ dtv, const float *__restrict__ dout, int B,
-                                  int L, int C) {
+static __global__ void sum_over_l_kernel(float *__restrict__ dtv, const float *__restrict__ dout,
+                                         int B, int L, int C) {
     GRID_STRIDE(i, (size_t)B * C) {
         size_t b = i / (size_t)C, j = i % (size_t)C;
         float a = dtv[i];
@@ -164,8 +168,8 @@ __global__ void sum_over_l_kernel(float *__restrict__ dtv, const float *__restri
 }
 
 // dpos[l, j] += dout[b, l, j] for b in order.
-__global__ void sum_over_b_kernel(float *__restrict__ dpos, const float *__restrict__ dout, int B,
-                                  int L, int C) {
+static __global__ void sum_over_b_kernel(float *__restrict__ dpos, const float *__restrict__ dout,
+                                         int B, int L, int C) {
     GRID_STRIDE(i, (size_t)L * C) {
         size_t l = i / (size_t)C, j = i % (size_t)C;
         float a = dpos[i];

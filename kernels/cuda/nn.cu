@@ -1,11 +1,13 @@
 // CUDA backend: LayerNorm, pointwise nonlinearities, row softmax, dropout
 // (the CPU's Philox streams, lib/base/philox_core.h) and the fixed-block
 // linear layer with PyTorch's vectorised GELU, with the CPU backend's
-// formulas and accumulation precisions (kernels/cpu/nn.c): one warp per row
+// formulas (kernels/numerics.h: GELU, its erf and the exponential of the
+// softmax) and accumulation precisions (kernels/cpu/nn.c): one warp per row
 // for the row operations.
 #include <math.h>
 
 #include "backend_cuda_impl.h"
+#include "numerics.h"
 #include "philox_core.h"
 
 enum { ROWS_PER_BLOCK = 8 };  // warps per block of the row kernels
@@ -18,10 +20,11 @@ static unsigned row_grid(int rows) {
 
 // Sums in double as the CPU: mean, then the biased variance of (x - m)
 // with the difference rounded to float first.
-__global__ void layernorm_fwd_kernel(float *out, float *__restrict__ mean,
-                                     float *__restrict__ rstd, const float *inp,
-                                     const float *__restrict__ weight,
-                                     const float *__restrict__ bias, int N, int C, float eps) {
+static __global__ void layernorm_fwd_kernel(float *out, float *__restrict__ mean,
+                                            float *__restrict__ rstd, const float *inp,
+                                            const float *__restrict__ weight,
+                                            const float *__restrict__ bias, int N, int C,
+                                            float eps) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *x = inp + (size_t)row * C;
@@ -52,12 +55,12 @@ void cu_layernorm_fwd(dsq_backend *be, float *out, float *mean, float *rstd, con
     CU_AFTER(be);
 }
 
-__global__ void layernorm_bwd_dinp_kernel(float *__restrict__ dinp,
-                                          const float *__restrict__ dout,
-                                          const float *__restrict__ inp,
-                                          const float *__restrict__ weight,
-                                          const float *__restrict__ mean,
-                                          const float *__restrict__ rstd, int N, int C) {
+static __global__ void layernorm_bwd_dinp_kernel(float *__restrict__ dinp,
+                                                 const float *__restrict__ dout,
+                                                 const float *__restrict__ inp,
+                                                 const float *__restrict__ weight,
+                                                 const float *__restrict__ mean,
+                                                 const float *__restrict__ rstd, int N, int C) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *x = inp + (size_t)row * C, *g = dout + (size_t)row * C;
@@ -108,41 +111,30 @@ void cu_layernorm_bwd(dsq_backend *be, float *dinp, float *dweight, float *dbias
 
 // ---- pointwise nonlinearities (out may alias inp) ------------------------------
 
-#define SQRT1_2F 0.70710678118654752440f
-
-__global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n) {
-    GRID_STRIDE(i, n) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * SQRT1_2F));
-    }
+static __global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n) {
+    GRID_STRIDE(i, n) out[i] = dsq_gelu(inp[i]);
 }
 
-__global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
-                                const float *__restrict__ dout, size_t n) {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    GRID_STRIDE(i, n) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * SQRT1_2F));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
-    }
+static __global__ void gelu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                       const float *__restrict__ dout, size_t n) {
+    GRID_STRIDE(i, n) dinp[i] += dout[i] * dsq_gelu_grad(inp[i]);
 }
 
-__global__ void tanh_fwd_kernel(float *out, const float *inp, size_t n) {
+static __global__ void tanh_fwd_kernel(float *out, const float *inp, size_t n) {
     GRID_STRIDE(i, n) out[i] = tanhf(inp[i]);
 }
 
-__global__ void tanh_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ out,
-                                const float *__restrict__ dout, size_t n) {
+static __global__ void tanh_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ out,
+                                       const float *__restrict__ dout, size_t n) {
     GRID_STRIDE(i, n) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
-__global__ void silu_fwd_kernel(float *out, const float *inp, size_t n) {
+static __global__ void silu_fwd_kernel(float *out, const float *inp, size_t n) {
     GRID_STRIDE(i, n) out[i] = inp[i] / (1.0f + expf(-inp[i]));
 }
 
-__global__ void silu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
-                                const float *__restrict__ dout, size_t n) {
+static __global__ void silu_bwd_kernel(float *__restrict__ dinp, const float *__restrict__ inp,
+                                       const float *__restrict__ dout, size_t n) {
     GRID_STRIDE(i, n) {
         float s = 1.0f / (1.0f + expf(-inp[i]));
         dinp[i] += dout[i] * s * (1.0f + inp[i] * (1.0f - s));
@@ -192,8 +184,8 @@ void cu_silu_bwd(dsq_backend *be, float *dinp, const float *inp, const float *do
 
 // out = softmax(scale * inp) per row; the exponentials' sum in double.
 // Each lane reads and writes only its own elements, so out may alias inp.
-__global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int cols,
-                                   float scale) {
+static __global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int cols,
+                                          float scale) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float *x = inp + (size_t)row * cols;
@@ -203,7 +195,7 @@ __global__ void softmax_fwd_kernel(float *out, const float *inp, int rows, int c
     mx = cu_warp_max(mx);
     double s = 0;
     for (int j = lane; j < cols; j += 32) {
-        float e = expf(scale * x[j] - mx);
+        float e = dsq_exp_neg0(mx - scale * x[j]);
         o[j] = e;
         s += e;
     }
@@ -223,9 +215,9 @@ void cu_softmax_fwd(dsq_backend *be, float *out, const float *inp, int rows, int
 // d x_j = scale * y_j (g_j - sum_k y_k g_k), the sum in double; dx may
 // alias g (each lane finishes reading before the reduction, then writes
 // only its own elements).
-__global__ void softmax_bwd_kernel(float *dinp, const float *__restrict__ out,
-                                   const float *dout, int rows, int cols, float scale,
-                                   int accumulate) {
+static __global__ void softmax_bwd_kernel(float *dinp, const float *__restrict__ out,
+                                          const float *dout, int rows, int cols, float scale,
+                                          int accumulate) {
     int row = blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float *y = out + (size_t)row * cols, *g = dout + (size_t)row * cols;
@@ -258,8 +250,8 @@ void cu_softmax_bwd(dsq_backend *be, float *dinp, const float *out, const float 
 // dst[i] (=, or += when accumulate) src[i] * keep where element i of the
 // uniform stream (seed, off) is >= p, else 0: one thread per Philox block
 // of four elements.  dst may alias src.
-__global__ void dropout_kernel(float *dst, const float *src, size_t n, float p, float keep,
-                               uint64_t seed, uint64_t off, int accumulate) {
+static __global__ void dropout_kernel(float *dst, const float *src, size_t n, float p, float keep,
+                                      uint64_t seed, uint64_t off, int accumulate) {
     size_t ng = (n + 3) / 4;
     GRID_STRIDE(g, ng) {
         uint32_t x[4];
@@ -294,40 +286,13 @@ void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, f
 
 // ---- fixed-block linear with PyTorch's GELU -------------------------------------
 
-// exp(-y) for 0 <= y <= 87, the CPU's Cephes polynomial (kernels/cpu/backend_cpu.h).
-static __device__ __forceinline__ float exp_neg(float y) {
-    float x = -y;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    return p * __int_as_float(((int)n + 127) * (1 << 23));
-}
-
-// 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz-Stegun 7.1.26 as
-// PyTorch's vectorised CPU kernel (and cpu_gelu_as_torch).
-static __device__ __forceinline__ float gelu_as_torch(float v) {
-    float a = v * 0.70710678118654752f;
-    float aa = fabsf(a), a2 = a * a;
-    a2 = a2 < 87.0f ? a2 : 87.0f;
-    float t = 1.0f / (0.3275911f * aa + 1.0f);
-    float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-              0.254829592f;
-    float e = 1.0f - r * t * exp_neg(a2);
-    e = a < 0.0f ? -e : e;
-    return v * 0.5f * (1.0f + e);
-}
-
-__global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
-                                int act) {
+static __global__ void bias_act_kernel(float *out, const float *__restrict__ bias, size_t n, int OC,
+                                       int act) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         float v = out[i];
         if (bias) v += bias[i % (size_t)OC];
-        if (act == 1) v = gelu_as_torch(v);
+        if (act == 1) v = dsq_gelu(v);
         out[i] = v;
     }
 }

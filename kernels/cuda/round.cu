@@ -18,8 +18,8 @@ enum { RB_ROWS = 8 };  // rows (warps) per block of 256 threads
 
 // best[N], idx[N]; scores[N, C]; add[C]; global index of column c is col0 + c.
 template <int SIGN>
-__global__ void row_best_kernel(float *best, int32_t *idx, const float *scores,
-                                const float *add, int N, int C, int col0) {
+static __global__ void row_best_kernel(float *best, int32_t *idx, const float *scores,
+                                       const float *add, int N, int C, int col0) {
     int r = blockIdx.x * RB_ROWS + (int)(threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (r >= N) return;  // whole warps: the shuffles below see full warps
     const float *row = scores + (size_t)r * C;

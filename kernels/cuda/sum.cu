@@ -6,8 +6,8 @@
 #include "backend_cuda_impl.h"
 
 // out[N,C] += bias[C]
-__global__ void bias_add_kernel(float *__restrict__ out, const float *__restrict__ bias,
-                                size_t n, int C) {
+static __global__ void bias_add_kernel(float *__restrict__ out, const float *__restrict__ bias,
+                                       size_t n, int C) {
     GRID_STRIDE(i, n) out[i] += bias[i % (size_t)C];
 }
 
@@ -31,7 +31,7 @@ void cu_bias_grad(dsq_backend *be, float *dbias, const float *dout, int N, int C
 }
 
 // out = a + b (may alias)
-__global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
+static __global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
     GRID_STRIDE(i, n) out[i] = a[i] + b[i];
 }
 
@@ -42,7 +42,7 @@ void cu_add(dsq_backend *be, float *out, const float *a, const float *b, size_t 
 }
 
 // dst += alpha * src
-__global__ void axpy_kernel(float *dst, float alpha, const float *src, size_t n) {
+static __global__ void axpy_kernel(float *dst, float alpha, const float *src, size_t n) {
     GRID_STRIDE(i, n) dst[i] += alpha * src[i];
 }
 
@@ -52,7 +52,7 @@ void cu_axpy(dsq_backend *be, float *dst, float alpha, const float *src, size_t 
     CU_AFTER(be);
 }
 
-__global__ void scale_kernel(float *x, float s, size_t n) {
+static __global__ void scale_kernel(float *x, float s, size_t n) {
     GRID_STRIDE(i, n) x[i] *= s;
 }
 
@@ -66,7 +66,7 @@ void cu_scale(dsq_backend *be, float *x, float s, size_t n) {
 // (the CPU's chunk), then the chunk sums in order by one block.
 enum { SUMSQ_CHUNK = 1 << 16 };
 
-__global__ void sumsq_part_kernel(double *part, const float *__restrict__ x, size_t n) {
+static __global__ void sumsq_part_kernel(double *part, const float *__restrict__ x, size_t n) {
     __shared__ double sh[32];
     size_t i0 = (size_t)blockIdx.x * SUMSQ_CHUNK;
     size_t i1 = i0 + SUMSQ_CHUNK < n ? i0 + SUMSQ_CHUNK : n;
@@ -76,7 +76,7 @@ __global__ void sumsq_part_kernel(double *part, const float *__restrict__ x, siz
     if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
-__global__ void sumsq_finish_kernel(float *out, const double *part, size_t nch) {
+static __global__ void sumsq_finish_kernel(float *out, const double *part, size_t nch) {
     __shared__ double sh[32];
     // Each thread sums a contiguous run of chunk sums; the runs are then
     // combined in a fixed tree: deterministic.

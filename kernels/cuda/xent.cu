@@ -1,22 +1,12 @@
 // CUDA backend: the fused, chunked vocabulary cross-entropy
 // (kernels/cpu/xent.c).  Per chunk of rows: logits by one GEMM into a
 // [chunk, V] scratch, bias, one block per row turning them into the loss
-// and gscale * (softmax - onehot) in place, then the three gradient
-// products.  The [N, V] logits never exist.
+// and gscale * (softmax - onehot) in place (the CPU's exponential,
+// kernels/numerics.h), then the three gradient products.  The [N, V] logits never exist.
 #include <math.h>
 
 #include "backend_cuda_impl.h"
-
-// e^x for x <= 0: the CPU's polynomial (xent_expf), so that both backends
-// round the same way.
-static __device__ __forceinline__ float xent_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = (float)(int)(x * 1.44269504f - 0.5f);  // round(x / ln2), x <= 0
-    float r = x - n * 0.693145752f - n * 1.42860677e-6f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
-              r * (0.00833333377f + r * 0.00138888892f)))));
-    return p * __int_as_float(((int)n + 127) << 23);
-}
+#include "numerics.h"
 
 enum { XENT_THREADS = 512 };
 
@@ -24,8 +14,8 @@ enum { XENT_THREADS = 512 };
 // (float sums as the CPU; the final combination in double).  With grad,
 // lg[i, :] becomes gs * (softmax - onehot(y)).  An id outside [0, V)
 // gives a NaN loss (the CPU would read out of bounds).
-__global__ void xent_row_kernel(float *lg, float *loss, const int32_t *__restrict__ ids,
-                                const float *__restrict__ gscale, int V, int grad) {
+static __global__ void xent_row_kernel(float *lg, float *loss, const int32_t *__restrict__ ids,
+                                       const float *__restrict__ gscale, int V, int grad) {
     __shared__ float sh[32];
     __shared__ float s_xy;
     int i = blockIdx.x;
@@ -39,12 +29,12 @@ __global__ void xent_row_kernel(float *lg, float *loss, const int32_t *__restric
     float s = 0.0f;
     if (grad) {
         for (int j = threadIdx.x; j < V; j += blockDim.x) {
-            float e = xent_expf(x[j] - mx);
+            float e = dsq_exp_neg0(mx - x[j]);
             x[j] = e;
             s += e;
         }
     } else {
-        for (int j = threadIdx.x; j < V; j += blockDim.x) s += xent_expf(x[j] - mx);
+        for (int j = threadIdx.x; j < V; j += blockDim.x) s += dsq_exp_neg0(mx - x[j]);
     }
     s = cu_block_sum(s, sh);
     if (grad) {

@@ -9,7 +9,7 @@ LAYERS='
 base       lib/base                     err.h cli.h outfile.h dist.h strutil.h util.h
 io         lib/io                       tensor.h stream.h jsonl.h
 text       lib/text                     tokenizer.h wordvocab.h encode.h decode.h
-backend    kernels/cpu kernels/cuda     backend.h
+backend    kernels kernels/cpu kernels/cuda  backend.h
 model      lib/model                    model.h diffusion.h diffusion_schedule.h schedule_sampler.h train.h sample.h
 metrics    lib/metrics                  metrics.h decfile.h score.h report.h mbr.h bert.h bertscore.h
 run        lib/run                      device.h buildinfo.h sample_run.h train_run.h

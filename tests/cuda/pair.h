@@ -52,6 +52,7 @@ void check_true(const char *name, int ok, const char *why);
 #define TOL_F32 1e-5   /* pointwise and reductions */
 #define TOL_GEMM 1e-4  /* anything with a matrix product */
 #define TOL_RNG 1e-6   /* dropout and normal draws (bitwise expected) */
+#define TOL_SAME 1e-6  /* one formula of kernels/numerics.h on both sides (bitwise expected) */
 #define TOL_LOWP 1e-2  /* bf16 / fp16 GEMM operands (set_precision) */
 
 #endif

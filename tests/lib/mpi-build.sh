@@ -16,7 +16,7 @@ mpi_build() {
     fi
   done
   local incs=() srcs=() objs=()
-  for d in include/dsq lib/*/ kernels/*/; do
+  for d in include/dsq kernels lib/*/ kernels/*/; do
     [ -d "$d" ] && incs+=("-I${d%/}")
   done
   for f in lib/*/*.c kernels/*/*.c; do [ -f "$f" ] && srcs+=("$f"); done

@@ -1,8 +1,12 @@
 /* --precision on the CPU backend: the roundings to bfloat16 and half, the
- * GEMM with rounded operands (set_precision), bf16 training against fp32,
+ * GEMM with rounded operands (set_precision) and the products inside
+ * attention, xent and the inference operations, bf16 training against fp32,
  * and fp16 dynamic loss scaling (a step skipped on an injected overflow,
  * the scale lowered, nothing updated; recovery afterwards). */
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +86,188 @@ static void test_gemm_rounded(void) {
                 }
                 free(A), free(B), free(C), free(Ar), free(Br), free(Cr);
             }
+}
+
+/* ---- the products inside operations ------------------------------------------ */
+
+static float *randn(size_t n, float scale, uint64_t stream) {
+    float *x = xmalloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = scale * dsq_philox_normal_at(4, stream, i);
+    return x;
+}
+
+static float *dup(const float *x, size_t n) {
+    float *y = xmalloc(n * sizeof *y);
+    memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+static float *rounded_copy(const float *x, size_t n, int p) {
+    float *y = xmalloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) y[i] = p == DSQ_PREC_BF16 ? dsq_round_bf16(x[i])
+                                                             : dsq_round_fp16(x[i]);
+    return y;
+}
+
+/* ||got - ref|| / ||ref|| */
+static double rel(const float *got, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return sqrt(d / r);
+}
+
+/* A result under 16-bit arithmetic against fp32's: rounded (not equal),
+ * and within tol; prints the relative difference. */
+static void expect_lowp(const char *what, int p, const float *got, const float *ref, size_t n,
+                        double tol) {
+    double e = rel(got, ref, n);
+    printf("  %s %s: rel %.2e from fp32\n", dsq_precision_name(p), what, e);
+    EXPECT(memcmp(got, ref, n * sizeof *got), "%s %s: equal to fp32 (not rounded)",
+           dsq_precision_name(p), what);
+    EXPECT(e < tol, "%s %s: rel %.2e from fp32", dsq_precision_name(p), what, e);
+}
+
+/* Attention under bf16 / fp16 (backend.h: set_precision governs the GEMMs
+ * inside it): forward and backward differ from fp32 and stay close; the
+ * scores come from qkv rounded (att equals fp32's on the rounded qkv,
+ * bit for bit), at 1 and 2 threads.  Measured (bf16 / fp16, rel from
+ * fp32): out 2.6e-3 / 3.6e-4, att 1.5e-3 / 1.9e-4, dqkv 2.8e-3 / 3.9e-4;
+ * within 2e-2 / 3e-3 (bf16 keeps 8 significant bits, fp16 11). */
+static void test_attention_lowp(void) {
+    enum { AB = 2, AL = 9, NH = 2, AH = 16 };
+    size_t nq = (size_t)AB * AL * 3 * AH, no = (size_t)AB * AL * AH,
+           na = (size_t)AB * NH * AL * AL;
+    float *qkv = randn(nq, 1.0f, 11), *dout = randn(no, 1.0f, 12), *dq0 = randn(nq, 0.1f, 13);
+    int nt0 = omp_get_max_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        for (int p = DSQ_PREC_BF16; p <= DSQ_PREC_FP16; p++) {
+            float *out[2], *att[2], *attd[2], *dqkv[2], *datt = xmalloc(na * sizeof *datt);
+            for (int lp = 0; lp < 2; lp++) {  /* fp32, then p */
+                out[lp] = xmalloc(no * 4), att[lp] = xmalloc(na * 4), attd[lp] = xmalloc(na * 4);
+                dqkv[lp] = dup(dq0, nq);
+                be->set_precision(be, lp ? p : DSQ_PREC_FP32);
+                be->attention_fwd(be, out[lp], att[lp], attd[lp], qkv, AB, AL, NH, AH, 0.1f, 3, 7);
+                be->attention_bwd(be, dqkv[lp], datt, dout, qkv, att[lp], attd[lp], AB, AL, NH,
+                                  AH, 0.1f, 3, 7);
+            }
+            double tol = p == DSQ_PREC_BF16 ? 2e-2 : 3e-3;
+            if (nt == 1) {
+                expect_lowp("attention_fwd out", p, out[1], out[0], no, tol);
+                expect_lowp("attention_fwd att", p, att[1], att[0], na, tol);
+                expect_lowp("attention_bwd dqkv", p, dqkv[1], dqkv[0], nq, tol);
+            } else {
+                EXPECT(memcmp(out[1], out[0], no * 4) && memcmp(dqkv[1], dqkv[0], nq * 4),
+                       "%d threads: equal to fp32", nt);
+            }
+            /* the scores are those of the rounded q and k */
+            float *rq = rounded_copy(qkv, nq, p);
+            be->set_precision(be, DSQ_PREC_FP32);
+            be->attention_fwd(be, out[0], att[0], attd[0], rq, AB, AL, NH, AH, 0.1f, 3, 7);
+            EXPECT(!memcmp(att[1], att[0], na * 4), "%s, %d threads: att is not that of the "
+                   "rounded qkv", dsq_precision_name(p), nt);
+            for (int lp = 0; lp < 2; lp++)
+                free(out[lp]), free(att[lp]), free(attd[lp]), free(dqkv[lp]);
+            free(datt), free(rq);
+        }
+    }
+    omp_set_num_threads(nt0);
+    be->set_precision(be, DSQ_PREC_FP32);
+    free(qkv), free(dout), free(dq0);
+}
+
+/* The vocabulary cross-entropy under bf16 / fp16: loss and every gradient
+ * differ from fp32 and stay close, at 1 thread and 2 (where dz and dW are
+ * computed together, grad_gemms); the loss is that of z and W rounded,
+ * bit for bit; and at 2 threads dz and dW computed together equal those
+ * computed one at a time (at this size each is one sgemm call either way:
+ * both read the rounded gradient).  Measured (bf16 / fp16, rel from
+ * fp32): loss 6.7e-4 / 1.2e-4, dz 2.7e-3 / 3.3e-4, dW 2.8e-3 / 3.7e-4,
+ * dbias 1.7e-3 / 2.5e-4; within 2e-2 / 3e-3. */
+static void test_xent_lowp(void) {
+    enum { XN = 40, XD = 24, XV = 301, CHUNK = 16 };
+    float *z = randn((size_t)XN * XD, 1.0f, 21), *W = randn((size_t)XV * XD, 0.5f, 22);
+    float *bias = randn(XV, 0.3f, 23), *gs = xmalloc(XN * sizeof *gs);
+    int32_t xids[XN];
+    for (int i = 0; i < XN; i++) {
+        xids[i] = (int32_t)(dsq_philox_uniform_at(4, 24, i) * XV) % XV;
+        gs[i] = 0.1f + dsq_philox_uniform_at(4, 25, i);
+    }
+    size_t nz = (size_t)XN * XD, nw = (size_t)XV * XD;
+    int nt0 = omp_get_max_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        for (int p = DSQ_PREC_BF16; p <= DSQ_PREC_FP16; p++) {
+            float loss[2][XN], *dz[2], *dW[2], *db[2];
+            for (int lp = 0; lp < 2; lp++) {
+                dz[lp] = xcalloc(nz, 4), dW[lp] = xcalloc(nw, 4), db[lp] = xcalloc(XV, 4);
+                be->set_precision(be, lp ? p : DSQ_PREC_FP32);
+                be->xent(be, loss[lp], dz[lp], dW[lp], db[lp], z, W, bias, xids, gs, XN, XD, XV,
+                         CHUNK);
+            }
+            double tol = p == DSQ_PREC_BF16 ? 2e-2 : 3e-3;
+            char what[64];
+            const char *pre = nt == 1 ? "xent" : "xent, 2 threads,";
+            snprintf(what, sizeof what, "%s loss", pre);
+            expect_lowp(what, p, loss[1], loss[0], XN, tol);
+            snprintf(what, sizeof what, "%s dz", pre);
+            expect_lowp(what, p, dz[1], dz[0], nz, tol);
+            snprintf(what, sizeof what, "%s dW", pre);
+            expect_lowp(what, p, dW[1], dW[0], nw, tol);
+            snprintf(what, sizeof what, "%s dbias", pre);
+            expect_lowp(what, p, db[1], db[0], XV, tol);
+            if (nt == 2) {  /* grad_gemms against the products one at a time */
+                float *dz1 = xcalloc(nz, 4), *dW1 = xcalloc(nw, 4);
+                be->set_precision(be, p);
+                be->xent(be, NULL, dz1, NULL, NULL, z, W, bias, xids, gs, XN, XD, XV, CHUNK);
+                be->xent(be, NULL, NULL, dW1, NULL, z, W, bias, xids, gs, XN, XD, XV, CHUNK);
+                EXPECT(!memcmp(dz1, dz[1], nz * 4) && !memcmp(dW1, dW[1], nw * 4),
+                       "%s: dz and dW together differ from one at a time", dsq_precision_name(p));
+                free(dz1), free(dW1);
+            }
+            /* the logits are those of the rounded z and W */
+            float *rz = rounded_copy(z, nz, p), *rW = rounded_copy(W, nw, p);
+            be->set_precision(be, DSQ_PREC_FP32);
+            be->xent(be, loss[0], NULL, NULL, NULL, rz, rW, bias, xids, NULL, XN, XD, XV, CHUNK);
+            EXPECT(!memcmp(loss[1], loss[0], sizeof loss[0]), "%s, %d threads: the loss is not "
+                   "that of the rounded z and W", dsq_precision_name(p), nt);
+            for (int lp = 0; lp < 2; lp++) free(dz[lp]), free(dW[lp]), free(db[lp]);
+            free(rz), free(rW);
+        }
+    }
+    omp_set_num_threads(nt0);
+    be->set_precision(be, DSQ_PREC_FP32);
+    free(z), free(W), free(bias), free(gs);
+}
+
+/* The inference operations' products too (BERTScore does not run them so,
+ * but the contract is every GEMM): masked attention and linear_fixed_fwd
+ * differ from fp32 and stay close. */
+static void test_inference_lowp(void) {
+    enum { MB = 2, ML = 9, NH = 2, MH = 16, LN = 37, LC = 24, LOC = 20 };
+    size_t nq = (size_t)MB * ML * 3 * MH, no = (size_t)MB * ML * MH;
+    float *qkv = randn(nq, 1.0f, 31), mask[MB * ML];
+    for (int i = 0; i < MB * ML; i++) mask[i] = i % ML < (i < ML ? ML : 5);
+    float *x = randn((size_t)LN * LC, 1.0f, 32), *w = randn((size_t)LOC * LC, 0.3f, 33),
+          *b = randn(LOC, 0.3f, 34);
+    for (int p = DSQ_PREC_BF16; p <= DSQ_PREC_FP16; p++) {
+        float *out[2], *lin[2];
+        for (int lp = 0; lp < 2; lp++) {
+            out[lp] = xmalloc(no * 4), lin[lp] = xmalloc((size_t)LN * LOC * 4);
+            be->set_precision(be, lp ? p : DSQ_PREC_FP32);
+            be->attention_masked_fwd(be, out[lp], qkv, mask, MB, ML, NH, MH);
+            be->linear_fixed_fwd(be, lin[lp], x, w, b, LN, LC, LOC, 1);
+        }
+        double tol = p == DSQ_PREC_BF16 ? 2e-2 : 3e-3;
+        expect_lowp("attention_masked_fwd", p, out[1], out[0], no, tol);
+        expect_lowp("linear_fixed_fwd", p, lin[1], lin[0], (size_t)LN * LOC, tol);
+        for (int lp = 0; lp < 2; lp++) free(out[lp]), free(lin[lp]);
+    }
+    be->set_precision(be, DSQ_PREC_FP32);
+    free(qkv), free(x), free(w), free(b);
 }
 
 /* ---- training ------------------------------------------------------------------ */
@@ -228,6 +414,9 @@ int main(void) {
     be = dsq_backend_cpu();
     RUN_TEST(test_rounding);
     RUN_TEST(test_gemm_rounded);
+    RUN_TEST(test_attention_lowp);
+    RUN_TEST(test_xent_lowp);
+    RUN_TEST(test_inference_lowp);
     RUN_TEST(test_train_lowp);
     RUN_TEST(test_fp16_loss_scaling);
     be->destroy(be);

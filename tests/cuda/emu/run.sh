@@ -22,8 +22,8 @@ out=build/emu
 mkdir -p "$out"
 CXX=${CXX:-g++}
 CC=${CC:-cc}
-incs=()  # the Makefile's include path: include/dsq and every source folder
-for d in include/dsq lib/*/ kernels/*/; do [ -d "$d" ] && incs+=("-I${d%/}"); done
+incs=()  # the Makefile's include path: include/dsq, kernels and every source folder
+for d in include/dsq kernels lib/*/ kernels/*/; do [ -d "$d" ] && incs+=("-I${d%/}"); done
 flags=(-O1 -g -std=c++17 -Wall -Wno-unused-function -D_GNU_SOURCE
        -Itests/cuda/emu/include -Itests/cuda/emu "${incs[@]}")
 rewrite() {
