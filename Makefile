@@ -292,9 +292,13 @@ install: all
 
 # What a program linked against libdsq.a needs after it on the command
 # line (the last line of `make -s print-link`; tests/checks/install.sh).
-.PHONY: print-link
+.PHONY: print-link print-includes
 print-link:
 	@echo $(LDFLAGS) $(LDLIBS)
+# The include flags of a program built against the source tree's headers,
+# private ones included (the benchmarks: bench/*.sh).
+print-includes:
+	@echo $(INCLUDES)
 
 clean:
 	rm -rf build build-san lib/libdsq.a $(TOOL_SRCS:tools/%.c=tools/%)

@@ -21,8 +21,8 @@ B=${BENCH_SAMPLE_B:-64}
 L=${BENCH_SAMPLE_L:-128}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 mkdir -p build/bench
-${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sample_bench \
-  bench/sample_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
+${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(make -s --no-print-directory print-includes | tail -n 1) -o build/bench/sample_bench \
+  bench/sample_bench.c lib/libdsq.a $(make -s --no-print-directory print-link | tail -n 1)
 
 flops() {  # layers H I d V L -> model FLOPs per token of one decoding step
   awk -v nl="$1" -v H="$2" -v I="$3" -v d="$4" -v V="$5" -v L="$6" 'BEGIN {

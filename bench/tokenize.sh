@@ -18,8 +18,8 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 
 make -s lib/libdsq.a >&2
 mkdir -p build/bench
-${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/tokenize_bench \
-  bench/tokenize_bench.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
+${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(make -s --no-print-directory print-includes | tail -n 1) -o build/bench/tokenize_bench \
+  bench/tokenize_bench.c lib/libdsq.a $(make -s --no-print-directory print-link | tail -n 1)
 
 echo "bench tokenize: HF tokenizers, 1 thread, ${MB} MB..." >&2
 "$DSQ_PYTHON" bench/tokenize_hf.py "$VOCAB" "$MB" "$REPS" "${FILES[@]}" | tee "$T/hf"

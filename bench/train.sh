@@ -22,8 +22,8 @@ export OMP_NUM_THREADS=$TH
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 VOCAB="data/vocab/bert-base-uncased.txt"
 mkdir -p build/bench
-${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib -o build/bench/sgemm_rate \
-  bench/sgemm_rate.c lib/libdsq.a -ljansson -lzstd -lutf8proc -lnettle -lopenblas -lm
+${CC:-cc} -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(make -s --no-print-directory print-includes | tail -n 1) -o build/bench/sgemm_rate \
+  bench/sgemm_rate.c lib/libdsq.a $(make -s --no-print-directory print-link | tail -n 1)
 sgemm=$(build/bench/sgemm_rate 1536 5)
 echo "bench train: sgemm $sgemm GFLOP/s on $TH thread(s)" >&2
 

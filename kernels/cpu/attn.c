@@ -27,9 +27,10 @@ typedef struct {
 static const float *attn_at(attn_op x, int s, int h) { return x.p + s * x.seq + h * x.head; }
 
 /* C = A B (op'ed) + beta C for every sequence and head, as one parallel
- * loop of single-threaded sgemm calls: per sequence, the heads' batched
- * GEMM was below the size worth splitting at small models, so every
- * attention product ran on one thread.  Under 16-bit arithmetic
+ * loop of single-threaded sgemm calls: one sequence's heads are too small
+ * a product to split over threads at small models (at 2 x 128, L = 64 the
+ * per-sequence batched GEMM fell below cpu_gemm's split threshold and ran
+ * on one thread), so the loop runs over all sequences x heads.  Under 16-bit arithmetic
  * (tmp != NULL) each thread first rounds its A to prec's format into its
  * own [m, k] of tmp; B is rounded already (the caller rounds the buffers
  * that several products read once, cpu_prec). */

@@ -8,8 +8,9 @@
 #include "err.h"
 #include "philox.h"
 
-/* One row: o = (x - mean) rstd w + b.  The sums are in double, as before,
- * but vectorised (their order changes, not their precision). */
+/* One row: o = (x - mean) rstd w + b.  The sums are in double and
+ * vectorised (the order of the additions is the vector lanes', the
+ * precision double). */
 VEC_CLONES VEC_MATH static void layernorm_row(float *o, float *mean, float *rstd, const float *x,
                                               const float *w, const float *b, int C,
                                               float eps) {
