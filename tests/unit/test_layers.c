@@ -347,6 +347,7 @@ static void test_q_sample(void) {
     EXPECT(OUT[6 * QD] == want, "v2 noising %g vs %g", OUT[6 * QD], want);
     fd_case c = {"q_sample", 2, {QX0, QM}, {n, QD}, {QDX0, QDM_G}, OUT, n, q_fwd, q_bwd, 1e-2f};
     fd_run(&c);
+    free(QM);
     QM = NULL; QDM = NULL;  /* the v1 form: no mean, no denoising */
     fd_case c1 = {"q_sample v1", 1, {QX0}, {n}, {QDX0}, OUT, n, q_fwd, q_bwd, 1e-2f};
     fd_run(&c1);
