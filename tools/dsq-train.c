@@ -177,28 +177,28 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
         o->vocab_kind_set = 1;
         break;
     case O_OUT: o->out = a; break;
-    case O_SEQLEN: o->seq_len = (int)dsq_opt_long(a, "--seq-len", 4, 1 << 16); break;
+    case O_SEQLEN: o->seq_len = (int)dsq_limit_opt(DSQ_LIM_SEQ_LEN, a); break;
     case O_CONFIG:
         if (!(o->config_name = dsq_model_preset(a, &o->model)))
             dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, "
                             "bert-medium, bert-small, bert-mini, bert-tiny)", a);
         break;
-    case O_LAYERS: x->layers = (int)dsq_opt_long(a, "--layers", 0, 1000); break;
-    case O_HIDDEN: x->hidden = (int)dsq_opt_long(a, "--hidden", 16, 1 << 16); break;
-    case O_HEADS: x->heads = (int)dsq_opt_long(a, "--heads", 1, 1024); break;
-    case O_INTER: x->inter = (int)dsq_opt_long(a, "--intermediate", 1, 1 << 20); break;
-    case O_HDIM: o->model.d = (int)dsq_opt_long(a, "--hidden-dim", 1, 1 << 16); break;
-    case O_HTDIM: o->model.dt = (int)dsq_opt_long(a, "--hidden-t-dim", 2, 1 << 16); break;
+    case O_LAYERS: x->layers = (int)dsq_limit_opt(DSQ_LIM_LAYERS, a); break;
+    case O_HIDDEN: x->hidden = (int)dsq_limit_opt(DSQ_LIM_HIDDEN, a); break;
+    case O_HEADS: x->heads = (int)dsq_limit_opt(DSQ_LIM_HEADS, a); break;
+    case O_INTER: x->inter = (int)dsq_limit_opt(DSQ_LIM_INTER, a); break;
+    case O_HDIM: o->model.d = (int)dsq_limit_opt(DSQ_LIM_HIDDEN_DIM, a); break;
+    case O_HTDIM: o->model.dt = (int)dsq_limit_opt(DSQ_LIM_HIDDEN_T_DIM, a); break;
     case O_DROPOUT: o->model.hidden_dropout = (float)dsq_opt_double(a, "--dropout", 0, 0.99); break;
     case O_LME: o->model.mean_embed = a ? dsq_opt_bool(a, "--learned-mean-embed") : 1; break;
     case O_DENOISE: o->dopts.denoise = a ? dsq_opt_bool(a, "--denoise") : 1; break;
     case O_DRATE: o->dopts.denoise_rate = (float)dsq_opt_double(a, "--denoise-rate", 0, 1e6); break;
     case O_REG: o->dopts.reg_rate = (float)dsq_opt_double(a, "--reg-rate", 0, 1e6); break;
-    case O_DIFF: o->T = (int)dsq_opt_long(a, "--diff-steps", 2, 1 << 24); break;
+    case O_DIFF: o->T = (int)dsq_limit_opt(DSQ_LIM_DIFF_STEPS, a); break;
     case O_SCHED: o->schedule = a; break;
     case O_TSAMPLER: o->schedule_sampler = a; break;
     case O_LR: o->topts.lr = (float)dsq_opt_double(a, "--lr", 0, 1e30); break;
-    case O_STEPS: o->topts.learning_steps = dsq_opt_long(a, "--learning-steps", 1, 1L << 40); break;
+    case O_STEPS: o->topts.learning_steps = dsq_limit_opt(DSQ_LIM_STEPS, a); break;
     case O_BSZ: o->bsz = (int)dsq_opt_long(a, "--bsz", 1, 1 << 24); break;
     case O_MICRO: o->topts.microbatch = (int)dsq_opt_long(a, "--microbatch", 1, 1 << 24); break;
     case O_WD: o->topts.weight_decay = (float)dsq_opt_double(a, "--weight-decay", 0, 1e6); break;
@@ -211,7 +211,7 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
     case O_LOG: o->log_interval = dsq_opt_long(a, "--log-interval", 1, 1L << 40); break;
     case O_EVAL: o->eval_interval = dsq_opt_long(a, "--eval-interval", 1, 1L << 40); break;
     case O_RESUME: o->resume = a; break;
-    case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, 1L << 40); break;
+    case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, (long)dsq_limit_get(DSQ_LIM_COUNTER)->hi); break;
     case O_DEVICE:
         if (dsq_device_parse(a, &o->device))
             dsq_usage_error("--device: '%s' is not cpu, cuda or cuda:N", a);

@@ -49,6 +49,30 @@ const char *dsq_model_preset(const char *name, dsq_model_config *c);
 /* Checks the shape (positive sizes, nh divides H, ...). DSQ_EUSAGE. */
 int dsq_model_config_check(const dsq_model_config *c, dsq_err *e);
 
+/* The ranges of the model and run sizes, one table for the command line
+ * (dsq-train's options: a value outside is a usage error) and for every
+ * file that records them (checkpoint "config" metadata, config.json, state
+ * files: DSQ_EDATA), checked before anything is allocated from them. */
+typedef enum {
+    DSQ_LIM_VOCAB, DSQ_LIM_SEQ_LEN, DSQ_LIM_MAX_POS, DSQ_LIM_LAYERS, DSQ_LIM_HIDDEN,
+    DSQ_LIM_HEADS, DSQ_LIM_INTER, DSQ_LIM_HIDDEN_DIM, DSQ_LIM_HIDDEN_T_DIM,
+    DSQ_LIM_DIFF_STEPS, DSQ_LIM_STEPS, DSQ_LIM_COUNTER, DSQ_LIM_N
+} dsq_limit_id;
+
+typedef struct {
+    const char *key;      /* the configuration key (config.json, metadata) */
+    const char *opt;      /* the command-line option */
+    long long lo, hi;
+} dsq_limit;
+
+const dsq_limit *dsq_limit_get(dsq_limit_id id);
+/* 0 when lo <= v <= hi; else DSQ_EDATA naming file, the key (id's when
+ * key is NULL), the value and the range. */
+int dsq_limit_check(dsq_limit_id id, const char *key, long long v, const char *file,
+                    dsq_err *e);
+/* The command-line value of id's option (exits 2 outside the range). */
+long dsq_limit_opt(dsq_limit_id id, const char *arg);
+
 /* One entry of the parameter table. */
 typedef struct {
     char name[DSQ_MODEL_NAME_MAX];  /* reference state-dict name */

@@ -164,6 +164,7 @@ static int get_i64(const dsq_record *r, const char *k, int64_t *v, const char *p
     if (!s || !*s) return dsq_err_set(e, DSQ_EDATA, "%s: metadata %s missing", path, k);
     long long x = strtoll(s, &end, 10);
     if (*end || x < 0) return dsq_err_set(e, DSQ_EDATA, "%s: metadata %s = '%s'", path, k, s);
+    if (dsq_limit_check(DSQ_LIM_COUNTER, k, x, path, e)) return e->code;
     *v = x;
     return 0;
 }
@@ -193,6 +194,9 @@ int dsq_state_read(const char *path, const dsq_model *m, dsq_train_state *s,
     rc = get_i64(&r, "step", &s->step, path, e);
     s->updates = s->step;  /* files from before fp16 training */
     if (!rc && dsq_record_meta(&r, "updates")) rc = get_i64(&r, "updates", &s->updates, path, e);
+    if (!rc && s->updates > s->step)
+        rc = dsq_err_set(e, DSQ_EDATA, "%s: metadata updates = %" PRId64 " exceeds step = %"
+                         PRId64, path, s->updates, s->step);
     s->lg_loss_scale = NAN;
     const char *lg = dsq_record_meta(&r, "lg_loss_scale");
     if (!rc && lg) {

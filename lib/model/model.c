@@ -8,6 +8,7 @@
 
 #include "layers.h"
 #include "philox.h"
+#include "cli.h"
 #include "util.h"
 
 void dsq_model_config_default(dsq_model_config *c, int vocab, int d) {
@@ -43,6 +44,36 @@ const char *dsq_model_preset(const char *name, dsq_model_config *c) {
         return presets[k].name;
     }
     return NULL;
+}
+
+static const dsq_limit limits[DSQ_LIM_N] = {
+    [DSQ_LIM_VOCAB] = {"vocab_size", "vocabulary size", 1, 1 << 24},
+    [DSQ_LIM_SEQ_LEN] = {"seq_len", "--seq-len", 4, 1 << 16},
+    [DSQ_LIM_MAX_POS] = {"max_position_embeddings", "max positions", 4, 1 << 16},
+    [DSQ_LIM_LAYERS] = {"num_hidden_layers", "--layers", 0, 1000},
+    [DSQ_LIM_HIDDEN] = {"hidden_size", "--hidden", 16, 1 << 16},
+    [DSQ_LIM_HEADS] = {"num_attention_heads", "--heads", 1, 1024},
+    [DSQ_LIM_INTER] = {"intermediate_size", "--intermediate", 1, 1 << 20},
+    [DSQ_LIM_HIDDEN_DIM] = {"hidden_dim", "--hidden-dim", 1, 1 << 16},
+    [DSQ_LIM_HIDDEN_T_DIM] = {"hidden_t_dim", "--hidden-t-dim", 2, 1 << 16},
+    [DSQ_LIM_DIFF_STEPS] = {"diffusion_steps", "--diff-steps", 2, 1 << 24},
+    [DSQ_LIM_STEPS] = {"learning_steps", "--learning-steps", 1, 1LL << 40},
+    [DSQ_LIM_COUNTER] = {"step", "--stop-at", 0, 1LL << 40},
+};
+
+const dsq_limit *dsq_limit_get(dsq_limit_id id) { return &limits[id]; }
+
+int dsq_limit_check(dsq_limit_id id, const char *key, long long v, const char *file,
+                    dsq_err *e) {
+    const dsq_limit *l = &limits[id];
+    if (v >= l->lo && v <= l->hi) return 0;
+    return dsq_err_set(e, DSQ_EDATA, "%s: %s = %lld is outside the allowed range [%lld, %lld] "
+                       "(a damaged or hostile file?)", file, key ? key : l->key, v, l->lo, l->hi);
+}
+
+long dsq_limit_opt(dsq_limit_id id, const char *arg) {
+    const dsq_limit *l = &limits[id];
+    return dsq_opt_long(arg, l->opt, (long)l->lo, (long)l->hi);
 }
 
 int dsq_model_config_check(const dsq_model_config *c, dsq_err *e) {

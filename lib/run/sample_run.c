@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -46,14 +48,35 @@ typedef struct {
     double denoise_rate;
 } model_setup;
 
-static int jint(json_t *j, const char *k, int dflt) {
+/* Key k of j within the range of limit id (the command line's); dflt
+ * when absent.  A value of another type or outside the range sets *rc
+ * (DSQ_EDATA, naming src, the key, the value and the range); once *rc is
+ * set, later keys are not looked at. */
+static int jlim(json_t *j, const char *k, dsq_limit_id id, int dflt, const char *src, int *rc,
+                dsq_err *e) {
     json_t *v = json_object_get(j, k);
-    return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+    if (!v || *rc) return dflt;
+    if (!json_is_integer(v)) {
+        *rc = dsq_err_set(e, DSQ_EDATA, "%s: %s is not an integer", src, k);
+        return dflt;
+    }
+    json_int_t x = json_integer_value(v);
+    if (dsq_limit_check(id, k, (long long)x, src, e)) {
+        *rc = e->code;
+        return dflt;
+    }
+    return (int)x;
 }
 
-static double jnum(json_t *j, const char *k, double dflt) {
+/* A number key within [lo, hi] (finite); dflt when absent. */
+static double jnum(json_t *j, const char *k, double dflt, double lo, double hi, const char *src,
+                   int *rc, dsq_err *e) {
     json_t *v = json_object_get(j, k);
-    return json_is_number(v) ? json_number_value(v) : dflt;
+    if (!v || *rc) return dflt;
+    double x = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!(x >= lo && x <= hi))
+        *rc = dsq_err_set(e, DSQ_EDATA, "%s: %s is not a number in [%g, %g]", src, k, lo, hi);
+    return *rc ? dflt : x;
 }
 
 static char *dir_of(const char *path) {
@@ -109,19 +132,27 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
     if (!rc && !json_is_object(j))
         rc = dsq_err_set(e, DSQ_EDATA, "%s: configuration is not a JSON object (%s)", src, je.text);
     if (!rc) {
-        int V = jint(j, "vocab_size", 0), d = jint(j, "hidden_dim", 128);
-        if (V <= 0) rc = dsq_err_set(e, DSQ_EDATA, "%s: configuration lacks vocab_size", src);
+        /* every size within the command line's limits before anything is
+         * allocated from it */
+        if (!json_object_get(j, "vocab_size"))
+            rc = dsq_err_set(e, DSQ_EDATA, "%s: configuration lacks vocab_size", src);
+        int V = jlim(j, "vocab_size", DSQ_LIM_VOCAB, 0, src, &rc, e);
+        int d = jlim(j, "hidden_dim", DSQ_LIM_HIDDEN_DIM, 128, src, &rc, e);
         dsq_model_config_default(&s->mc, V, d);
-        s->mc.dt = jint(j, "hidden_t_dim", s->mc.dt);
-        s->mc.H = jint(j, "hidden_size", s->mc.H);
-        s->mc.nh = jint(j, "num_attention_heads", s->mc.nh);
-        s->mc.I = jint(j, "intermediate_size", s->mc.I);
-        s->mc.n_layers = jint(j, "num_hidden_layers", s->mc.n_layers);
-        s->mc.max_pos = jint(j, "max_position_embeddings", s->mc.max_pos);
-        s->mc.ln_eps = (float)jnum(j, "layer_norm_eps", s->mc.ln_eps);
+        s->mc.dt = jlim(j, "hidden_t_dim", DSQ_LIM_HIDDEN_T_DIM, s->mc.dt, src, &rc, e);
+        s->mc.H = jlim(j, "hidden_size", DSQ_LIM_HIDDEN, s->mc.H, src, &rc, e);
+        s->mc.nh = jlim(j, "num_attention_heads", DSQ_LIM_HEADS, s->mc.nh, src, &rc, e);
+        s->mc.I = jlim(j, "intermediate_size", DSQ_LIM_INTER, s->mc.I, src, &rc, e);
+        s->mc.n_layers = jlim(j, "num_hidden_layers", DSQ_LIM_LAYERS, s->mc.n_layers, src, &rc, e);
+        s->mc.max_pos = jlim(j, "max_position_embeddings", DSQ_LIM_MAX_POS, s->mc.max_pos, src,
+                             &rc, e);
+        s->mc.ln_eps = (float)jnum(j, "layer_norm_eps", s->mc.ln_eps, 1e-30, 1.0, src, &rc, e);
         s->mc.mean_embed = json_is_true(json_object_get(j, "learned_mean_embed"));
-        s->T = jint(j, "diffusion_steps", 2000);
-        s->seq_len = jint(j, "seq_len", 0);
+        s->T = jlim(j, "diffusion_steps", DSQ_LIM_DIFF_STEPS, 2000, src, &rc, e);
+        s->seq_len = jlim(j, "seq_len", DSQ_LIM_SEQ_LEN, 0, src, &rc, e);
+        if (!rc && s->seq_len > s->mc.max_pos)
+            rc = dsq_err_set(e, DSQ_EDATA, "%s: seq_len = %d exceeds max_position_embeddings = "
+                             "%d", src, s->seq_len, s->mc.max_pos);
         const char *sch = json_string_value(json_object_get(j, "noise_schedule"));
         snprintf(s->schedule, sizeof s->schedule, "%s", sch ? sch : "sqrt");
         const char *dg = json_string_value(json_object_get(j, "vocab_digest"));
@@ -131,8 +162,11 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         const char *voc = json_string_value(json_object_get(j, "vocab"));
         s->vocab_path = o->vocab ? xstrdup(o->vocab) : dsq_path_join(dir, voc ? voc : "vocab.txt");
         s->denoise = json_is_true(json_object_get(j, "denoise"));
-        s->denoise_rate = jnum(j, "denoise_rate", 0.0);
-        if (!rc && dsq_model_config_check(&s->mc, e)) rc = dsq_err_prefix(e, "%s", src);
+        s->denoise_rate = jnum(j, "denoise_rate", 0.0, 0.0, 1e6, src, &rc, e);
+        if (!rc && dsq_model_config_check(&s->mc, e)) {
+            dsq_err_prefix(e, "%s", src);
+            rc = e->code = DSQ_EDATA;  /* a file's, not the command line's */
+        }
     }
     json_decref(j);
     free(text);
@@ -385,6 +419,21 @@ static int sampler_options(sample_ctx *x, dsq_err *e) {
     return 0;
 }
 
+/* Every parameter is an F32 tensor of the checkpoint: a configuration
+ * describing more than the file holds is refused before the model is
+ * allocated from it (sizes in range can still multiply to terabytes). */
+static int check_size(const char *path, const dsq_model_config *c, dsq_err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0) return dsq_err_set(e, DSQ_EIO, "%s: %s", path, strerror(errno));
+    size_t n = dsq_model_config_num_params(c);
+    size_t slack = 16 * (16 * (size_t)c->n_layers + 32);  /* the table's alignment */
+    if (n > (size_t)st.st_size / sizeof(float) + slack)
+        return dsq_err_set(e, DSQ_EDATA, "%s: its configuration describes %zu parameters, but "
+                           "the file holds %lld bytes (configuration and weights disagree)",
+                           path, n, (long long)st.st_size);
+    return 0;
+}
+
 /* Configuration, vocabulary, schedule, sampler options and the model's
  * weights: the same on every rank. */
 static int setup_model(sample_ctx *x, dsq_err *e) {
@@ -395,6 +444,7 @@ static int setup_model(sample_ctx *x, dsq_err *e) {
     if ((rc = dsq_schedule_init(&x->sch, x->su.schedule, x->su.T, e))) return rc;
     x->have_sch = 1;
     if ((rc = sampler_options(x, e))) return rc;
+    if ((rc = check_size(o->model, &x->su.mc, e))) return rc;
     if (!(x->be = dsq_device_backend(&o->device, e))) return e->code;
     x->be->set_precision(x->be, o->precision);
     /* inference: no dropout, and no dropout-mask activations either */

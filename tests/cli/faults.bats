@@ -1,0 +1,138 @@
+#!/usr/bin/env bats
+# Hostile and mistaken inputs (issue 14): numbers in checkpoint and state
+# metadata outside the command line's limits.  Tools that could allocate from a hostile number run under
+# `ulimit -v` so that a regression fails the test instead of exhausting
+# the machine.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+bats_require_minimum_version 1.5.0
+DATA="$BATS_TEST_DIRNAME/../../data"   # the shipped data sets (data/README.md)
+
+# A tiny encoder on a word vocabulary (as in train.bats).
+TINY=(--layers 2 --hidden 32 --heads 2 --intermediate 64 --hidden-dim 8 --hidden-t-dim 8
+      --diff-steps 100 --bsz 8 --microbatch 4 --lr 1e-3 --dropout 0.1)
+
+setup_file() {
+  local d="$BATS_FILE_TMPDIR"
+  dsq-tokenize --build-vocab "$DATA/qqp/train.jsonl" > "$d/words.txt" 2>/dev/null
+  dsq-tokenize --vocab "$d/words.txt" --vocab-kind word --seq-len 24 \
+    "$DATA/qqp/dev.jsonl" > "$d/dev.dsq" 2>/dev/null
+}
+
+setup() {
+  export OMP_WAIT_POLICY=passive
+  D="$BATS_FILE_TMPDIR"
+  T="$BATS_TEST_TMPDIR"
+  W="$D/words.txt"
+  # the sampling fixture (sample.bats): T = 20, word vocabulary of 40, seq_len 12
+  FIX="$BATS_TEST_DIRNAME/../fixtures/sample/tiny"
+  CKPT="$FIX/ema_0.9999_000000.safetensors"
+  printf '{"src": "w04 w11 w22", "trg": "w33 w14 w21 w09"}\n' > "$T/in.jsonl"
+  dsq-tokenize -q --vocab "$FIX/vocab.txt" --vocab-kind word --seq-len 12 \
+    "$T/in.jsonl" > "$T/in.dsq"
+  cp "$FIX/vocab.txt" "$T/vocab.txt"
+}
+
+# rewrite SRC DST [CONFIG-JSON [METADATA-JSON [NAN-TENSOR]]]: a copy of a
+# safetensors file with keys of its "config" metadata and of __metadata__
+# replaced, and element 3 of a tensor set to NaN.
+rewrite() {
+  "${DSQ_PYTHON:-python3}" - "$@" <<'PY'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+cfg = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+meta = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+nan = sys.argv[5] if len(sys.argv) > 5 else None
+b = open(src, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+data = bytearray(b[8 + n:])
+m = h.setdefault("__metadata__", {})
+if cfg:
+    c = json.loads(m["config"]); c.update(cfg); m["config"] = json.dumps(c)
+m.update(meta)
+if nan:
+    off = h[nan]["data_offsets"][0] + 3 * 4
+    data[off:off + 4] = struct.pack("<f", float("nan"))
+hb = json.dumps(h).encode()
+hb += b" " * (-len(hb) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(hb)) + hb + bytes(data))
+PY
+}
+
+# dsq-sample on a checkpoint within 4 GB of address space.
+sample_small() {
+  run bash -c 'ulimit -v 4000000; dsq-sample -q -m "$1" "$2"' _ "$@"
+}
+
+@test "checkpoint config: diffusion_steps 2147483647 is refused (65) before allocating" {
+  rewrite "$CKPT" "$T/m.safetensors" '{"diffusion_steps": 2147483647}'
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "$T/m.safetensors"
+  assert_output --partial "diffusion_steps = 2147483647"
+  assert_output --partial "[2, 16777216]"
+}
+
+@test "checkpoint config: layer, width, head, vocabulary and position counts out of range are refused (65)" {
+  for kv in num_hidden_layers:1000000 hidden_size:2147483647 \
+            num_attention_heads:0 intermediate_size:99999999999 hidden_dim:-1 \
+            hidden_t_dim:1 vocab_size:4000000000 max_position_embeddings:1000000000 \
+            seq_len:100000; do
+    k=${kv%%:*} v=${kv#*:}
+    rewrite "$CKPT" "$T/m.safetensors" "{\"$k\": $v}"
+    sample_small "$T/m.safetensors" "$T/in.dsq"
+    assert_failure 65
+    assert_output --partial "$k = $v"
+    assert_output --partial "allowed range"
+  done
+  # seq_len within its range but beyond the position embeddings
+  rewrite "$CKPT" "$T/m.safetensors" '{"seq_len": 600}'
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65; assert_output --partial "exceeds max_position_embeddings = 16"
+  # a non-integer size
+  rewrite "$CKPT" "$T/m.safetensors" '{"diffusion_steps": "many"}'
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65; assert_output --partial "diffusion_steps is not an integer"
+}
+
+@test "checkpoint config: sizes in range that the file's weights cannot hold are refused (65)" {
+  rewrite "$CKPT" "$T/m.safetensors" '{"hidden_size": 65536, "num_attention_heads": 1, "intermediate_size": 1048576, "num_hidden_layers": 1000}'
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "configuration and weights disagree"
+}
+
+@test "config.json beside a checkpoint is range-checked the same way (65)" {
+  rewrite "$CKPT" "$T/m.safetensors" '{}' '{"config": ""}'
+  "${DSQ_PYTHON:-python3}" -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+c = json.loads(json.loads(b[8:8 + n])["__metadata__"]["config"])
+c["diffusion_steps"] = 2147483647
+json.dump(c, open(sys.argv[2], "w"))' "$CKPT" "$T/config.json"
+  # no config metadata at all: the file beside it is read
+  "${DSQ_PYTHON:-python3}" -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); del h["__metadata__"]
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/m.safetensors"
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "$T/config.json: diffusion_steps = 2147483647"
+}
+
+@test "a state with a hostile step is refused (65) within a small address space" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 -q
+  rewrite "$T/r/state_000004.safetensors" "$T/r/state_000005.safetensors" '{}' \
+    '{"step": "99999999999999"}'
+  rm "$T/r/state_000004.safetensors"
+  run bash -c 'ulimit -v 4000000; dsq-train "$@"' _ "${TINY[@]}" --data "$D/dev.dsq" \
+    --vocab "$W" --out "$T/r" --learning-steps 8 --resume "$T/r" -q
+  assert_failure 65
+  assert_output --partial "step = 99999999999999 is outside the allowed range"
+  [ -z "$(ls "$T/r" | grep 99999999999999)" ]
+}
