@@ -75,6 +75,22 @@ static const dsq_tensor *find_param(const dsq_record *r, const dsq_param_info *p
     return t;
 }
 
+/* A NaN or infinite weight decodes to nothing useful: refused, naming the
+ * tensor and its first such element. */
+static int check_finite(const dsq_tensor *t, const char *path, dsq_err *e) {
+    size_t n = t->nbytes / sizeof(float);
+    const unsigned char *b = t->data;
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, b + i * sizeof v, sizeof v);
+        if (!isfinite(v))
+            return dsq_err_set(e, DSQ_EDATA, "%s: tensor %s holds a non-finite weight (%g at "
+                               "flat index %zu): a diverged or damaged checkpoint", path,
+                               t->name, (double)v, i);
+    }
+    return 0;
+}
+
 int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e) {
     dsq_record r;
     dsq_record_init(&r);
@@ -91,6 +107,7 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e) 
         const dsq_param_info *p = &m->info[i];
         const dsq_tensor *t = find_param(&r, p, path, e);
         if (!t) { rc = e->code; break; }
+        if ((rc = check_finite(t, path, e))) break;
         m->be->upload(m->be, dst + p->offset, t->data, t->nbytes);
         if (!strcmp(p->name, "word_embedding.weight")) {
             const dsq_tensor *l = dsq_record_find(&r, DSQ_MODEL_TIED_NAME);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Hostile and mistaken inputs (issue 14): numbers in checkpoint and state
-# metadata outside the command line's limits.  Tools that could allocate from a hostile number run under
+# metadata outside the command line's limits, non-finite weights.  Tools that could allocate from a hostile number run under
 # `ulimit -v` so that a regression fails the test instead of exhausting
 # the machine.
 
@@ -135,4 +135,12 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_failure 65
   assert_output --partial "step = 99999999999999 is outside the allowed range"
   [ -z "$(ls "$T/r" | grep 99999999999999)" ]
+}
+
+@test "non-finite weights in a checkpoint are refused (65), naming the tensor and the index" {
+  rewrite "$CKPT" "$T/m.safetensors" '{}' '{}' input_up_proj.0.weight
+  run dsq-sample -q -m "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "tensor input_up_proj.0.weight holds a non-finite weight"
+  assert_output --partial "index 3"
 }
