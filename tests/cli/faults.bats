@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Hostile and mistaken inputs (issue 14): numbers in checkpoint and state
-# metadata outside the command line's limits, non-finite weights.  Tools that could allocate from a hostile number run under
+# metadata outside the command line's limits, non-finite weights, preset
+# overrides of 0.  Tools that could allocate from a hostile number run under
 # `ulimit -v` so that a regression fails the test instead of exhausting
 # the machine.
 
@@ -76,7 +77,7 @@ sample_small() {
 }
 
 @test "checkpoint config: layer, width, head, vocabulary and position counts out of range are refused (65)" {
-  for kv in num_hidden_layers:1000000 hidden_size:2147483647 \
+  for kv in num_hidden_layers:1000000 num_hidden_layers:0 hidden_size:2147483647 \
             num_attention_heads:0 intermediate_size:99999999999 hidden_dim:-1 \
             hidden_t_dim:1 vocab_size:4000000000 max_position_embeddings:1000000000 \
             seq_len:100000; do
@@ -143,4 +144,16 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_failure 65
   assert_output --partial "tensor input_up_proj.0.weight holds a non-finite weight"
   assert_output --partial "index 3"
+}
+
+@test "--layers 0 and every preset override at 0 are usage errors (2)" {
+  for o in --layers --hidden --heads --intermediate --hidden-dim --hidden-t-dim; do
+    run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" $o 0 -q \
+      --learning-steps 1
+    assert_failure 2
+    assert_output --partial -- "$o: '0' is not an integer in ["
+    [ ! -e "$T/r" ]
+  done
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --layers 1001 -q
+  assert_failure 2
 }
