@@ -411,6 +411,11 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
                          .history = x->ts.history, .counts = x->ts.counts};
     for (int i = 0; i < o->topts.n_ema; i++) s.ema[i] = x->tr.ema[i];
     if ((rc = dsq_state_read(state_path, &x->m, &s, NULL, e))) return rc;
+    if (s.step > o->topts.learning_steps)
+        return dsq_err_set(e, DSQ_EDATA, "%s: step %" PRId64 " is past --learning-steps %" PRId64
+                           ": that run is already complete (to train further, raise "
+                           "--learning-steps to more than %" PRId64 ")", state_path, s.step,
+                           (int64_t)o->topts.learning_steps, s.step);
     x->tr.step = s.step;
     x->tr.updates = s.updates;
     if (isfinite(s.lg_loss_scale)) x->tr.lg_loss_scale = s.lg_loss_scale;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Hostile and mistaken inputs (issue 14): numbers in checkpoint and state
 # metadata outside the command line's limits, non-finite weights, preset
-# overrides of 0.  Tools that could allocate from a hostile number run under
+# overrides of 0, a state past --learning-steps.  Tools that could allocate from a hostile number run under
 # `ulimit -v` so that a regression fails the test instead of exhausting
 # the machine.
 
@@ -156,4 +156,15 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   done
   run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --layers 1001 -q
   assert_failure 2
+}
+
+@test "a state past --learning-steps is refused (65): the run is already complete" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 -q
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 --resume "$T/r" -q
+  assert_failure 65
+  assert_output --partial "$T/r/state_000004.safetensors: step 4 is past --learning-steps 2"
+  assert_output --partial "already complete"
+  [ ! -e "$T/r/model_000002.safetensors" ]
 }
