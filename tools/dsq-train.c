@@ -148,7 +148,7 @@ static void join_bool_words(int *argc, char **argv) {
 }
 
 /* Encoder sizes given one by one: they override the preset in any order. */
-typedef struct { int layers, hidden, heads, inter, quiet; } overrides;
+typedef struct { int layers, hidden, heads, inter, quiet, micro; } overrides;
 
 /* --ema-rate R[,R...]: the rates and their spellings (for file names). */
 static void parse_ema(dsq_train_run_opts *o, const char *list) {
@@ -200,7 +200,10 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
     case O_LR: o->topts.lr = (float)dsq_opt_double(a, "--lr", 0, 1e30); break;
     case O_STEPS: o->topts.learning_steps = dsq_limit_opt(DSQ_LIM_STEPS, a); break;
     case O_BSZ: o->bsz = (int)dsq_opt_long(a, "--bsz", 1, 1 << 24); break;
-    case O_MICRO: o->topts.microbatch = (int)dsq_opt_long(a, "--microbatch", 1, 1 << 24); break;
+    case O_MICRO:
+        o->topts.microbatch = (int)dsq_opt_long(a, "--microbatch", 1, 1 << 24);
+        x->micro = 1;
+        break;
     case O_WD: o->topts.weight_decay = (float)dsq_opt_double(a, "--weight-decay", 0, 1e6); break;
     case O_CLIP:
         o->topts.grad_clip = (float)dsq_opt_double(a, "--gradient-clipping", -1e30, 1e30);
@@ -250,6 +253,11 @@ static void finish_options(dsq_train_run_opts *o, const overrides *x) {
     if (x->hidden) o->model.H = x->hidden;
     if (x->heads) o->model.nh = x->heads;
     if (x->inter) o->model.I = x->inter;
+    /* the default microbatch (64) takes the whole of a smaller batch; a
+     * given one must fit in it */
+    if (x->micro && o->topts.microbatch > o->bsz)
+        dsq_usage_error("--microbatch %d is larger than --bsz %d (the batch must be a multiple "
+                        "of the microbatch)", o->topts.microbatch, o->bsz);
 }
 
 int main(int argc, char **argv) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Hostile and mistaken inputs (issue 14): numbers in checkpoint and state
 # metadata outside the command line's limits, non-finite weights, preset
-# overrides of 0, a state past --learning-steps.  Tools that could allocate from a hostile number run under
+# overrides of 0, a state past --learning-steps, a microbatch larger than
+# the batch.  Tools that could allocate from a hostile number run under
 # `ulimit -v` so that a regression fails the test instead of exhausting
 # the machine.
 
@@ -125,19 +126,6 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_output --partial "$T/config.json: diffusion_steps = 2147483647"
 }
 
-@test "a state with a hostile step is refused (65) within a small address space" {
-  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
-    --learning-steps 4 -q
-  rewrite "$T/r/state_000004.safetensors" "$T/r/state_000005.safetensors" '{}' \
-    '{"step": "99999999999999"}'
-  rm "$T/r/state_000004.safetensors"
-  run bash -c 'ulimit -v 4000000; dsq-train "$@"' _ "${TINY[@]}" --data "$D/dev.dsq" \
-    --vocab "$W" --out "$T/r" --learning-steps 8 --resume "$T/r" -q
-  assert_failure 65
-  assert_output --partial "step = 99999999999999 is outside the allowed range"
-  [ -z "$(ls "$T/r" | grep 99999999999999)" ]
-}
-
 @test "non-finite weights in a checkpoint are refused (65), naming the tensor and the index" {
   rewrite "$CKPT" "$T/m.safetensors" '{}' '{}' input_up_proj.0.weight
   run dsq-sample -q -m "$T/m.safetensors" "$T/in.dsq"
@@ -158,6 +146,14 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_failure 2
 }
 
+@test "--microbatch larger than --bsz is a usage error (2)" {
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" --bsz 8 \
+    --microbatch 16 -q
+  assert_failure 2
+  assert_output --partial "--microbatch 16 is larger than --bsz 8"
+  [ ! -e "$T/r" ]
+}
+
 @test "a state past --learning-steps is refused (65): the run is already complete" {
   run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
     --learning-steps 4 -q
@@ -167,4 +163,17 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_output --partial "$T/r/state_000004.safetensors: step 4 is past --learning-steps 2"
   assert_output --partial "already complete"
   [ ! -e "$T/r/model_000002.safetensors" ]
+}
+
+@test "a state with a hostile step is refused (65) within a small address space" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 -q
+  rewrite "$T/r/state_000004.safetensors" "$T/r/state_000005.safetensors" '{}' \
+    '{"step": "99999999999999"}'
+  rm "$T/r/state_000004.safetensors"
+  run bash -c 'ulimit -v 4000000; dsq-train "$@"' _ "${TINY[@]}" --data "$D/dev.dsq" \
+    --vocab "$W" --out "$T/r" --learning-steps 8 --resume "$T/r" -q
+  assert_failure 65
+  assert_output --partial "step = 99999999999999 is outside the allowed range"
+  [ -z "$(ls "$T/r" | grep 99999999999999)" ]
 }
