@@ -449,7 +449,11 @@ static int setup_model(sample_ctx *x, dsq_err *e) {
     x->be->set_precision(x->be, o->precision);
     /* inference: no dropout, and no dropout-mask activations either */
     x->su.mc.hidden_dropout = x->su.mc.attn_dropout = 0.0f;
-    if ((rc = dsq_model_create(&x->m, &x->su.mc, x->be, e))) return rc;
+    if ((rc = dsq_model_create(&x->m, &x->su.mc, x->be, e))) {
+        if (rc != DSQ_EUSAGE) return rc;
+        dsq_err_prefix(e, "%s", o->model);  /* the file's sizes, not the command line's */
+        return e->code = DSQ_EDATA;
+    }
     x->have_model = 1;
     return dsq_ckpt_read(o->model, &x->m, x->m.params, e);
 }

@@ -93,6 +93,10 @@ sample_small() {
   rewrite "$CKPT" "$T/m.safetensors" '{"seq_len": 600}'
   sample_small "$T/m.safetensors" "$T/in.dsq"
   assert_failure 65; assert_output --partial "exceeds max_position_embeddings = 16"
+  # a width in range that the model cannot take (not a multiple of 16)
+  rewrite "$CKPT" "$T/m.safetensors" '{"hidden_size": 24, "num_attention_heads": 4}'
+  sample_small "$T/m.safetensors" "$T/in.dsq"
+  assert_failure 65; assert_output --partial "multiple of 16"
   # a non-integer size
   rewrite "$CKPT" "$T/m.safetensors" '{"diffusion_steps": "many"}'
   sample_small "$T/m.safetensors" "$T/in.dsq"
