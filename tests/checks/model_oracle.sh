@@ -61,3 +61,27 @@ for cfg in loss loss-v2; do
   "$py" tests/oracles/compare_fixture.py "$tmp/$cfg.safetensors" tests/fixtures/model/$cfg.safetensors \
     model_oracle_reproduces_$cfg
 done
+
+# compare_fixture.py can fail: a gradient moved by 1e-3 of its scale is
+# caught; rounding noise in a zero-valued gradient (the key biases) is not.
+"$py" - tests/fixtures/model/small.safetensors "$tmp" <<'PY'
+import sys
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+t = load_file(sys.argv[1])
+with safe_open(sys.argv[1], framework="pt") as f:
+    meta = f.metadata()
+moved, noise = dict(t), dict(t)
+k = "grad.input_transformers.layer.0.attention.self.query.weight"
+moved[k] = t[k] + 1e-3 * t[k].abs().max()
+kb = "grad.input_transformers.layer.0.attention.self.key.bias"
+noise[kb] = t[kb] + 1e-12 * max(float(v.abs().max()) for n, v in t.items() if n.startswith("grad."))
+save_file(moved, sys.argv[2] + "/moved.safetensors", metadata=meta)
+save_file(noise, sys.argv[2] + "/noise.safetensors", metadata=meta)
+PY
+if "$py" tests/oracles/compare_fixture.py "$tmp/moved.safetensors" tests/fixtures/model/small.safetensors x 2>/dev/null | grep -q '^FAIL x' &&
+   "$py" tests/oracles/compare_fixture.py "$tmp/noise.safetensors" tests/fixtures/model/small.safetensors x 2>/dev/null | grep -q '^PASS x'; then
+  echo "PASS compare_fixture_self_test"
+else
+  echo "FAIL compare_fixture_self_test: a moved gradient must fail and key-bias noise must pass"
+fi
