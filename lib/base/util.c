@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,29 @@ double dsq_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+char *dsq_read_file(const char *path, const char *what, size_t *len, dsq_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dsq_err_set(e, DSQ_EIO, "%s: cannot open%s%s: %s", path, what ? " " : "", what ? what : "",
+                    strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = xmalloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0)
+        if ((n += k) + 1 == cap) buf = xrealloc(buf, cap *= 2);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        dsq_err_set(e, DSQ_EIO, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
 }
 
 char *dsq_path_join(const char *dir, const char *name) {

@@ -89,20 +89,6 @@ static char *dir_of(const char *path) {
     return d;
 }
 
-static char *read_text(const char *path, dsq_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0, k;
-    char *buf = xmalloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0)
-        if ((n += k) + 1 == cap) buf = xrealloc(buf, cap *= 2);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
 
 /* The configuration: --config, else the checkpoint's "config" metadata,
  * else config.json beside it.  Keys as dsq-train writes them; absent
@@ -113,7 +99,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
     int rc = 0;
     if (o->config) {
         src = xstrdup(o->config);
-        if (!(text = read_text(o->config, e))) rc = e->code;
+        if (!(text = dsq_read_file(o->config, NULL, NULL, e))) rc = e->code;
     } else if (access(o->model, R_OK) != 0) {
         rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->model, strerror(errno));
     } else {
@@ -123,7 +109,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         } else {
             free(text);
             src = dsq_path_join(dir, "config.json");
-            if (!(text = read_text(src, e)))
+            if (!(text = dsq_read_file(src, NULL, NULL, e)))
                 rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
         }
     }

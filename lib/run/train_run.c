@@ -111,17 +111,10 @@ static int write_text(const char *path, const char *text, size_t n, dsq_err *e) 
 }
 
 static int copy_file(const char *src, const char *dst, dsq_err *e) {
-    FILE *f = fopen(src, "rb");
-    if (!f) return dsq_err_set(e, DSQ_EIO, "%s: %s", src, strerror(errno));
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = xmalloc(cap);
-    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) buf = xrealloc(buf, cap *= 2);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    int rc = bad ? dsq_err_set(e, DSQ_EIO, "%s: read error", src) : write_text(dst, buf, n, e);
+    size_t n;
+    char *buf = dsq_read_file(src, NULL, &n, e);
+    if (!buf) return e->code;
+    int rc = write_text(dst, buf, n, e);
     free(buf);
     return rc;
 }

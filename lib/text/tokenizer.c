@@ -2,7 +2,6 @@
  * WordPiece (wordpiece.c) and word-level (wordvocab.c) encoders. */
 #include "tokenizer.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include "bertnorm.h"
@@ -10,6 +9,7 @@
 #include "sha256.h"
 #include "strutil.h"
 #include "tokenizer_impl.h"
+#include "util.h"
 
 void dsq_ids_reserve(dsq_ids *v, size_t extra) {
     if (v->n + extra <= v->cap) return;
@@ -187,18 +187,10 @@ int dsq_tokenizer_load_mem(dsq_tokenizer **out, const char *data, size_t n, cons
 
 int dsq_tokenizer_load(dsq_tokenizer **out, const char *vocab_path, dsq_tok_kind kind, dsq_err *e) {
     *out = NULL;
-    FILE *f = fopen(vocab_path, "rb");
-    if (!f) return dsq_err_set(e, DSQ_EIO, "%s: cannot open vocabulary: %s", vocab_path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = xmalloc(cap);
-    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) { cap *= 2; buf = xrealloc(buf, cap); }
-    }
-    int rc = 0;
-    if (ferror(f)) rc = dsq_err_set(e, DSQ_EIO, "%s: read error: %s", vocab_path, strerror(errno));
-    fclose(f);
-    if (rc == 0) rc = dsq_tokenizer_load_mem(out, buf, n, vocab_path, kind, e);
+    size_t n;
+    char *buf = dsq_read_file(vocab_path, "vocabulary", &n, e);
+    if (!buf) return e->code;
+    int rc = dsq_tokenizer_load_mem(out, buf, n, vocab_path, kind, e);
     free(buf);
     return rc;
 }
