@@ -8,18 +8,9 @@ load '/usr/lib/bats/bats-assert/load'
 bats_require_minimum_version 1.5.0
 DATA="$BATS_TEST_DIRNAME/../../data"   # the shipped data sets (data/README.md)
 
-# A tiny encoder on a word vocabulary: fast enough for many runs.
-TINY=(--layers 2 --hidden 32 --heads 2 --intermediate 64 --hidden-dim 8 --hidden-t-dim 8
-      --diff-steps 100 --bsz 8 --microbatch 4 --lr 1e-3 --dropout 0.1)
+load tiny   # TINY, word_streams
 
-setup_file() {
-  local d="$BATS_FILE_TMPDIR"
-  dsq-tokenize --build-vocab "$DATA/qqp/train.jsonl" > "$d/words.txt" 2>/dev/null
-  dsq-tokenize --vocab "$d/words.txt" --vocab-kind word --seq-len 24 \
-    "$DATA/qqp/dev.jsonl" > "$d/dev.dsq" 2>/dev/null
-  dsq-tokenize --vocab "$d/words.txt" --vocab-kind word --seq-len 32 \
-    "$DATA/qqp/train.jsonl" > "$d/train.dsq" 2>/dev/null
-}
+setup_file() { word_streams "$BATS_FILE_TMPDIR"; }
 
 setup() {
   D="$BATS_FILE_TMPDIR"
