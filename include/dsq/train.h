@@ -78,7 +78,8 @@ float dsq_trainer_lr(const dsq_trainer *tr, int64_t step);
 uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro);
 
 /* The parts of a step, for tests that supply their own t and noises:
- * zero the gradients; one microbatch (noises already in df, t/w given);
+ * zero the gradients; one microbatch (noises already in df, t/w given;
+ * its per-sequence terms into terms[B] unless NULL);
  * the update (clip, anneal, AdamW, EMA; step += 1), which returns -1 and
  * changes nothing when the gradient norm is not finite.  In fp16 the
  * microbatches' gradients are scaled by 2^lg_loss_scale (df->grad_scale,
@@ -87,7 +88,8 @@ uint64_t dsq_trainer_rng_offset(const dsq_trainer *tr, int64_t step, int micro);
  * fp32 once the scale is 1 or less: no overflow to blame). */
 void dsq_trainer_begin(dsq_trainer *tr);
 void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, const int *t,
-                       const float *w, int B, int L, int want_nll, dsq_train_stats *st);
+                       const float *w, int B, int L, int want_nll, dsq_seq_terms *terms,
+                       dsq_train_stats *st);
 int dsq_trainer_update(dsq_trainer *tr, dsq_train_stats *st);
 
 /* A whole step on a batch of B sequences (B a multiple of the

@@ -87,15 +87,16 @@ static void add_stats(dsq_train_stats *st, const dsq_seq_terms *q, const int *t,
 }
 
 void dsq_trainer_micro(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask, const int *t,
-                       const float *w, int B, int L, int want_nll, dsq_train_stats *st) {
-    dsq_seq_terms *q = xmalloc((size_t)B * sizeof *q);
+                       const float *w, int B, int L, int want_nll, dsq_seq_terms *terms,
+                       dsq_train_stats *st) {
+    dsq_seq_terms *q = terms ? terms : xmalloc((size_t)B * sizeof *q);
     double *ls = xmalloc((size_t)B * sizeof *ls);
     dsq_diffusion_loss(tr->df, ids, mask, t, w, B, L, want_nll, 1, q);
     /* the loss-aware history takes the unweighted per-sequence losses */
     for (int b = 0; b < B; b++) ls[b] = q[b].loss;
     dsq_tsampler_update(tr->ts, t, ls, B);
     if (st) add_stats(st, q, t, w, B, L, tr->df->sch->T);
-    free(q);
+    if (q != terms) free(q);
     free(ls);
 }
 

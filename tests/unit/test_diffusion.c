@@ -159,7 +159,8 @@ static void micro_all(fixture *f, dsq_trainer *tr, dsq_seq_terms *terms) {
             dsq_diffusion_loss(&f->df, f->ids + o, f->mask + o, f->t + i, f->w + i, f->mb, L, 1,
                                1, terms + i);
         else
-            dsq_trainer_micro(tr, f->ids + o, f->mask + o, f->t + i, f->w + i, f->mb, L, 0, NULL);
+            dsq_trainer_micro(tr, f->ids + o, f->mask + o, f->t + i, f->w + i, f->mb, L, 0, NULL,
+                              NULL);
     }
 }
 

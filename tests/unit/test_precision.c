@@ -389,7 +389,7 @@ static void test_fp16_loss_scaling(void) {
         EXPECT(r.df.grad_scale == (float)exp2(lg), "gradient scale %g", r.df.grad_scale);
         r.m.training = 1;
         dsq_diffusion_draw_noise(&r.df, t, 4, L, 5, 1000);
-        dsq_trainer_micro(tr, ids, mask, t, w, 4, L, 0, NULL);
+        dsq_trainer_micro(tr, ids, mask, t, w, 4, L, 0, NULL, NULL);
         r.m.grads[7] = INFINITY;  /* the injected overflow */
         int rc = dsq_trainer_update(tr, NULL);
         if (lg) EXPECT(rc == 1 && tr->lg_loss_scale == 15 && tr->step == step + 1,
