@@ -286,6 +286,8 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/dsq/
+	install -d $(DESTDIR)$(PREFIX)/share/dsq
+	install -m 644 data/vocab/bert-base-uncased.txt $(DESTDIR)$(PREFIX)/share/dsq/
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done

@@ -57,6 +57,8 @@ static const char usage[] =
     "      --eval-interval N      validation every N updates (1000)\n"
     "      --resume PATH          continue from a state file or a run directory's\n"
     "                             newest state (same options)\n"
+    "      --init CKPT            start from a checkpoint's weights (.safetensors or a\n"
+    "                             reference .pt; weights only: fresh moments, step 0)\n"
     "      --stop-at N            stop after update N with a resumable checkpoint\n"
     "      --device DEV           cpu (default), cuda (under mpirun: the local\n"
     "                             rank's GPU, else GPU 0) or cuda:N\n"
@@ -79,7 +81,7 @@ enum {
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
     O_SCHED, O_TSAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
-    O_LOG, O_EVAL, O_RESUME, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
+    O_LOG, O_EVAL, O_RESUME, O_INIT, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
 };
 
 #define OPT(name, has, val) {name, has, 0, val}
@@ -110,7 +112,7 @@ static const struct option long_opts[] = {
     OPT("save-interval", 1, O_SAVE), OPT("save_interval", 1, O_SAVE),
     OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
     OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
-    OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
+    OPT("init", 1, O_INIT), OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
     OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE), OPT("precision", 1, O_PREC),
     OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
     OPT("version", 0, O_VERSION),
@@ -214,6 +216,7 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
     case O_LOG: o->log_interval = dsq_opt_long(a, "--log-interval", 1, 1L << 40); break;
     case O_EVAL: o->eval_interval = dsq_opt_long(a, "--eval-interval", 1, 1L << 40); break;
     case O_RESUME: o->resume = a; break;
+    case O_INIT: o->init = a; break;
     case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, (long)dsq_limit_get(DSQ_LIM_COUNTER)->hi); break;
     case O_DEVICE:
         if (dsq_device_parse(a, &o->device))
@@ -247,6 +250,9 @@ static const char *out_from_resume(const char *resume) {
 static void finish_options(dsq_train_run_opts *o, const overrides *x) {
     if (!o->data) dsq_usage_error("%s", "--data FILE is required");
     if (!o->vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (o->init && o->resume)
+        dsq_usage_error("%s", "--init and --resume exclude each other (--resume restores the "
+                        "weights with the optimiser state)");
     if (!o->out && o->resume) o->out = out_from_resume(o->resume);
     if (!o->out) dsq_usage_error("%s", "--out DIR is required");
     if (x->layers) o->model.n_layers = x->layers;

@@ -18,6 +18,7 @@
 
 typedef struct {
     const char *data, *valid, *vocab, *out, *resume;
+    const char *init;          /* --init: weights only, from a checkpoint (.safetensors or .pt) */
     int vocab_kind_set;
     dsq_tok_kind vocab_kind;
     dsq_model_config model;    /* vocab is filled from the vocabulary */

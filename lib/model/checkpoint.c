@@ -1,12 +1,14 @@
 /* Model checkpoints and training state through the parameter table. */
 #include "checkpoint.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ptfile.h"
 #include "safetensors.h"
 
 /* A device range as a new host tensor of r (one copy, owned by r). */
@@ -91,11 +93,85 @@ static int check_finite(const dsq_tensor *t, const char *path, dsq_err *e) {
     return 0;
 }
 
-int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e) {
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, ex = (h >> 10) & 31, man = h & 1023, u;
+    if (ex == 31) {
+        u = sign | 0x7f800000u | man << 13;
+    } else if (ex) {
+        u = sign | (ex + 112) << 23 | man << 13;
+    } else if (man) {   /* subnormal: normalise */
+        int k = 0;
+        while (!(man & 1024)) man <<= 1, k++;
+        u = sign | (uint32_t)(113 - k) << 23 | (man & 1023) << 13;
+    } else {
+        u = sign;
+    }
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* F16 and BF16 tensors widened to F32 in place (exact). */
+static void widen(dsq_record *r) {
+    for (int i = 0; i < r->n_tensors; i++) {
+        dsq_tensor *t = &r->tensors[i];
+        if (t->dtype != DSQ_F16 && t->dtype != DSQ_BF16) continue;
+        size_t n = t->nbytes / 2;
+        float *f = xmalloc(n * sizeof *f + 1);
+        const uint16_t *h = t->data;
+        for (size_t k = 0; k < n; k++) {
+            uint32_t u = (uint32_t)h[k] << 16;
+            if (t->dtype == DSQ_F16) f[k] = half_to_float(h[k]);
+            else memcpy(&f[k], &u, sizeof u);
+        }
+        free(t->data);
+        t->data = f;
+        t->nbytes = n * sizeof *f;
+        t->dtype = DSQ_F32;
+    }
+}
+
+int dsq_ckpt_read_record(const char *path, dsq_record *r, int *pytorch, dsq_err *e) {
+    unsigned char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    dsq_pt_format fmt = dsq_pt_sniff(head, got);
+    if (pytorch) *pytorch = (int)fmt;
+    int rc = fmt ? dsq_pt_read_file(path, r, NULL, e) : dsq_st_read_file(path, r, e);
+    if (!rc) widen(r);
+    return rc;
+}
+
+/* The reference's EMA layout (dsq_ckpt_read): lm_head.weight's values for
+ * word_embedding.weight when the two differ. */
+static int apply_untied(dsq_record *r, const char *path, dsq_ckpt_info *info, dsq_err *e) {
+    dsq_tensor *w = (dsq_tensor *)dsq_record_find(r, "word_embedding.weight");
+    const dsq_tensor *l = dsq_record_find(r, DSQ_MODEL_TIED_NAME);
+    if (!w || !l || (l->nbytes == w->nbytes && !memcmp(l->data, w->data, w->nbytes))) return 0;
+    if (l->dtype != DSQ_F32 || w->dtype != DSQ_F32 || l->ndim != w->ndim ||
+        l->nbytes != w->nbytes || memcmp(l->shape, w->shape, sizeof l->shape[0] * l->ndim))
+        return dsq_err_set(e, DSQ_EDATA, "%s: lm_head.weight and word_embedding.weight differ in "
+                           "shape or dtype; DiffuSeq ties them (one tensor)", path);
+    const float *a = w->data, *b = l->data;
+    double d = 0;
+    for (size_t k = 0; k < w->nbytes / sizeof(float); k++)
+        d = fmax(d, fabs((double)a[k] - (double)b[k]));
+    memcpy(w->data, l->data, w->nbytes);
+    if (info) info->untied = 1, info->untied_max_diff = d;
+    return 0;
+}
+
+int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_ckpt_info *info,
+                  dsq_err *e) {
     dsq_record r;
     dsq_record_init(&r);
-    int rc = dsq_st_read_file(path, &r, e);
-    if (rc) return rc;
+    int pt = 0;
+    if (info) memset(info, 0, sizeof *info);
+    int rc = dsq_ckpt_read_record(path, &r, &pt, e);
+    if (info) info->pytorch = pt;
+    if (!rc) rc = apply_untied(&r, path, info, e);
     for (int i = 0; i < r.n_tensors && !rc; i++) {
         const char *n = r.tensors[i].name;
         if (!strcmp(n, DSQ_MODEL_TIED_NAME) || !strcmp(n, "position_ids")) continue;
@@ -109,13 +185,6 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e) 
         if (!t) { rc = e->code; break; }
         if ((rc = check_finite(t, path, e))) break;
         m->be->upload(m->be, dst + p->offset, t->data, t->nbytes);
-        if (!strcmp(p->name, "word_embedding.weight")) {
-            const dsq_tensor *l = dsq_record_find(&r, DSQ_MODEL_TIED_NAME);
-            if (l && (l->dtype != t->dtype || l->nbytes != t->nbytes ||
-                      memcmp(l->data, t->data, t->nbytes)))
-                rc = dsq_err_set(e, DSQ_EDATA, "%s: lm_head.weight differs from "
-                                 "word_embedding.weight; DiffuSeq ties them (one tensor)", path);
-        }
     }
     dsq_record_free(&r);
     return rc;

@@ -25,12 +25,35 @@
 int dsq_ckpt_write(const char *path, const dsq_model *m, const float *src,
                    const char *config_json, dsq_err *e);
 
-/* Reads a model checkpoint into the parameter-shaped device buffer dst.
- * Every table tensor must be present with its shape and dtype F32; a tensor
- * the table lacks (other than lm_head.weight and position_ids) or an
- * lm_head.weight that differs from word_embedding.weight is an error
- * (DSQ_EDATA, naming the tensor and both shapes). */
-int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e);
+/* What dsq_ckpt_read found in a file. */
+typedef struct {
+    int pytorch;              /* 0 safetensors; else a PyTorch file (dsq_pt_format) */
+    int untied;               /* lm_head.weight differed from word_embedding.weight:
+                                 its values were loaded for both */
+    double untied_max_diff;   /* the largest |difference| then */
+} dsq_ckpt_info;
+
+/* Reads a model checkpoint, safetensors or PyTorch (torch.save's zip or
+ * legacy container, told apart by content: lib/io/ptfile.h), into the
+ * parameter-shaped device buffer dst.  Every table tensor must be present
+ * with its shape, as F32, F16 or BF16 (widened exactly to F32); a tensor
+ * the table lacks (other than lm_head.weight and position_ids) is an error
+ * (DSQ_EDATA, naming the tensor and both shapes).
+ *
+ * An lm_head.weight that differs from word_embedding.weight is what the
+ * reference's EMA files hold: its _master_params_to_state_dict writes EMA
+ * values for named_parameters(), which lists the tied tensor once (as
+ * word_embedding.weight), so lm_head.weight keeps the raw weights; its
+ * load_state_dict copies lm_head.weight last, so the reference decodes
+ * with the raw values in both.  Such a file is loaded the same way
+ * (lm_head.weight's values for the one tied tensor) and info->untied says
+ * so.  info may be NULL. */
+int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_ckpt_info *info,
+                  dsq_err *e);
+
+/* A checkpoint file (either container) as a record, F16/BF16 tensors
+ * widened to F32; *pytorch as in dsq_ckpt_info (may be NULL). */
+int dsq_ckpt_read_record(const char *path, dsq_record *r, int *pytorch, dsq_err *e);
 
 /* The "config" metadata of a checkpoint or state file (malloc'ed). */
 int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e);

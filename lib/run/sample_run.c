@@ -17,6 +17,7 @@
 #include "examples.h"
 #include "jsonl.h"
 #include "outfile.h"
+#include "refrun.h"
 #include "stream.h"
 #include "util.h"
 
@@ -91,7 +92,8 @@ static char *dir_of(const char *path) {
 
 
 /* The configuration: --config, else the checkpoint's "config" metadata,
- * else config.json beside it.  Keys as dsq-train writes them; absent
+ * else the reference's training_args.json beside it (refrun.h), else
+ * config.json beside it.  Keys as dsq-train writes them; absent
  * model keys take the bert-base defaults. */
 static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) {
     memset(s, 0, sizeof *s);
@@ -108,9 +110,17 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
             src = xstrdup(o->model);
         } else {
             free(text);
-            src = dsq_path_join(dir, "config.json");
-            if (!(text = dsq_read_file(src, NULL, NULL, e)))
-                rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
+            text = NULL;
+            src = dsq_path_join(dir, "training_args.json");
+            if (access(src, F_OK) == 0) {
+                if (dsq_refrun_config(src, &text, e)) rc = e->code;
+            } else {
+                free(src);
+                src = dsq_path_join(dir, "config.json");
+                if (!(text = dsq_read_file(src, NULL, NULL, e)))
+                    rc = dsq_err_prefix(e, "%s has no config metadata, no training_args.json "
+                                        "beside it, and", o->model);
+            }
         }
     }
     json_error_t je;
@@ -441,7 +451,13 @@ static int setup_model(sample_ctx *x, dsq_err *e) {
         return e->code = DSQ_EDATA;
     }
     x->have_model = 1;
-    return dsq_ckpt_read(o->model, &x->m, x->m.params, e);
+    dsq_ckpt_info info;
+    int rc2 = dsq_ckpt_read(o->model, &x->m, x->m.params, &info, e);
+    if (!rc2 && info.untied && x->root && o->progress != DSQ_PROGRESS_NONE)
+        fprintf(stderr, "dsq-sample: %s: lm_head.weight differs from word_embedding.weight (max "
+                "|diff| %.3g: a reference EMA file); decoding with lm_head.weight for both, as "
+                "the reference's loader does\n", o->model, info.untied_max_diff);
+    return rc2;
 }
 
 /* Rank 0: the input stream (its first record fixes L) and the output. */

@@ -356,13 +356,31 @@ static int load_data(run_ctx *x, dsq_err *e) {
     return 0;
 }
 
-/* Backend, model (initialised from the seed), diffusion and trainer. */
+/* --init: the weights of a checkpoint (either container, the reference's
+ * EMA layout as dsq-sample reads it); Adam moments start at zero, the EMA
+ * copies at these weights, the step at 0, as the reference's
+ * --resume_checkpoint of a model file does. */
+static int init_weights(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    dsq_ckpt_info info;
+    if (dsq_ckpt_read(o->init, &x->m, x->m.params, &info, e))
+        return dsq_err_prefix(e, "--init");
+    if (info.untied && x->rank0 && o->progress != DSQ_PROGRESS_NONE)
+        fprintf(stderr, "dsq-train: %s: lm_head.weight differs from word_embedding.weight (a "
+                "reference EMA file); starting from lm_head.weight for both, as the reference's "
+                "loader does\n", o->init);
+    return 0;
+}
+
+/* Backend, model (initialised from the seed, or --init), diffusion and
+ * trainer. */
 static int build_trainer(run_ctx *x, dsq_err *e) {
     const dsq_train_run_opts *o = x->o;
     int rc;
     if (!(x->be = dsq_device_backend(&o->device, e))) return e->code;
     if ((rc = dsq_model_create(&x->m, &x->mc, x->be, e))) return rc;
     dsq_model_init_params(&x->m, o->topts.seed);
+    if (o->init && (rc = init_weights(x, e))) return rc;
     if ((rc = dsq_diffusion_init(&x->df, &x->m, &x->sch, &o->dopts, e))) return rc;
     int per = o->bsz / x->W;
     x->mb = o->topts.microbatch < per ? o->topts.microbatch : per;

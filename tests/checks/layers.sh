@@ -12,7 +12,7 @@ text       lib/text                     tokenizer.h wordvocab.h encode.h decode.
 backend    kernels kernels/cpu kernels/cuda  backend.h
 model      lib/model                    model.h diffusion.h diffusion_schedule.h schedule_sampler.h train.h sample.h
 metrics    lib/metrics                  metrics.h decfile.h score.h report.h mbr.h bert.h bertscore.h
-run        lib/run                      device.h buildinfo.h sample_run.h train_run.h
+run        lib/run                      device.h buildinfo.h sample_run.h train_run.h convert.h
 tools      tools
 '
 # A public header belongs to the layer of the code it declares; it lives

@@ -332,8 +332,8 @@ static void trainer_case(const char *tag, dsq_model_config c, int B, int L) {
         float *before = fetch(gpu, mg.params, np);
         rc = dsq_ckpt_write(path, &mg, mg.params, "{}", &e);
         gpu->zero(gpu, mg.params, np * sizeof(float));
-        rc = rc ? rc : dsq_ckpt_read(path, &mg, mg.params, &e);
-        rc = rc ? rc : dsq_ckpt_read(path, &mc, mc.params, &e);
+        rc = rc ? rc : dsq_ckpt_read(path, &mg, mg.params, NULL, &e);
+        rc = rc ? rc : dsq_ckpt_read(path, &mc, mc.params, NULL, &e);
         if (rc) {
             check_true(NAME("%s: checkpoint", tag), 0, e.msg);
         } else {

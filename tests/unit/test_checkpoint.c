@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "err.h"
 #include "model.h"
+#include "ptfile.h"
 #include "safetensors.h"
 
 static dsq_backend *be;
@@ -39,7 +40,7 @@ static void test_model_roundtrip(void) {
     dsq_err e = {0};
     EXPECT(dsq_ckpt_write(p, &m, m.params, "{\"hidden\":16}", &e) == 0, "%s", e.msg);
     float *dst = be->alloc(be, m.n_params * 4);
-    EXPECT(dsq_ckpt_read(p, &m2, dst, &e) == 0, "%s", e.msg);
+    EXPECT(dsq_ckpt_read(p, &m2, dst, NULL, &e) == 0, "%s", e.msg);
     EXPECT(!memcmp(dst, m.params, m.n_params * 4), "parameters round trip bit for bit");
     char *cfg = NULL;
     EXPECT(dsq_ckpt_read_config(p, &cfg, &e) == 0 && cfg && !strcmp(cfg, "{\"hidden\":16}"),
@@ -61,7 +62,8 @@ static void test_model_roundtrip(void) {
     const dsq_tensor *q = dsq_record_find(&r, "input_transformers.layer.1.attention.self.query.weight");
     EXPECT(q && q->ndim == 2 && q->shape[0] == 16 && q->shape[1] == 16, "reference names/shapes");
 
-    /* untied lm_head: refused */
+    /* untied lm_head (the reference's EMA layout): lm_head.weight's values
+     * for both, said through info; the same file as PyTorch zip too */
     dsq_tensor *lm = NULL;
     for (int i = 0; i < r.n_tensors; i++)
         if (!strcmp(r.tensors[i].name, "lm_head.weight")) lm = &r.tensors[i];
@@ -69,24 +71,51 @@ static void test_model_roundtrip(void) {
     char p2[256];
     path_of(p2, sizeof p2, "untied.safetensors");
     dsq_st_write_file(p2, &r, &e);
-    EXPECT(dsq_ckpt_read(p2, &m2, dst, &e) == DSQ_EDATA && strstr(e.msg, "lm_head.weight"),
-           "untied: %s", e.msg);
+    dsq_ckpt_info info;
+    for (int k = 0; k < 2; k++) {
+        if (k) {
+            path_of(p2, sizeof p2, "untied.pt");
+            EXPECT(dsq_pt_write_file(p2, &r, &e) == 0, "%s", e.msg);
+        }
+        EXPECT(dsq_ckpt_read(p2, &m2, dst, &info, &e) == 0, "untied: %s", e.msg);
+        EXPECT(info.untied && fabs(info.untied_max_diff - 1.0) < 1e-6 && info.pytorch == k,
+               "untied %d, diff %g, pytorch %d", info.untied, info.untied_max_diff, info.pytorch);
+        const dsq_param_info *we = dsq_model_param(&m2, "word_embedding.weight");
+        float got[4];
+        be->download(be, got, dst + we->offset, sizeof got);
+        EXPECT(got[3] == ((float *)lm->data)[3], "word_embedding took lm_head's values");
+    }
+    /* F16 tensors are widened exactly */
+    dsq_tensor *ln = (dsq_tensor *)dsq_record_find(&r, "LayerNorm.weight");
+    uint16_t *h = xmalloc(ln->nbytes / 2);
+    for (size_t i = 0; i < ln->nbytes / 4; i++) h[i] = i ? 0x3c00 : 0x0001;   /* 1.0; 2^-24 */
+    free(ln->data);
+    ln->data = h, ln->nbytes /= 2, ln->dtype = DSQ_F16;
+    path_of(p2, sizeof p2, "half.pt");
+    EXPECT(dsq_pt_write_file(p2, &r, &e) == 0, "%s", e.msg);
+    EXPECT(dsq_ckpt_read(p2, &m2, dst, &info, &e) == 0, "half: %s", e.msg);
+    {
+        const dsq_param_info *lw = dsq_model_param(&m2, "LayerNorm.weight");
+        float got[2];
+        be->download(be, got, dst + lw->offset, sizeof got);
+        EXPECT(got[0] == 0x1p-24f && got[1] == 1.0f, "F16 widened: %g %g", got[0], got[1]);
+    }
     dsq_record_free(&r);
 
     /* another shape: the message names the tensor and both shapes */
     dsq_model m3;
     make_model(&m3, 32, 1);
     float *d3 = be->alloc(be, m3.n_params * 4);
-    EXPECT(dsq_ckpt_read(p, &m3, d3, &e) == DSQ_EDATA && strstr(e.msg, "time_embed.2.weight has shape [16, 32]") &&
+    EXPECT(dsq_ckpt_read(p, &m3, d3, NULL, &e) == DSQ_EDATA && strstr(e.msg, "time_embed.2.weight has shape [16, 32]") &&
            strstr(e.msg, "needs [32, 32]"), "shape mismatch: %s", e.msg);
     /* a mean_embed the model lacks */
     dsq_model m4;
     make_model(&m4, 16, 0);
-    EXPECT(dsq_ckpt_read(p, &m4, d3, &e) == DSQ_EDATA && strstr(e.msg, "mean_embed"),
+    EXPECT(dsq_ckpt_read(p, &m4, d3, NULL, &e) == DSQ_EDATA && strstr(e.msg, "mean_embed"),
            "foreign tensor: %s", e.msg);
     /* missing file, unwritable place */
     path_of(p2, sizeof p2, "none.safetensors");
-    EXPECT(dsq_ckpt_read(p2, &m2, dst, &e) != 0 && strstr(e.msg, "none.safetensors"),
+    EXPECT(dsq_ckpt_read(p2, &m2, dst, NULL, &e) != 0 && strstr(e.msg, "none.safetensors"),
            "missing: %s", e.msg);
     path_of(p2, sizeof p2, "no/such/dir/x.safetensors");
     EXPECT(dsq_ckpt_write(p2, &m, m.params, NULL, &e) == DSQ_EIO, "unwritable: %s", e.msg);
