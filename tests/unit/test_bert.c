@@ -482,8 +482,12 @@ static void test_bad_dirs(void) {
     write_tiny(d, "", NULL);
     rm_file(d, "config.json");
     expect_bad(d, DSQ_EIO, "config.json: cannot open");
-    write_text(d, "config.json", "{\"model_type\": \"roberta\", \"architectures\": [\"RobertaModel\"]}");
-    expect_bad(d, DSQ_EDATA, "unsupported architecture: model_type \"roberta\"");
+    write_text(d, "config.json", "{\"model_type\": \"deberta-v2\", \"architectures\": [\"DebertaV2Model\"]}");
+    expect_bad(d, DSQ_EDATA, "unsupported architecture: model_type \"deberta-v2\", architectures "
+               "[\"DebertaV2Model\", ...] (BERTScore in dsq runs model_type \"bert\", \"roberta\" "
+               "and \"deberta\" (v1) encoders)");
+    write_text(d, "config.json", "{\"model_type\": \"xlnet\"}");
+    expect_bad(d, DSQ_EDATA, "unsupported architecture: model_type \"xlnet\"");
     write_text(d, "config.json", "{\"model_type\": \"bert\", \"hidden_size\": 32}");
     expect_bad(d, DSQ_EDATA, "missing key \"num_attention_heads\"");
     write_text(d, "config.json", "{not json");
