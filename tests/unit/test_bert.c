@@ -26,6 +26,7 @@
 #include "check.h"
 #include "metrics.h"
 #include "safetensors.h"
+#include "util.h"
 
 /* ---- oracle comparisons ------------------------------------------------- */
 
@@ -542,6 +543,73 @@ static void test_bad_dirs(void) {
     expect_bad(d, DSQ_EDATA, "expected shape [128, 32]");
 }
 
+/* Copies tests/fixtures/bpe/<style>/name into dir. */
+static void copy_fixture(const char *dir, const char *style, const char *name) {
+    char src[256];
+    snprintf(src, sizeof src, "tests/fixtures/bpe/%s/%s", style, name);
+    size_t n;
+    dsq_err e = {0};
+    char *buf = dsq_read_file(src, "fixture", &n, &e);
+    EXPECT(buf != NULL, "%s", e.msg);
+    if (!buf) return;
+    char dst[1024];
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    FILE *f = fopen(dst, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    free(buf);
+}
+
+/* RoBERTa / DeBERTa directories that fail before their weights are read:
+ * the tokenizer files and class, the DeBERTa variants dsq does not run. */
+static void test_bad_bpe_dirs(void) {
+    const char *d = tiny_dir("bpe");
+    write_tiny(d, "", NULL);
+    rm_file(d, "vocab.txt");
+    static const char *rob = "{\"model_type\": \"roberta\", \"hidden_size\": 32, "
+        "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"num_hidden_layers\": 2, "
+        "\"max_position_embeddings\": 66, \"vocab_size\": 2000, \"type_vocab_size\": 1, "
+        "\"pad_token_id\": 1}";
+    write_text(d, "config.json", rob);
+    expect_bad(d, DSQ_EIO, "vocab.json: missing: a byte-level BPE tokenizer (vocab.json and "
+               "merges.txt) is required");
+    copy_fixture(d, "roberta", "vocab.json");
+    expect_bad(d, DSQ_EIO, "merges.txt: missing");
+    copy_fixture(d, "roberta", "merges.txt");
+    write_text(d, "tokenizer_config.json", "{\"tokenizer_class\": \"BertTokenizer\"}");
+    expect_bad(d, DSQ_EDATA, "tokenizer_class \"BertTokenizer\" is not supported with "
+               "model_type \"roberta\" (RobertaTokenizer)");
+    write_text(d, "tokenizer_config.json", "{\"cls_token\": {\"content\": \"<cls>\"}}");
+    expect_bad(d, DSQ_EDATA, "the special token <cls> is not in the vocabulary");
+    rm_file(d, "tokenizer_config.json");
+    /* the tokenizer loads: the tiny BERT's weights are not a RoBERTa's */
+    expect_bad(d, DSQ_EDATA, "expected shape [2000, 32]");
+    static const char *deb = "{\"model_type\": \"deberta\", \"hidden_size\": 32, "
+        "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"num_hidden_layers\": 2, "
+        "\"max_position_embeddings\": 64, \"vocab_size\": 2000, \"relative_attention\": true, "
+        "\"pos_att_type\": %s, %s}";
+    char cfg[1024];
+    const struct { const char *pat, *extra, *want; } bad[] = {
+        {"\"c2p|p2c\"", "\"position_buckets\": 256", "\"position_buckets\" is a DeBERTa-v2 setting"},
+        {"[\"c2p\"]", "\"share_att_key\": true", "\"share_att_key\" is a DeBERTa-v2 setting"},
+        {"\"c2p|p2p\"", "\"x\": 0", "pos_att_type \"p2p\" is not supported"},
+        {"\"c2p\"", "\"talking_head\": true", "talking_head attention is not supported"},
+        {"\"c2p\"", "\"embedding_size\": 16", "embedding_size 16 differs from hidden_size 32"},
+        {"\"c2p\"", "\"max_relative_positions\": \"x\"", "\"max_relative_positions\" must be"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cfg, sizeof cfg, deb, bad[i].pat, bad[i].extra);
+        write_text(d, "config.json", cfg);
+        expect_bad(d, DSQ_EDATA, bad[i].want);
+    }
+    snprintf(cfg, sizeof cfg, deb, "\"c2p|p2c\"", "\"x\": 0");
+    write_text(d, "config.json", cfg);
+    copy_fixture(d, "deberta", "vocab.json");
+    expect_bad(d, DSQ_EDATA, "tensor embeddings.word_embeddings.weight: expected shape [2000, 32]");
+    copy_fixture(d, "roberta", "vocab.json");
+    expect_bad(d, DSQ_EDATA, "the special token [CLS] is not in the vocabulary");
+}
+
 /* linear_fixed_fwd's GELU (PyTorch's vectorised erf) vs the exact one. */
 static void test_gelu_accuracy(void) {
     enum { NX = 200001 };
@@ -591,6 +659,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_layer_table);
     RUN_TEST(test_gelu_accuracy);
     RUN_TEST(test_bad_dirs);
+    RUN_TEST(test_bad_bpe_dirs);
     rm_tree(tmpdir);
     TEST_MAIN_END();
 }
