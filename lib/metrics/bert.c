@@ -257,16 +257,20 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
         return rc;
     }
     bert_layout y = layout_of(&m->cfg);
-    float *host = xcalloc(y.total ? y.total : 1, sizeof *host);
+    /* The CPU backend's memory is the host's: the weights are read in
+     * place, so that a 3 GB model does not need a third copy at its peak
+     * (file tensors, host layout, device layout). */
+    int direct = strcmp(be->name, "cpu") == 0;
+    size_t bytes = (y.total ? y.total : 1) * sizeof(float);
+    m->params = be->alloc(be, bytes);
+    float *host = direct ? m->params : xcalloc(y.total ? y.total : 1, sizeof *host);
     rc = read_weights(&m->cfg, dir, &y, host, e);
+    if (!rc && !direct) be->upload(be, m->params, host, y.total * sizeof(float));
+    if (!direct) free(host);
     if (rc) {
-        free(host);
         dsq_bert_free(m);
         return rc;
     }
-    m->params = be->alloc(be, y.total * sizeof(float));
-    be->upload(be, m->params, host, y.total * sizeof(float));
-    free(host);
     place_params(m, &y);
     return 0;
 }

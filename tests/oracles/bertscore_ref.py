@@ -35,7 +35,8 @@ HuggingFace layout.  Run with build/venv-bertscore/bin/python (scripts/deps.sh).
       deberta-abs: c2p only, absolute positions and 2 token types) built
       by transformers from seed 0, saved with the byte-level BPE
       vocabulary of tests/fixtures/bpe/ and model_max_length 64
-score, hidden and bench take --model DIR (default: all-MiniLM-L6-v2).
+score, hidden and bench take --model DIR (default: all-MiniLM-L6-v2); score
+takes --baseline FILE (rescale_with_baseline with that file).
 """
 import argparse
 import json
@@ -153,15 +154,16 @@ def tiny(arch, out):
         json.dump(tc, f, indent=1)
 
 
-def score(pairs, out, layer, idf, batch, model):
+def score(pairs, out, layer, idf, batch, model, baseline=None):
     import bertscore_env  # noqa: F401
     import bert_score
     from bert_score.utils import get_tokenizer, sent_encode
 
     hyps, refs = read_pairs(pairs)
     d = model_dir(model)
+    kw = dict(rescale_with_baseline=True, baseline_path=baseline, lang="en") if baseline else {}
     P, R, F = bert_score.score(hyps, refs, model_type=d, num_layers=layer, idf=idf,
-                               batch_size=batch, device="cpu")
+                               batch_size=batch, device="cpu", **kw)
     tok = get_tokenizer(d, False)
     with open(out, "w") as f:
         f.write(json.dumps({"n": len(hyps), "mean_f1": F.mean().item(),
@@ -244,6 +246,7 @@ def main():
     ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--baseline", default=None)
     a = ap.parse_args()
     if a.mode == "model-dir":
         import bertscore_env
@@ -255,7 +258,7 @@ def main():
     elif a.mode == "bench-pairs":
         bench_pairs(a.args[0], int(a.args[1]), a.args[2])
     elif a.mode == "score":
-        score(a.args[0], a.args[1], a.layer, a.idf, a.batch, a.model)
+        score(a.args[0], a.args[1], a.layer, a.idf, a.batch, a.model, a.baseline)
     elif a.mode == "bpe-pairs":
         bpe_pairs(a.args[0])
     elif a.mode == "tiny":

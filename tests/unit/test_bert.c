@@ -6,9 +6,9 @@
  * With arguments, the oracle comparisons of tests/checks/bertscore_oracle.sh:
  *   test_bert --hidden MODEL_DIR HIDDEN.safetensors
  *       every layer's output vs transformers' (max abs error 1e-4)
- *   test_bert --scores MODEL_DIR PAIRS.jsonl EXPECTED.jsonl LAYER IDF
+ *   test_bert --scores MODEL_DIR PAIRS.jsonl EXPECTED.jsonl LAYER IDF [BASELINE]
  *       token ids equal bert_score's; P/R/F per pair within 1e-4, the mean
- *       F1 within 1e-5
+ *       F1 within 1e-5 (rescaled with the BASELINE file when given)
  * The environment may tighten those (DSQ_TOL_HIDDEN, DSQ_TOL_PAIR,
  * DSQ_TOL_MEAN) and name the model in the PASS/FAIL lines (DSQ_TEST_TAG). */
 #include <jansson.h>
@@ -97,7 +97,8 @@ static int ids_equal(json_t *arr, const dsq_ids *v) {
     return 1;
 }
 
-static int cmp_scores(const char *dir, const char *pairs, const char *expected, int layer, int idf) {
+static int cmp_scores(const char *dir, const char *pairs, const char *expected, int layer, int idf,
+                      const char *baseline) {
     dsq_err e = {0};
     dsq_backend *be = dsq_backend_cpu();
     dsq_bert m;
@@ -136,6 +137,16 @@ static int cmp_scores(const char *dir, const char *pairs, const char *expected, 
         printf("FAIL bertscore_parity: %s\n", e.msg);
         return 1;
     }
+    float base[3];
+    if (baseline) {
+        if (dsq_bertscore_read_baseline(baseline, layer, base, &e)) {
+            printf("FAIL bertscore_parity: %s\n", e.msg);
+            return 1;
+        }
+        dsq_bertscore_rescale(P, n, base[0]);
+        dsq_bertscore_rescale(R, n, base[1]);
+        dsq_bertscore_rescale(F, n, base[2]);
+    }
     if (getline(&line, &cap, fe) <= 0) { printf("FAIL bertscore_parity: empty %s\n", expected); return 1; }
     json_t *head = json_loads(line, 0, NULL);
     double mean_f = json_real_value(json_object_get(head, "mean_f1"));
@@ -164,7 +175,7 @@ static int cmp_scores(const char *dir, const char *pairs, const char *expected, 
         json_decref(x);
     }
     double mean = dsq_np_mean(F, n);
-    const char *tg = idf ? "idf" : "noidf";
+    const char *tg = baseline ? (idf ? "idf_rescaled" : "noidf_rescaled") : idf ? "idf" : "noidf";
     printf("%s %sbertscore_token_ids_layer%d_%s: %zu of %zu pairs differ\n",
            bad_ids ? "FAIL" : "PASS", tag(), layer, tg, bad_ids, n);
     printf("%s %sbertscore_per_pair_layer%d_%s: max abs error %.3g (pair %zu) over %zu pairs x "
@@ -610,6 +621,37 @@ static void test_bad_bpe_dirs(void) {
     expect_bad(d, DSQ_EDATA, "the special token [CLS] is not in the vocabulary");
 }
 
+/* Baseline files: the row of a layer, float32 rescaling, malformed files. */
+static void test_baseline_file(void) {
+    const char *d = tiny_dir("baseline");
+    mkdir(d, 0755);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/b.tsv", d);
+    float b[3];
+    dsq_err e = {0};
+    write_text(d, "b.tsv", "LAYER,P,R,F\n0,0.25,0.5,0.125\n1,0.3712891,0.37132213,0.36826715\n");
+    EXPECT(dsq_bertscore_read_baseline(p, 1, b, &e) == 0 && b[0] == 0.3712891f &&
+           b[1] == 0.37132213f && b[2] == 0.36826715f, "row 1: %s", e.msg);
+    EXPECT(dsq_bertscore_read_baseline(p, 0, b, &e) == 0 && b[2] == 0.125f, "row 0");
+    double x[2] = {0.625, 1.0};
+    dsq_bertscore_rescale(x, 2, 0.25f);
+    EXPECT(x[0] == 0.5 && x[1] == 1.0, "rescale %g %g", x[0], x[1]);
+    const struct { const char *text; int layer; const char *want; } bad[] = {
+        {"P,R,F\n0,1,1,1\n", 0, "b.tsv:1: not a bert_score baseline file"},
+        {"LAYER,P,R,F\n0,0.1,0.2,0.3\n", 1, "no row for layer 1 (1 layer rows)"},
+        {"LAYER,P,R,F\n0,0.1,x,0.3\n", 0, "b.tsv:2: column 3 is not a number below 1"},
+        {"LAYER,P,R,F\n0,0.1,0.2\n", 0, "b.tsv:2: expected LAYER,P,R,F"},
+        {"LAYER,P,R,F\n0,0.1,1.0,0.3\n", 0, "column 3 is not a number below 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(d, "b.tsv", bad[i].text);
+        int rc = dsq_bertscore_read_baseline(p, bad[i].layer, b, &e);
+        EXPECT(rc == DSQ_EDATA && strstr(e.msg, bad[i].want), "case %zu: rc %d %s", i, rc, e.msg);
+    }
+    snprintf(p, sizeof p, "%s/absent.tsv", d);
+    EXPECT(dsq_bertscore_read_baseline(p, 0, b, &e) == DSQ_EIO, "absent: %s", e.msg);
+}
+
 /* linear_fixed_fwd's GELU (PyTorch's vectorised erf) vs the exact one. */
 static void test_gelu_accuracy(void) {
     enum { NX = 200001 };
@@ -642,8 +684,9 @@ static void rm_tree(const char *dir) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--hidden") == 0) return cmp_hidden(argv[2], argv[3]);
-    if (argc == 7 && strcmp(argv[1], "--scores") == 0)
-        return cmp_scores(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
+    if ((argc == 7 || argc == 8) && strcmp(argv[1], "--scores") == 0)
+        return cmp_scores(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]),
+                          argc == 8 ? argv[7] : NULL);
     if (argc == 3 && strcmp(argv[1], "--write-tiny") == 0) {  /* for tests/cli/score.bats */
         write_tiny(argv[2], "", NULL);
         return 0;
@@ -660,6 +703,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_gelu_accuracy);
     RUN_TEST(test_bad_dirs);
     RUN_TEST(test_bad_bpe_dirs);
+    RUN_TEST(test_baseline_file);
     rm_tree(tmpdir);
     TEST_MAIN_END();
 }
