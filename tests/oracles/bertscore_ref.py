@@ -35,6 +35,13 @@ HuggingFace layout.  Run with build/venv-bertscore/bin/python (scripts/deps.sh).
       deberta-abs: c2p only, absolute positions and 2 token types) built
       by transformers from seed 0, saved with the byte-level BPE
       vocabulary of tests/fixtures/bpe/ and model_max_length 64
+  bertscore_ref.py xlarge OUT_DIR --layers N
+      a random DebertaModel of microsoft/deberta-xlarge-mnli's shape (1024
+      wide, 16 heads, 4096 intermediate, vocabulary 50265, c2p|p2c over
+      512 relative positions, no absolute positions) with its first N of
+      48 layers, named microsoft/deberta-xlarge-mnli (bert_score's default
+      layer 40), the fixture BPE vocabulary and model_max_length 512; for
+      bench/bertscore_deberta.sh
 score, hidden and bench take --model DIR (default: all-MiniLM-L6-v2); score
 takes --baseline FILE (rescale_with_baseline with that file).
 """
@@ -154,6 +161,35 @@ def tiny(arch, out):
         json.dump(tc, f, indent=1)
 
 
+def xlarge(out, layers):
+    import shutil
+    import torch
+    import bertscore_env  # noqa: F401
+    from transformers import DebertaConfig, DebertaModel
+
+    torch.manual_seed(0)
+    cfg = DebertaConfig(vocab_size=50265, hidden_size=1024, num_hidden_layers=layers,
+                        num_attention_heads=16, intermediate_size=4096,
+                        max_position_embeddings=512, relative_attention=True,
+                        max_relative_positions=-1, pos_att_type="c2p|p2c",
+                        position_biased_input=False, type_vocab_size=0, layer_norm_eps=1e-7,
+                        pad_token_id=1)
+    model = DebertaModel(cfg).eval()
+    os.makedirs(out, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    with open(os.path.join(out, "config.json")) as f:
+        c = json.load(f)
+    c["_name_or_path"] = "microsoft/deberta-xlarge-mnli"
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(c, f, indent=1)
+    tok = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
+                       "bpe", "deberta")
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(tok, f), os.path.join(out, f))
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "DebertaTokenizer", "model_max_length": 512}, f)
+
+
 def score(pairs, out, layer, idf, batch, model, baseline=None):
     import bertscore_env  # noqa: F401
     import bert_score
@@ -238,7 +274,7 @@ def hidden(pairs, out, count, model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["model-dir", "pairs", "score", "hidden", "bench",
-                                     "bench-pairs", "tiny", "bpe-pairs"])
+                                     "bench-pairs", "tiny", "bpe-pairs", "xlarge"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--layer", type=int, default=6)
     ap.add_argument("--idf", action="store_true")
@@ -247,6 +283,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--model", default=None)
     ap.add_argument("--baseline", default=None)
+    ap.add_argument("--layers", type=int, default=48)
     a = ap.parse_args()
     if a.mode == "model-dir":
         import bertscore_env
@@ -259,6 +296,8 @@ def main():
         bench_pairs(a.args[0], int(a.args[1]), a.args[2])
     elif a.mode == "score":
         score(a.args[0], a.args[1], a.layer, a.idf, a.batch, a.model, a.baseline)
+    elif a.mode == "xlarge":
+        xlarge(a.args[0], a.layers)
     elif a.mode == "bpe-pairs":
         bpe_pairs(a.args[0])
     elif a.mode == "tiny":
