@@ -99,7 +99,9 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e);
 void dsq_bert_free(dsq_bert *m);
 
 /* bert_score's default layer for a model name (its model2layers table,
- * lib/metrics/bert_layers.h), or -1 when the name is not in the table. */
+ * lib/metrics/bert_layers.h), or -1 when the name is not in the table.  A
+ * name without "/" also matches the one entry "ORG/name" (a cloned
+ * directory's name: "deberta-xlarge-mnli" is layer 40). */
 int dsq_bert_default_layer(const char *name);
 
 /* Token ids as bert_score's sent_encode: Python strip, the tokenizer with

@@ -284,9 +284,20 @@ void dsq_bert_free(dsq_bert *m) {
 }
 
 int dsq_bert_default_layer(const char *name) {
-    for (size_t i = 0; i < sizeof dsq_bert_layer_table / sizeof dsq_bert_layer_table[0]; i++)
+    size_t n = sizeof dsq_bert_layer_table / sizeof dsq_bert_layer_table[0];
+    for (size_t i = 0; i < n; i++)
         if (strcmp(dsq_bert_layer_table[i].name, name) == 0) return dsq_bert_layer_table[i].layer;
-    return -1;
+    /* A clone's directory name: the part after the organisation, when one
+     * entry alone has it. */
+    int found = -1, count = 0;
+    for (size_t i = 0; i < n && !strchr(name, '/'); i++) {
+        const char *slash = strchr(dsq_bert_layer_table[i].name, '/');
+        if (slash && strcmp(slash + 1, name) == 0) {
+            found = dsq_bert_layer_table[i].layer;
+            count++;
+        }
+    }
+    return count == 1 ? found : -1;
 }
 
 int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *out, dsq_err *e) {

@@ -491,6 +491,9 @@ static void test_layer_table(void) {
     EXPECT(dsq_bert_default_layer("roberta-large") == 17, "roberta-large");
     EXPECT(dsq_bert_default_layer("microsoft/deberta-xlarge-mnli") == 40, "deberta");
     EXPECT(dsq_bert_default_layer("nreimers/MiniLM-L6-H384-uncased") == -1, "unknown");
+    EXPECT(dsq_bert_default_layer("deberta-xlarge-mnli") == 40, "directory name");
+    EXPECT(dsq_bert_default_layer("roberta-large-mnli") == 19, "exact before suffix");
+    EXPECT(dsq_bert_default_layer("x/deberta-xlarge-mnli") == -1, "other organisation");
 }
 
 static void expect_bad(const char *dir, int code, const char *needle) {
