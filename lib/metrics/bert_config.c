@@ -50,7 +50,8 @@ static int load_json(const char *dir, const char *name, int optional, json_t **r
     return 0;
 }
 
-/* An integer config key: required (def < 0 and no alt) or def when absent. */
+/* An integer config key in [lo, hi]: required when def is -1, else def when
+ * absent (or null, for def >= 0); def -2 marks "absent" to the caller. */
 static int get_int(json_t *cfg, const char *path, const char *key, long def, long lo, long hi,
                    int *out, dsq_err *e) {
     json_t *v = json_object_get(cfg, key);
