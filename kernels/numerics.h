@@ -128,4 +128,14 @@ DSQ_NUM DSQ_VEC_MATH void dsq_adamw_elem(float *p, float *m, float *v, float g, 
 static inline float dsq_ema_a(float rate) { return (float)(1.0 - (double)rate); }
 DSQ_NUM float dsq_ema_elem(float e, float p, float rate, float a) { return e * rate + a * p; }
 
+/* ---- DeBERTa's relative positions -------------------------------------- */
+
+/* The row of the 2S projected relative embeddings that query i and key j
+ * use: clamp(i - j + S, 0, 2S - 1) (DeBERTa v1's c2p_pos; its p2c_pos,
+ * gathered from the key side and transposed, gives the same row). */
+DSQ_NUM int dsq_rel_row(int i, int j, int S) {
+    int r = i - j + S;
+    return r < 0 ? 0 : r > 2 * S - 1 ? 2 * S - 1 : r;
+}
+
 #endif

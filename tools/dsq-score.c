@@ -40,12 +40,15 @@ static const char usage[] =
     "      --sep STR         separator marker (default [SEP])\n"
     "      --pad STR         padding marker (default [PAD])\n"
     "      --no-clean        take every text as it is\n"
-    "BERTScore (bert_score's P/R/F1, no baseline rescaling):\n"
-    "      --bertscore DIR   a BERT model directory: config.json, model.safetensors,\n"
-    "                        vocab.txt (default: $DSQ_BERTSCORE_MODEL when set)\n"
+    "BERTScore (bert_score's P/R/F1):\n"
+    "      --bertscore DIR   a BERT, RoBERTa or DeBERTa (v1) model directory:\n"
+    "                        config.json, model.safetensors, vocab.txt or\n"
+    "                        vocab.json + merges.txt (default: $DSQ_BERTSCORE_MODEL)\n"
     "      --bertscore-layer N  use layer N's output (default: bert_score's table\n"
     "                        for the model's name; required for other models)\n"
     "      --bertscore-idf   idf weights over the references (bert_score idf=True)\n"
+    "      --bertscore-rescale FILE  rescale with a bert_score baseline file\n"
+    "                        (rescale_baseline/en/<model>.tsv of the bert_score package)\n"
     "      --bertscore-batch N  bert_score's batch_size, which groups the matching\n"
     "                        (default 64; 1: no padding effects at all)\n"
     "      --no-bertscore    skip it even when $DSQ_BERTSCORE_MODEL is set\n"
@@ -59,7 +62,7 @@ static const char usage[] =
     "  -V, --version         version and build\n";
 
 enum { O_HYP = 256, O_REF, O_KEEP, O_NODIV, O_NOSACRE, O_BERT, O_BLAYER, O_BIDF, O_BBATCH,
-       O_NOBERT };
+       O_NOBERT, O_BRESCALE };
 
 /* A one-line progress report on a terminal. */
 typedef struct { size_t file, nfiles; } bert_progress;
@@ -86,9 +89,10 @@ static void load_bert(dsq_bert *m, dsq_backend *be, const char *dir, int *layer)
         dsq_usage_error("--bertscore-layer %d: %s has %d layers", *layer, dir, m->cfg.n_layers);
 }
 
-/* Fills the BERTScore slot of every file. */
-static void run_bertscore(dsq_bert *m, int layer, int idf, int group, dsq_decodes **dp, size_t k,
-                          dsq_file_scores *sc) {
+/* Fills the BERTScore slot of every file; base (P, R, F) rescales the
+ * per-pair scores when not NULL. */
+static void run_bertscore(dsq_bert *m, int layer, int idf, int group, const float *base,
+                          dsq_decodes **dp, size_t k, dsq_file_scores *sc) {
     dsq_err e = {0};
     dsq_bertscore_opts o;
     dsq_bertscore_opts_default(&o);
@@ -111,6 +115,11 @@ static void run_bertscore(dsq_bert *m, int layer, int idf, int group, dsq_decode
             dsq_err_prefix(&e, "%s", d->name);
             dsq_die_err(&e);
         }
+        if (base) {
+            dsq_bertscore_rescale(P, n, base[0]);
+            dsq_bertscore_rescale(R, n, base[1]);
+            dsq_bertscore_rescale(F, n, base[2]);
+        }
         sc[i].has_bertscore = 1;
         sc[i].bertscore_p = dsq_np_mean(P, n);
         sc[i].bertscore_r = dsq_np_mean(R, n);
@@ -130,6 +139,7 @@ typedef struct {
     size_t nhyp_text;
     int keep_order, table, no_div, no_sacre;
     const char *bert_dir;     /* NULL: no BERTScore */
+    const char *bert_rescale; /* baseline file or NULL */
     int bert_layer, bert_idf, bert_group;
     char **args;              /* FILE|DIR arguments */
     int nargs;
@@ -144,6 +154,7 @@ static const struct option longopts[] = {
     {"bertscore-layer", required_argument, 0, O_BLAYER},
     {"bertscore-idf", no_argument, 0, O_BIDF},
     {"bertscore-batch", required_argument, 0, O_BBATCH},
+    {"bertscore-rescale", required_argument, 0, O_BRESCALE},
     {"no-bertscore", no_argument, 0, O_NOBERT},
     {"threads", required_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},                 {0, 0, 0, 0}};
@@ -175,6 +186,7 @@ static void parse_args(int argc, char **argv, score_args *a) {
             a->bert_group = (int)dsq_opt_long(optarg, "--bertscore-batch", 1, 1 << 30);
             break;
         case O_NOBERT: no_bert = 1; break;
+        case O_BRESCALE: a->bert_rescale = optarg; break;
         case 'f':
             if (strcmp(optarg, "json") == 0) a->table = 0;
             else if (strcmp(optarg, "table") == 0) a->table = 1;
@@ -193,9 +205,9 @@ static void parse_args(int argc, char **argv, score_args *a) {
     if (text_mode && optind < argc)
         dsq_usage_error("plain-text mode (--hyp/--ref) takes no FILE arguments");
     if (no_bert || (a->bert_dir && !*a->bert_dir)) a->bert_dir = NULL;
-    if (!a->bert_dir && (a->bert_layer >= 0 || a->bert_idf))
-        dsq_usage_error("--bertscore-layer and --bertscore-idf need --bertscore DIR "
-                        "(or $DSQ_BERTSCORE_MODEL)");
+    if (!a->bert_dir && (a->bert_layer >= 0 || a->bert_idf || a->bert_rescale))
+        dsq_usage_error("--bertscore-layer, --bertscore-idf and --bertscore-rescale need "
+                        "--bertscore DIR (or $DSQ_BERTSCORE_MODEL)");
     a->args = argv + optind;
     a->nargs = argc - optind;
 }
@@ -241,9 +253,15 @@ int main(int argc, char **argv) {
     parse_args(argc, argv, &a);
     dsq_bert bert;
     dsq_backend *bert_be = NULL;
+    float base[3] = {0, 0, 0};
     if (a.bert_dir) {  /* before any scoring: a bad model fails fast */
         bert_be = dsq_backend_cpu();
         load_bert(&bert, bert_be, a.bert_dir, &a.bert_layer);
+        if (a.bert_rescale) {
+            dsq_err e = {0};
+            if (dsq_bertscore_read_baseline(a.bert_rescale, a.bert_layer, base, &e))
+                dsq_die_err(&e);
+        }
     }
     size_t k;
     dsq_decodes *dec = read_decodes(&a, &k);
@@ -256,7 +274,8 @@ int main(int argc, char **argv) {
     dsq_diversity div;
     if (dsq_score_run(dp, k, &so, sc, &div, &e)) dsq_die_err(&e);
     if (a.bert_dir) {
-        run_bertscore(&bert, a.bert_layer, a.bert_idf, a.bert_group, dp, k, sc);
+        run_bertscore(&bert, a.bert_layer, a.bert_idf, a.bert_group,
+                      a.bert_rescale ? base : NULL, dp, k, sc);
         dsq_bert_free(&bert);
         bert_be->destroy(bert_be);
     }

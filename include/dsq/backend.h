@@ -139,6 +139,18 @@ struct dsq_backend {
      * May be NULL in a backend that lacks it (kernels/cpu/attn.c). */
     void (*attention_masked_fwd)(dsq_backend *be, float *out, const float *qkv,
                                  const float *mask, int B, int L, int nh, int H);
+    /* DeBERTa v1's disentangled self-attention: attention_masked_fwd with
+     * the scores, per head (hs = H / nh columns of each operand),
+     *   s(i,j) = (q_i.k_j + q_i.pk[r] + k_j.pq[r]) / sqrt(hs * (1 + c2p + p2c)),
+     *   r = clamp(i - j + S, 0, 2S - 1)
+     * where pk[2S, H] / pq[2S, H] are the position keys (c2p) / queries
+     * (p2c) of the relative distances -S..S-1 (DebertaModel's rel_embeddings
+     * rows max_rel - S .. max_rel + S - 1 through pos_proj / pos_q_proj);
+     * either may be NULL (its term is off: c2p / p2c = 0).  May be NULL in
+     * a backend that lacks it. */
+    void (*attention_rel_fwd)(dsq_backend *be, float *out, const float *qkv, const float *pk,
+                              const float *pq, const float *mask, int B, int L, int nh, int H,
+                              int S);
     /* out[N,OC] = act(inp[N,C] @ weight[OC,C]^T + bias[OC]) (torch Linear;
      * bias may be NULL; act 0: none, 1: exact GELU as PyTorch's vectorised
      * CPU kernel computes it, erf by Abramowitz-Stegun 7.1.26, within 2e-7

@@ -1,17 +1,27 @@
-/* A BERT encoder (HuggingFace BertModel) loaded from a model directory in
- * the HuggingFace layout, for BERTScore (doc/metrics.md §3):
- *   config.json              model_type "bert": sizes, layer_norm_eps,
- *                            hidden_act "gelu", absolute positions
- *   model.safetensors        BertModel tensors (optionally under "bert.",
- *                            LayerNorm gamma/beta accepted), F32/F16/BF16
- *   vocab.txt                the WordPiece vocabulary (uncased)
- *   tokenizer_config.json    optional: must describe an uncased BERT
- *                            WordPiece tokenizer; model_max_length
- *   tokenizer.json           optional: its model must be WordPiece
- * Forward: word + position + token-type (0) embeddings, LayerNorm, then N
- * post-LN layers with BERT's attention padding mask (unlike the DiffuSeq
- * network of model.h); inference only, float32, on any backend that has
- * attention_masked_fwd. */
+/* A BERT-family encoder (HuggingFace BertModel, RobertaModel, DebertaModel)
+ * loaded from a model directory in the HuggingFace layout, for BERTScore
+ * (doc/metrics.md §3):
+ *   config.json              model_type "bert", "roberta" or "deberta" (v1):
+ *                            sizes, layer_norm_eps, hidden_act "gelu";
+ *                            DeBERTa: relative_attention,
+ *                            max_relative_positions, pos_att_type,
+ *                            position_biased_input
+ *   model.safetensors        the model's tensors (optionally under "bert.",
+ *                            "roberta." or "deberta.", LayerNorm gamma/beta
+ *                            accepted), F32/F16/BF16
+ *   vocab.txt                BERT: the WordPiece vocabulary (uncased)
+ *   vocab.json, merges.txt   RoBERTa, DeBERTa: byte-level BPE (tokenizer.h)
+ *   tokenizer_config.json    optional: the tokenizer class must match;
+ *                            model_max_length; special tokens (BPE)
+ *   special_tokens_map.json  optional (BPE): special token strings
+ *   tokenizer.json           optional (BERT): its model must be WordPiece
+ * Forward: word + token-type + position embeddings (those the model has;
+ * RoBERTa's positions count from pad_idx + 1 over non-pad tokens), the
+ * embedding LayerNorm, then N post-LN layers with the attention padding
+ * mask (unlike the DiffuSeq network of model.h); DeBERTa's attention adds
+ * the disentangled c2p / p2c terms (backend attention_rel_fwd).
+ * Inference only, float32, on any backend that has attention_masked_fwd
+ * (and attention_rel_fwd for DeBERTa). */
 #ifndef DSQ_BERT_H
 #define DSQ_BERT_H
 
@@ -22,11 +32,21 @@
 #include "err.h"
 #include "tokenizer.h"
 
+typedef enum { DSQ_BERT_ARCH_BERT, DSQ_BERT_ARCH_ROBERTA, DSQ_BERT_ARCH_DEBERTA } dsq_bert_arch;
+
 typedef struct {
-    int vocab, H, nh, I, n_layers, max_pos, type_vocab;
+    dsq_bert_arch arch;
+    int vocab, H, nh, I, n_layers, max_pos, type_vocab;  /* type_vocab 0: none */
     float ln_eps;
     int max_len;     /* truncation length in tokens with [CLS]/[SEP]: the
-                        tokenizer's model_max_length, else max_pos */
+                        tokenizer's model_max_length, else what the
+                        positions allow (RoBERTa: max_pos - pad_idx - 1) */
+    int pad_idx;     /* RoBERTa: pad_token_id; positions start at pad_idx + 1 */
+    int abs_pos;     /* absolute position embeddings (DeBERTa:
+                        position_biased_input) */
+    int max_rel;     /* DeBERTa relative attention: max_relative_positions
+                        (0: none) */
+    int c2p, p2c;    /* DeBERTa pos_att_type terms */
     char name[256];  /* config's "_name_or_path", else the directory's name */
 } dsq_bert_config;
 
@@ -42,6 +62,9 @@ typedef struct {
     float *pw;    /* [H, I] output.dense */
     float *pb;    /* [H] */
     float *ln2w, *ln2b;  /* [H] output.LayerNorm */
+    float *pkw;   /* DeBERTa [H, H] attention.self.pos_proj (c2p) */
+    float *pqw;   /* DeBERTa [H, H] attention.self.pos_q_proj (p2c) */
+    float *pqb;   /* [H] */
 } dsq_bert_layer;
 
 /* Activations of one forward: capN positions, up to capB sequences of
@@ -52,7 +75,8 @@ typedef struct {
     int capB, capL;
     float *acts;
     float *h, *t, *qkv, *ctx, *fc, *mean, *rstd, *mask, *typerows, *zeros;
-    int32_t *ids;
+    float *pk, *pq;    /* DeBERTa: [2 * min(L, max_rel), H] position keys / queries */
+    int32_t *ids, *pos;
 } dsq_bert_ws;
 
 typedef struct {
@@ -61,7 +85,8 @@ typedef struct {
     dsq_tokenizer *tok;
     int32_t cls_id, sep_id, pad_id;
     float *params;                /* device, all weights */
-    float *wemb, *pemb, *temb;    /* [V,H], [max_pos,H], [type_vocab,H] */
+    float *wemb, *pemb, *temb;    /* [V,H], [max_pos,H], [type_vocab,H] (NULL: none) */
+    float *rel;                   /* DeBERTa [2 * max_rel, H] rel_embeddings */
     float *elnw, *elnb;           /* [H] embeddings.LayerNorm */
     dsq_bert_layer *layers;
     dsq_bert_ws ws;               /* dsq_bert_forward's workspace */
@@ -74,12 +99,14 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e);
 void dsq_bert_free(dsq_bert *m);
 
 /* bert_score's default layer for a model name (its model2layers table,
- * lib/metrics/bert_layers.h), or -1 when the name is not in the table. */
+ * lib/metrics/bert_layers.h), or -1 when the name is not in the table.  A
+ * name without "/" also matches the one entry "ORG/name" (a cloned
+ * directory's name: "deberta-xlarge-mnli" is layer 40). */
 int dsq_bert_default_layer(const char *name);
 
-/* Token ids as bert_score's sent_encode: Python strip, WordPiece with
- * [CLS] ... [SEP], the content cut to max_len - 2 tokens.  out is replaced.
- * Invalid UTF-8 -> DSQ_EDATA. */
+/* Token ids as bert_score's sent_encode: Python strip, the tokenizer with
+ * [CLS] ... [SEP] (<s> ... </s>), the content cut to max_len - 2 tokens.
+ * out is replaced.  Invalid UTF-8 -> DSQ_EDATA. */
 int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *out, dsq_err *e);
 
 /* Encoder forward of B sequences padded to L positions: ids[B*L] (host;

@@ -48,6 +48,17 @@ int dsq_bertscore(dsq_bert *m, const dsq_bertscore_opts *o, char *const *hyp,
                   const size_t *hyp_len, char *const *ref, const size_t *ref_len, size_t n,
                   double *P, double *R, double *F, dsq_err *e);
 
+/* bert_score's rescale_with_baseline: row `layer` (the layer-th data row,
+ * pandas' iloc) of a baseline file as the package ships them
+ * (rescale_baseline/<lang>/<model>.tsv: a "LAYER,P,R,F" header, then one
+ * comma-separated row per layer from 0) into base[P, R, F] as float32.
+ * Errors: DSQ_EIO unreadable, DSQ_EDATA malformed or too few rows
+ * (file:line and what to do). */
+int dsq_bertscore_read_baseline(const char *path, int layer, float base[3], dsq_err *e);
+/* x[i] <- (x[i] - b) / (1 - b) in float32 arithmetic, as bert_score
+ * rescales its float32 scores. */
+void dsq_bertscore_rescale(double *x, size_t n, float b);
+
 /* The greedy matching of one pair from L2-normalised embeddings eh[lh, H]
  * and er[lr, H] with weights wh[lh], wr[lr] (normalised here), including
  * the rules for empty sides above (a side of 2 tokens is [CLS] [SEP]).

@@ -1,6 +1,7 @@
 /* Tokenizers of dsq: BERT uncased WordPiece (identical ids to the
- * HuggingFace fast tokenizer DiffuSeq uses) and DiffuSeq's custom
- * word-level vocabulary (doc/tokenizer.md).
+ * HuggingFace fast tokenizer DiffuSeq uses), DiffuSeq's custom
+ * word-level vocabulary, and byte-level BPE (GPT-2 / RoBERTa / DeBERTa v1,
+ * for BERTScore) (doc/tokenizer.md).
  *
  * A loaded dsq_tokenizer is immutable: encode/decode take no locks and may
  * run on many threads at once. */
@@ -13,7 +14,7 @@
 #include "err.h"
 #include "strutil.h"
 
-typedef enum { DSQ_TOK_WORDPIECE, DSQ_TOK_WORD } dsq_tok_kind;
+typedef enum { DSQ_TOK_WORDPIECE, DSQ_TOK_WORD, DSQ_TOK_BPE } dsq_tok_kind;
 typedef enum { DSQ_JOIN_MODERN, DSQ_JOIN_LEGACY } dsq_join;
 typedef struct dsq_tokenizer dsq_tokenizer;
 
@@ -43,8 +44,22 @@ int dsq_tokenizer_load_mem(dsq_tokenizer **out, const char *data, size_t n, cons
                            dsq_tok_kind kind, dsq_err *e);
 void dsq_tokenizer_free(dsq_tokenizer *t);
 
+/* A byte-level BPE tokenizer (doc/tokenizer.md §4): the special token
+ * strings (cls and sep required and wrapping every encoding; the others
+ * may be NULL or absent from the vocabulary) and whether a space is put
+ * before a text that does not start with whitespace. */
+typedef struct {
+    const char *cls, *sep, *pad, *unk, *mask;
+    int add_prefix_space;
+} dsq_bpe_opts;
+/* Loads vocab.json ({"token": id}, ids 0..2^24-1) and merges.txt (an
+ * optional "#version" line, then "A B" per line, rank = order).  Errors
+ * (DSQ_EIO unreadable, DSQ_EDATA malformed) name the file and line. */
+int dsq_tokenizer_load_bpe(dsq_tokenizer **out, const char *vocab_json, const char *merges_txt,
+                           const dsq_bpe_opts *o, dsq_err *e);
+
 dsq_tok_kind dsq_tokenizer_kind(const dsq_tokenizer *t);
-const char *dsq_tokenizer_kind_name(dsq_tok_kind k);      /* "wordpiece" / "word" */
+const char *dsq_tokenizer_kind_name(dsq_tok_kind k);      /* "wordpiece" / "word" / "bpe" */
 /* 0 and *k for "wordpiece" / "word", -1 otherwise. */
 int dsq_tokenizer_kind_parse(const char *name, dsq_tok_kind *k);
 int32_t dsq_tokenizer_vocab_size(const dsq_tokenizer *t);
@@ -52,8 +67,10 @@ int32_t dsq_tokenizer_vocab_size(const dsq_tokenizer *t);
 /* "sha256:<64 hex>" of the canonical form
  *   "dsq-vocab 1\n" "kind " <kind name> "\n" then every token string of
  *   ids 0..V-1 followed by "\n"
- * (for WORD the list starts with the four reserved names).  Two
- * tokenizers encode alike iff their digests are equal. */
+ * (for WORD the list starts with the four reserved names; for BPE an
+ * empty string stands for an id vocab.json lacks, and the line
+ * "merges sha256:<hex of merges.txt>" follows).  Two tokenizers encode
+ * alike iff their digests are equal (BPE: and their dsq_bpe_opts). */
 const char *dsq_tokenizer_digest(const dsq_tokenizer *t);
 
 /* start = [CLS]/[START], end = [SEP]/[END]; sep = the separator packing
@@ -70,7 +87,7 @@ int dsq_tokenizer_encode(const dsq_tokenizer *t, const char *text, size_t len, d
  * are dropped, every other special token is kept.  WORDPIECE joins with
  * `join` (doc/tokenizer.md §2: MODERN = tokenizers' WordPiece decoder,
  * LEGACY = the 2022 toolchain); WORD joins with spaces and deletes "__ "
- * and "@@ ".  out is replaced (out->n reset) and NUL-terminated.  An id
+ * and "@@ "; BPE is not decoded (DSQ_EDATA).  out is replaced (out->n reset) and NUL-terminated.  An id
  * outside the vocabulary is DSQ_EDATA (DiffuSeq would raise KeyError /
  * HF would drop it silently). */
 int dsq_tokenizer_decode(const dsq_tokenizer *t, const int32_t *ids, size_t n, dsq_join join,

@@ -1,6 +1,7 @@
 /* CPU backend: multi-head self-attention (training: the forward, and the
  * backward through the dropout and the softmax), and the masked attention
- * of the BERTScore encoder (lib/metrics/bert.c).  Both compute each
+ * of the BERTScore encoder (lib/metrics/bert.c), plain or with DeBERTa's
+ * relative-position terms.  Both compute each
  * (sequence, head) product by one single-threaded sgemm call, in a parallel
  * loop over the pairs.  The masked attention is inference only; its result
  * does not depend on the thread count (OpenBLAS's results depend on the
@@ -186,6 +187,51 @@ void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                         0.0f, out + (size_t)b * L * H + (size_t)h * hs, H);
         }
         free(r);
+        free(s);
+    }
+}
+
+/* Per (sequence, head): scores q k^T, plus the c2p and p2c terms gathered
+ * from q pk^T [L, 2S] and k pq^T [L, 2S] (three sgemm calls), then the
+ * masked softmax and the product with v, as cpu_attention_masked_fwd. */
+void cpu_attention_rel_fwd(dsq_backend *be, float *out, const float *qkv, const float *pk,
+                           const float *pq, const float *mask, int B, int L, int nh, int H,
+                           int S) {
+    (void)be;
+    int hs = H / nh, R = 2 * S;
+    float div = sqrtf((float)hs * (float)(1 + (pk != NULL) + (pq != NULL)));
+    long long tasks = (long long)B * nh;
+#pragma omp parallel
+    {
+        float *s = xmalloc(((size_t)L * L + 2 * (size_t)L * R) * sizeof *s);
+        float *qp = s + (size_t)L * L, *kp = qp + (size_t)L * R;
+#pragma omp for schedule(dynamic, 1)
+        for (long long t = 0; t < tasks; t++) {
+            int b = (int)(t / nh), h = (int)(t % nh);
+            const float *q = qkv + (size_t)b * L * 3 * H + (size_t)h * hs;
+            const float *k = q + H, *v = q + 2 * H;
+            const float *m = mask + (size_t)b * L;
+            int ld = 3 * H;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, 1.0f, q, ld, k, ld,
+                        0.0f, s, L);
+            if (pk)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, R, hs, 1.0f, q, ld,
+                            pk + (size_t)h * hs, H, 0.0f, qp, R);
+            if (pq)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, R, hs, 1.0f, k, ld,
+                            pq + (size_t)h * hs, H, 0.0f, kp, R);
+            for (int i = 0; i < L; i++) {
+                float *row = s + (size_t)i * L;
+                for (int j = 0; j < L; j++) {
+                    int r = dsq_rel_row(i, j, S);
+                    if (pk) row[j] += qp[(size_t)i * R + r];
+                    if (pq) row[j] += kp[(size_t)j * R + r];
+                }
+                masked_softmax_row(row, m, L, div);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, s, L, v, ld,
+                        0.0f, out + (size_t)b * L * H + (size_t)h * hs, H);
+        }
         free(s);
     }
 }

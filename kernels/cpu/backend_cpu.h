@@ -116,6 +116,9 @@ void cpu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *d
                        int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 void cpu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv,
                               const float *mask, int B, int L, int nh, int H);
+void cpu_attention_rel_fwd(dsq_backend *be, float *out, const float *qkv, const float *pk,
+                           const float *pq, const float *mask, int B, int L, int nh, int H,
+                           int S);
 
 /* xent.c: fused chunked vocabulary cross-entropy. */
 void cpu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias,

@@ -139,6 +139,7 @@ dsq_backend *dsq_backend_cpu(void) {
     be->attention_fwd = cpu_attention_fwd;
     be->attention_bwd = cpu_attention_bwd;
     be->attention_masked_fwd = cpu_attention_masked_fwd;
+    be->attention_rel_fwd = cpu_attention_rel_fwd;
     be->linear_fixed_fwd = cpu_linear_fixed_fwd;
     be->embedding_fwd = cpu_embedding_fwd;
     be->embedding_bwd = cpu_embedding_bwd;

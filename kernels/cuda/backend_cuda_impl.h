@@ -197,7 +197,8 @@ void cu_dropout_bwd(dsq_backend *be, float *dinp, const float *dout, size_t n, f
 void cu_linear_fixed_fwd(dsq_backend *be, float *out, const float *inp, const float *weight,
                          const float *bias, int N, int C, int OC, int act);
 
-// attn.cu: attention (training), masked attention (BERTScore inference).
+// attn.cu: attention (training), masked attention with or without
+// DeBERTa's relative terms (BERTScore inference).
 void cu_attention_fwd(dsq_backend *be, float *out, float *att, float *attd, const float *qkv,
                       int B, int L, int nh, int H, float p, uint64_t seed, uint64_t off);
 void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *dout,
@@ -205,6 +206,9 @@ void cu_attention_bwd(dsq_backend *be, float *dqkv, float *datt, const float *do
                       int nh, int H, float p, uint64_t seed, uint64_t off);
 void cu_attention_masked_fwd(dsq_backend *be, float *out, const float *qkv, const float *mask,
                              int B, int L, int nh, int H);
+void cu_attention_rel_fwd(dsq_backend *be, float *out, const float *qkv, const float *pk,
+                          const float *pq, const float *mask, int B, int L, int nh, int H,
+                          int S);
 
 // xent.cu: fused chunked vocabulary cross-entropy.
 void cu_xent(dsq_backend *be, float *loss, float *dz, float *dW, float *dbias, const float *z,

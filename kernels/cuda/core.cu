@@ -272,6 +272,7 @@ extern "C" dsq_backend *dsq_backend_cuda(int device, dsq_err *e) {
     be->attention_fwd = cu_attention_fwd;
     be->attention_bwd = cu_attention_bwd;
     be->attention_masked_fwd = cu_attention_masked_fwd;
+    be->attention_rel_fwd = cu_attention_rel_fwd;
     be->linear_fixed_fwd = cu_linear_fixed_fwd;
     be->embedding_fwd = cu_embedding_fwd;
     be->embedding_bwd = cu_embedding_bwd;

@@ -1,201 +1,18 @@
-/* BERT encoder: model directory loading and the masked forward (bert.h). */
+/* BERT-family encoder: weights and the masked forward (bert.h); the
+ * directory's config and tokenizer are read by bert_config.c. */
 #include "bert.h"
 
-#include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bert_internal.h"
 #include "bert_layers.h"
 #include "layers.h"
 #include "safetensors.h"
 #include "strutil.h"
 #include "util.h"
-
-static int file_exists(const char *dir, const char *name) {
-    char *p = dsq_path_join(dir, name);
-    struct stat st;
-    int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
-    free(p);
-    return ok;
-}
-
-/* Loads dir/name as JSON; *root NULL and 0 when optional and absent. */
-static int load_json(const char *dir, const char *name, int optional, json_t **root, dsq_err *e) {
-    *root = NULL;
-    char *p = dsq_path_join(dir, name);
-    FILE *f = fopen(p, "rb");
-    if (!f) {
-        int err = errno;
-        if (optional && err == ENOENT) { free(p); return 0; }
-        dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", p, strerror(err));
-        free(p);
-        return DSQ_EIO;
-    }
-    json_error_t jerr;
-    *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(f);
-    if (!*root) {
-        dsq_err_set(e, DSQ_EDATA, "%s:%d: invalid JSON: %s", p, jerr.line, jerr.text);
-        free(p);
-        return DSQ_EDATA;
-    }
-    if (!json_is_object(*root)) {
-        json_decref(*root);
-        *root = NULL;
-        dsq_err_set(e, DSQ_EDATA, "%s: not a JSON object", p);
-        free(p);
-        return DSQ_EDATA;
-    }
-    free(p);
-    return 0;
-}
-
-/* An integer config key: required (def < 0) or def when absent. */
-static int get_int(json_t *cfg, const char *path, const char *key, long def, long lo, long hi,
-                   int *out, dsq_err *e) {
-    json_t *v = json_object_get(cfg, key);
-    if (!v) {
-        if (def < 0) return dsq_err_set(e, DSQ_EDATA, "%s: missing key \"%s\"", path, key);
-        *out = (int)def;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return dsq_err_set(e, DSQ_EDATA, "%s: \"%s\" must be an integer in [%ld, %ld]", path,
-                           key, lo, hi);
-    *out = (int)json_integer_value(v);
-    return 0;
-}
-
-static const char *get_str(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static int read_config(dsq_bert_config *c, const char *dir, dsq_err *e) {
-    json_t *cfg;
-    int rc = load_json(dir, "config.json", 0, &cfg, e);
-    if (rc) return rc;
-    char *path = dsq_path_join(dir, "config.json");
-    const char *mt = get_str(cfg, "model_type");
-    json_t *arch = json_object_get(cfg, "architectures");
-    const char *a0 = json_is_array(arch) ? json_string_value(json_array_get(arch, 0)) : NULL;
-    if (!mt || strcmp(mt, "bert") != 0) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: unsupported architecture: model_type \"%s\"%s%s%s "
-                         "(BERTScore in dsq runs BERT encoders: model_type \"bert\")", path,
-                         mt ? mt : "(missing)", a0 ? ", architectures [\"" : "", a0 ? a0 : "",
-                         a0 ? "\", ...]" : "");
-        goto done;
-    }
-    if ((rc = get_int(cfg, path, "hidden_size", -1, 1, 1 << 16, &c->H, e)) ||
-        (rc = get_int(cfg, path, "num_attention_heads", -1, 1, 1 << 10, &c->nh, e)) ||
-        (rc = get_int(cfg, path, "intermediate_size", -1, 1, 1 << 18, &c->I, e)) ||
-        (rc = get_int(cfg, path, "num_hidden_layers", -1, 0, 1 << 10, &c->n_layers, e)) ||
-        (rc = get_int(cfg, path, "max_position_embeddings", -1, 3, 1 << 20, &c->max_pos, e)) ||
-        (rc = get_int(cfg, path, "vocab_size", -1, 1, 1 << 24, &c->vocab, e)) ||
-        (rc = get_int(cfg, path, "type_vocab_size", 2, 1, 1 << 10, &c->type_vocab, e)))
-        goto done;
-    if (c->H % c->nh) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: hidden_size %d is not a multiple of "
-                         "num_attention_heads %d", path, c->H, c->nh);
-        goto done;
-    }
-    json_t *eps = json_object_get(cfg, "layer_norm_eps");
-    c->ln_eps = 1e-12f;
-    if (eps) {
-        if (!json_is_number(eps) || !(json_number_value(eps) > 0)) {
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: \"layer_norm_eps\" must be a positive number", path);
-            goto done;
-        }
-        c->ln_eps = (float)json_number_value(eps);
-    }
-    const char *act = get_str(cfg, "hidden_act");
-    if (json_object_get(cfg, "hidden_act") && (!act || strcmp(act, "gelu") != 0)) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: hidden_act \"%s\" is not supported (only \"gelu\")",
-                         path, act ? act : "(not a string)");
-        goto done;
-    }
-    const char *pet = get_str(cfg, "position_embedding_type");
-    if (json_object_get(cfg, "position_embedding_type") && (!pet || strcmp(pet, "absolute") != 0)) {
-        rc = dsq_err_set(e, DSQ_EDATA, "%s: position_embedding_type \"%s\" is not supported "
-                         "(only \"absolute\")", path, pet ? pet : "(not a string)");
-        goto done;
-    }
-    const char *nm = get_str(cfg, "_name_or_path");
-    if (nm && *nm) {
-        snprintf(c->name, sizeof c->name, "%s", nm);
-    } else {
-        size_t dl = strlen(dir);
-        while (dl > 1 && dir[dl - 1] == '/') dl--;
-        size_t s = dl;
-        while (s > 0 && dir[s - 1] != '/') s--;
-        snprintf(c->name, sizeof c->name, "%.*s", (int)(dl - s), dir + s);
-    }
-    c->max_len = c->max_pos;
-done:
-    free(path);
-    json_decref(cfg);
-    return rc;
-}
-
-/* The optional tokenizer descriptions must agree with what dsq's
- * tokenizer does: BERT's uncased WordPiece. */
-static int check_tokenizer(dsq_bert_config *c, const char *dir, dsq_err *e) {
-    json_t *tc;
-    int rc = load_json(dir, "tokenizer_config.json", 1, &tc, e);
-    if (rc) return rc;
-    char *path = dsq_path_join(dir, "tokenizer_config.json");
-    if (tc) {
-        const char *cls = get_str(tc, "tokenizer_class");
-        json_t *lc = json_object_get(tc, "do_lower_case");
-        json_t *sa = json_object_get(tc, "strip_accents");
-        json_t *cc = json_object_get(tc, "tokenize_chinese_chars");
-        json_t *ml = json_object_get(tc, "model_max_length");
-        if (cls && strcmp(cls, "BertTokenizer") != 0 && strcmp(cls, "BertTokenizerFast") != 0)
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: tokenizer_class \"%s\" is not supported "
-                             "(only BERT WordPiece: BertTokenizer)", path, cls);
-        else if (lc && !json_is_true(lc))
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: do_lower_case is false: only uncased WordPiece "
-                             "tokenizers are supported", path);
-        else if (sa && !json_is_null(sa) && !json_is_true(sa))
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: strip_accents is false: not supported", path);
-        else if (cc && !json_is_true(cc))
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: tokenize_chinese_chars is false: not supported",
-                             path);
-        else if (ml && json_is_number(ml) && json_number_value(ml) >= 3 &&
-                 json_number_value(ml) < c->max_pos)
-            c->max_len = (int)json_number_value(ml);
-    }
-    json_decref(tc);
-    free(path);
-    if (rc) return rc;
-    json_t *tj;
-    if ((rc = load_json(dir, "tokenizer.json", 1, &tj, e))) return rc;
-    if (tj) {
-        const char *type = get_str(json_object_get(tj, "model"), "type");
-        if (type && strcmp(type, "WordPiece") != 0) {
-            path = dsq_path_join(dir, "tokenizer.json");
-            rc = dsq_err_set(e, DSQ_EDATA, "%s: tokenizer model \"%s\" is not WordPiece", path,
-                             type);
-            free(path);
-        }
-        json_decref(tj);
-        if (rc) return rc;
-    }
-    if (!file_exists(dir, "vocab.txt")) {
-        const char *other = file_exists(dir, "merges.txt") ? " (merges.txt: a BPE tokenizer)"
-                          : file_exists(dir, "spiece.model") ||
-                                    file_exists(dir, "sentencepiece.bpe.model")
-                              ? " (a SentencePiece tokenizer)" : "";
-        path = dsq_path_join(dir, "vocab.txt");
-        rc = dsq_err_set(e, DSQ_EIO, "%s: missing: a WordPiece vocabulary is required%s", path,
-                         other);
-        free(path);
-    }
-    return rc;
-}
 
 /* ---- weights ------------------------------------------------------------ */
 
@@ -212,18 +29,19 @@ static float half_to_float(uint16_t h) {
     return f;
 }
 
-/* The tensor `name` (with or without "bert.", LayerNorm weight/bias also
- * as gamma/beta) of the expected shape, converted into dst. */
+/* The tensor `name` (with or without "bert.", "roberta." or "deberta.",
+ * LayerNorm weight/bias also as gamma/beta) of the expected shape,
+ * converted into dst. */
 static int take(const dsq_record *r, const char *path, const char *name, int64_t s0, int64_t s1,
                 float *dst, dsq_err *e) {
-    static const char *prefixes[] = {"", "bert."};
+    static const char *prefixes[] = {"", "bert.", "roberta.", "deberta."};
     char nm[256], alt[256];
     const dsq_tensor *t = NULL;
     snprintf(alt, sizeof alt, "%s", name);
     size_t n = strlen(alt);
     if (n >= 16 && strcmp(alt + n - 16, "LayerNorm.weight") == 0) strcpy(alt + n - 6, "gamma");
     else if (n >= 14 && strcmp(alt + n - 14, "LayerNorm.bias") == 0) strcpy(alt + n - 4, "beta");
-    for (int p = 0; p < 2 && !t; p++) {
+    for (int p = 0; p < 4 && !t; p++) {
         snprintf(nm, sizeof nm, "%s%s", prefixes[p], name);
         t = dsq_record_find(r, nm);
         if (!t) {
@@ -232,8 +50,8 @@ static int take(const dsq_record *r, const char *path, const char *name, int64_t
         }
     }
     if (!t)
-        return dsq_err_set(e, DSQ_EDATA, "%s: missing tensor %s (not a BertModel checkpoint?)",
-                           path, name);
+        return dsq_err_set(e, DSQ_EDATA, "%s: missing tensor %s (not a checkpoint of the "
+                           "config's model_type?)", path, name);
     int ok = s1 ? t->ndim == 2 && t->shape[0] == s0 && t->shape[1] == s1
                 : t->ndim == 1 && t->shape[0] == s0;
     if (!ok) {
@@ -265,10 +83,12 @@ static int take(const dsq_record *r, const char *path, const char *name, int64_t
 
 
 /* Where each tensor lives in the one parameter allocation: embeddings,
- * then per layer the fields of dsq_bert_layer, each 16-float aligned. */
+ * then per layer the fields of dsq_bert_layer, each 16-float aligned;
+ * absent tensors (no position / type embeddings, no relative terms) take
+ * no room. */
 typedef struct {
-    size_t wemb, pemb, temb, elnw, elnb, layers, per_layer, total;
-    size_t at[16];   /* offsets within a layer, in the order of LAYER_TENSORS */
+    size_t wemb, pemb, temb, elnw, elnb, rel, layers, per_layer, total;
+    size_t at[19];   /* offsets within a layer: LAYER_TENSORS, then pkw, pqw, pqb */
 } bert_layout;
 
 /* A layer's tensors; rows/cols: 1 = H, 2 = I, 0 = none. */
@@ -287,10 +107,11 @@ static bert_layout layout_of(const dsq_bert_config *c) {
     size_t H = c->H, I = c->I, o = 0;
     bert_layout y;
     y.wemb = o; o += dsq_align16((size_t)c->vocab * H);
-    y.pemb = o; o += dsq_align16((size_t)c->max_pos * H);
+    y.pemb = o; o += c->abs_pos ? dsq_align16((size_t)c->max_pos * H) : 0;
     y.temb = o; o += dsq_align16((size_t)c->type_vocab * H);
     y.elnw = o; o += dsq_align16(H);
     y.elnb = o; o += dsq_align16(H);
+    y.rel = o; o += dsq_align16((size_t)2 * c->max_rel * H);
     y.layers = o;
     /* q, k, v weights adjacent ([3H, H]); likewise their biases. */
     size_t *at = y.at, l = 0;
@@ -302,26 +123,41 @@ static bert_layout layout_of(const dsq_bert_config *c) {
         size_t cols = LAYER_TENSORS[k].cols == 0 ? 1 : LAYER_TENSORS[k].cols == 2 ? I : H;
         l += dsq_align16(rows * cols);
     }
+    at[16] = l; l += c->c2p ? dsq_align16(H * H) : 0;
+    at[17] = l; l += c->p2c ? dsq_align16(H * H) : 0;
+    at[18] = l; l += c->p2c ? dsq_align16(H) : 0;
     y.per_layer = l;
     y.total = o + l * (size_t)c->n_layers;
     return y;
 }
 
-/* The WordPiece vocabulary of `dir` and the special ids BERTScore uses. */
-static int load_vocab(dsq_bert *m, const char *dir, dsq_err *e) {
-    char *vpath = dsq_path_join(dir, "vocab.txt");
-    int rc = dsq_tokenizer_load(&m->tok, vpath, DSQ_TOK_WORDPIECE, e);
-    free(vpath);
-    if (rc) return rc;
-    if (dsq_tokenizer_vocab_size(m->tok) > m->cfg.vocab)
-        return dsq_err_set(e, DSQ_EDATA, "%s/vocab.txt: %d tokens, more than config.json's "
-                           "vocab_size %d", dir, (int)dsq_tokenizer_vocab_size(m->tok),
-                           m->cfg.vocab);
-    dsq_special_ids sp = dsq_tokenizer_specials(m->tok);
-    m->cls_id = sp.start;
-    m->sep_id = sp.end;
-    m->pad_id = sp.pad;
-    return 0;
+/* DeBERTa's attention.self tensors of layer `pre` into p: in_proj [3H, H],
+ * whose rows hold per head its q, k, v rows (h * 3hs ...), reordered to
+ * BERT's [q; k; v]; q_bias and v_bias as the q and v biases (k has none);
+ * pos_proj and pos_q_proj as the config's terms need them. */
+static int take_deberta_attn(const dsq_record *r, const char *path, const char *pre,
+                             const dsq_bert_config *c, const size_t *at, float *p, dsq_err *e) {
+    int64_t H = c->H, hs = H / c->nh;
+    char nm[200];
+    float *tmp = xmalloc((size_t)3 * H * H * sizeof *tmp);
+    snprintf(nm, sizeof nm, "%sattention.self.in_proj.weight", pre);
+    int rc = take(r, path, nm, 3 * H, H, tmp, e);
+    for (int64_t h = 0; h < c->nh && !rc; h++)
+        for (int part = 0; part < 3; part++)
+            memcpy(p + at[0] + (size_t)(part * H + h * hs) * H,
+                   tmp + (size_t)(h * 3 * hs + part * hs) * H, (size_t)(hs * H) * sizeof *tmp);
+    free(tmp);
+    snprintf(nm, sizeof nm, "%sattention.self.q_bias", pre);
+    if (!rc) rc = take(r, path, nm, H, 0, p + at[3], e);
+    snprintf(nm, sizeof nm, "%sattention.self.v_bias", pre);
+    if (!rc) rc = take(r, path, nm, H, 0, p + at[5], e);
+    snprintf(nm, sizeof nm, "%sattention.self.pos_proj.weight", pre);
+    if (!rc && c->c2p) rc = take(r, path, nm, H, H, p + at[16], e);
+    snprintf(nm, sizeof nm, "%sattention.self.pos_q_proj.weight", pre);
+    if (!rc && c->p2c) rc = take(r, path, nm, H, H, p + at[17], e);
+    snprintf(nm, sizeof nm, "%sattention.self.pos_q_proj.bias", pre);
+    if (!rc && c->p2c) rc = take(r, path, nm, H, 0, p + at[18], e);
+    return rc;
 }
 
 /* Every tensor of `dir`/model.safetensors into `host`, laid out as `y`. */
@@ -332,19 +168,27 @@ static int read_weights(const dsq_bert_config *c, const char *dir, const bert_la
     dsq_record_init(&r);
     int rc = dsq_st_read_file(wpath, &r, e);
     int64_t H = c->H, I = c->I;
+    int deb = c->arch == DSQ_BERT_ARCH_DEBERTA;
     if (!rc) rc = take(&r, wpath, "embeddings.word_embeddings.weight", c->vocab, H,
                        host + y->wemb, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.position_embeddings.weight", c->max_pos, H,
-                       host + y->pemb, e);
-    if (!rc) rc = take(&r, wpath, "embeddings.token_type_embeddings.weight", c->type_vocab, H,
-                       host + y->temb, e);
+    if (!rc && c->abs_pos)
+        rc = take(&r, wpath, "embeddings.position_embeddings.weight", c->max_pos, H,
+                  host + y->pemb, e);
+    if (!rc && c->type_vocab)
+        rc = take(&r, wpath, "embeddings.token_type_embeddings.weight", c->type_vocab, H,
+                  host + y->temb, e);
     if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.weight", H, 0, host + y->elnw, e);
     if (!rc) rc = take(&r, wpath, "embeddings.LayerNorm.bias", H, 0, host + y->elnb, e);
-    char nm[160];
+    if (!rc && c->max_rel)
+        rc = take(&r, wpath, "encoder.rel_embeddings.weight", 2 * (int64_t)c->max_rel, H,
+                  host + y->rel, e);
+    char nm[160], pre[64];
     for (int l = 0; l < c->n_layers && !rc; l++) {
         float *p = host + y->layers + y->per_layer * (size_t)l;
-        for (int k = 0; k < 16 && !rc; k++) {
-            snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, LAYER_TENSORS[k].suffix);
+        snprintf(pre, sizeof pre, "encoder.layer.%d.", l);
+        if (deb) rc = take_deberta_attn(&r, wpath, pre, c, y->at, p, e);
+        for (int k = deb ? 6 : 0; k < 16 && !rc; k++) {
+            snprintf(nm, sizeof nm, "%s%s", pre, LAYER_TENSORS[k].suffix);
             int64_t s0 = LAYER_TENSORS[k].rows == 2 ? I : H;
             int64_t s1 = LAYER_TENSORS[k].cols == 0 ? 0 : LAYER_TENSORS[k].cols == 2 ? I : H;
             rc = take(&r, wpath, nm, s0, s1, p + y->at[k], e);
@@ -357,13 +201,15 @@ static int read_weights(const dsq_bert_config *c, const char *dir, const bert_la
 
 /* The model's pointers into its device allocation, laid out as `y`. */
 static void place_params(dsq_bert *m, const bert_layout *y) {
+    const dsq_bert_config *c = &m->cfg;
     m->wemb = m->params + y->wemb;
-    m->pemb = m->params + y->pemb;
-    m->temb = m->params + y->temb;
+    m->pemb = c->abs_pos ? m->params + y->pemb : NULL;
+    m->temb = c->type_vocab ? m->params + y->temb : NULL;
     m->elnw = m->params + y->elnw;
     m->elnb = m->params + y->elnb;
-    m->layers = xcalloc(m->cfg.n_layers ? m->cfg.n_layers : 1, sizeof *m->layers);
-    for (int l = 0; l < m->cfg.n_layers; l++) {
+    m->rel = c->max_rel ? m->params + y->rel : NULL;
+    m->layers = xcalloc(c->n_layers ? c->n_layers : 1, sizeof *m->layers);
+    for (int l = 0; l < c->n_layers; l++) {
         float *p = m->params + y->layers + y->per_layer * (size_t)l;
         const size_t *at = y->at;
         dsq_bert_layer *L = &m->layers[l];
@@ -379,6 +225,9 @@ static void place_params(dsq_bert *m, const bert_layout *y) {
         L->pb = p + at[13];
         L->ln2w = p + at[14];
         L->ln2b = p + at[15];
+        L->pkw = c->c2p ? p + at[16] : NULL;
+        L->pqw = c->p2c ? p + at[17] : NULL;
+        L->pqb = c->p2c ? p + at[18] : NULL;
     }
 }
 
@@ -388,28 +237,40 @@ int dsq_bert_load(dsq_bert *m, const char *dir, dsq_backend *be, dsq_err *e) {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return dsq_err_set(e, DSQ_EIO, "%s: not a model directory (config.json, "
-                           "model.safetensors, vocab.txt)", dir);
+                           "model.safetensors, tokenizer files)", dir);
     if (!be->attention_masked_fwd)
         return dsq_err_set(e, DSQ_EFAIL, "backend %s has no masked attention (BERTScore)",
                            be->name);
-    int rc = read_config(&m->cfg, dir, e);
-    if (!rc) rc = check_tokenizer(&m->cfg, dir, e);
-    if (!rc) rc = load_vocab(m, dir, e);
+    int rc = dsq_bert_read_config(&m->cfg, dir, e);
+    if (!rc && (m->cfg.c2p || m->cfg.p2c) && !be->attention_rel_fwd)
+        rc = dsq_err_set(e, DSQ_EFAIL, "backend %s has no relative attention (DeBERTa)",
+                         be->name);
+    if (!rc) rc = dsq_bert_load_tokenizer(&m->cfg, dir, &m->tok, e);
+    if (!rc) {
+        dsq_special_ids sp = dsq_tokenizer_specials(m->tok);
+        m->cls_id = sp.start;
+        m->sep_id = sp.end;
+        m->pad_id = sp.pad >= 0 ? sp.pad : 0;
+    }
     if (rc) {
         dsq_bert_free(m);
         return rc;
     }
     bert_layout y = layout_of(&m->cfg);
-    float *host = xcalloc(y.total ? y.total : 1, sizeof *host);
+    /* The CPU backend's memory is the host's: the weights are read in
+     * place, so that a 3 GB model does not need a third copy at its peak
+     * (file tensors, host layout, device layout). */
+    int direct = strcmp(be->name, "cpu") == 0;
+    size_t bytes = (y.total ? y.total : 1) * sizeof(float);
+    m->params = be->alloc(be, bytes);
+    float *host = direct ? m->params : xcalloc(y.total ? y.total : 1, sizeof *host);
     rc = read_weights(&m->cfg, dir, &y, host, e);
+    if (!rc && !direct) be->upload(be, m->params, host, y.total * sizeof(float));
+    if (!direct) free(host);
     if (rc) {
-        free(host);
         dsq_bert_free(m);
         return rc;
     }
-    m->params = be->alloc(be, y.total * sizeof(float));
-    be->upload(be, m->params, host, y.total * sizeof(float));
-    free(host);
     place_params(m, &y);
     return 0;
 }
@@ -423,9 +284,20 @@ void dsq_bert_free(dsq_bert *m) {
 }
 
 int dsq_bert_default_layer(const char *name) {
-    for (size_t i = 0; i < sizeof dsq_bert_layer_table / sizeof dsq_bert_layer_table[0]; i++)
+    size_t n = sizeof dsq_bert_layer_table / sizeof dsq_bert_layer_table[0];
+    for (size_t i = 0; i < n; i++)
         if (strcmp(dsq_bert_layer_table[i].name, name) == 0) return dsq_bert_layer_table[i].layer;
-    return -1;
+    /* A clone's directory name: the part after the organisation, when one
+     * entry alone has it. */
+    int found = -1, count = 0;
+    for (size_t i = 0; i < n && !strchr(name, '/'); i++) {
+        const char *slash = strchr(dsq_bert_layer_table[i].name, '/');
+        if (slash && strcmp(slash + 1, name) == 0) {
+            found = dsq_bert_layer_table[i].layer;
+            count++;
+        }
+    }
+    return count == 1 ? found : -1;
 }
 
 int dsq_bert_encode_text(const dsq_bert *m, const char *s, size_t n, dsq_ids *out, dsq_err *e) {
@@ -461,20 +333,24 @@ static void reserve(const dsq_bert *m, dsq_bert_ws *w, int B, int L) {
     N = w->capN;
     size_t H = m->cfg.H, I = m->cfg.I;
     size_t zl = (size_t)(w->capB > w->capL ? w->capB : w->capL) * H;
-    size_t sizes[] = {N * H, N * H, 3 * N * H, N * H, N * I, N, N, N, (size_t)w->capB * H, zl, N};
+    size_t R = m->cfg.max_rel ? (size_t)2 * w->capL * H : 0;
+    size_t sizes[] = {N * H, N * H, 3 * N * H, N * H, N * I, N,  N, N,
+                      (size_t)w->capB * H, zl, R, R, N, N};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += dsq_align16(sizes[i]);
     w->acts = be->alloc(be, total * sizeof(float));
     float *p = w->acts;
     float **dst[] = {&w->h, &w->t, &w->qkv, &w->ctx, &w->fc, &w->mean, &w->rstd, &w->mask,
-                     &w->typerows, &w->zeros};
+                     &w->typerows, &w->zeros, &w->pk, &w->pq};
     for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
         *dst[i] = p;
         p += dsq_align16(sizes[i]);
     }
-    w->ids = (int32_t *)p;  /* N int32 in the last slot (float-sized) */
+    w->ids = (int32_t *)p;  /* N int32 each in the last two slots (float-sized) */
+    w->pos = (int32_t *)(p + dsq_align16(N));
     /* B copies of token-type row 0 (bert_score passes no token_type_ids). */
-    for (int b = 0; b < w->capB; b++) be->copy(be, w->typerows + (size_t)b * H, m->temb, H * 4);
+    if (m->temb)
+        for (int b = 0; b < w->capB; b++) be->copy(be, w->typerows + (size_t)b * H, m->temb, H * 4);
 }
 
 /* Thread-count independent where the backend offers it; act 1: GELU. */
@@ -493,37 +369,95 @@ void dsq_bert_forward(dsq_bert *m, const int32_t *ids, const int *lens, int B, i
     dsq_bert_forward_ws(m, &m->ws, ids, lens, B, L, layers, out, all);
 }
 
+/* Token ids (pad beyond lens), the key mask and the position ids to the
+ * device: positions l (BERT, DeBERTa) or, for RoBERTa, pad_idx + the count
+ * of non-pad tokens so far, pad_idx for pad tokens (HuggingFace's
+ * create_position_ids_from_input_ids). */
+static void upload_inputs(const dsq_bert *m, dsq_bert_ws *w, const int32_t *ids,
+                          const int *lens, int B, int L) {
+    size_t N = (size_t)B * L;
+    int32_t *hid = xmalloc(N * sizeof *hid), *hpos = xmalloc(N * sizeof *hpos);
+    float *hmask = xmalloc(N * sizeof *hmask);
+    int roberta = m->cfg.arch == DSQ_BERT_ARCH_ROBERTA, pad = m->cfg.pad_idx;
+    for (int b = 0; b < B; b++) {
+        int count = 0;
+        for (int l = 0; l < L; l++) {
+            size_t k = (size_t)b * L + l;
+            int real = l < lens[b];
+            hid[k] = real ? ids[k] : m->pad_id;
+            hmask[k] = real ? 1.0f : 0.0f;
+            if (!roberta) hpos[k] = l;
+            else hpos[k] = real && hid[k] != pad ? pad + ++count : pad;
+        }
+    }
+    dsq_backend *be = m->be;
+    be->upload(be, w->ids, hid, N * sizeof *hid);
+    be->upload(be, w->pos, hpos, N * sizeof *hpos);
+    be->upload(be, w->mask, hmask, N * sizeof *hmask);
+    free(hid);
+    free(hpos);
+    free(hmask);
+}
+
+/* The embedding block into w->h: word + token type + position (BERT,
+ * RoBERTa: BertEmbeddings' order) or word + position + token type
+ * (DeBERTa), those the model has, then LayerNorm. */
+static void embed(const dsq_bert *m, dsq_bert_ws *w, int B, int L) {
+    dsq_backend *be = m->be;
+    const dsq_bert_config *c = &m->cfg;
+    int N = B * L, H = c->H;
+    size_t NH = (size_t)N * H;
+    int deb = c->arch == DSQ_BERT_ARCH_DEBERTA;
+    be->embedding_fwd(be, w->t, w->ids, m->wemb, N, H, c->vocab);
+    for (int step = 0; step < 2; step++) {
+        if ((step == 0) != deb && m->temb)  /* type row 0: add_time_pos with zero positions */
+            be->add_time_pos_fwd(be, w->t, w->t, w->typerows, w->zeros, B, L, H);
+        if ((step == 0) == deb && m->pemb) {
+            be->embedding_fwd(be, w->ctx, w->pos, m->pemb, N, H, c->max_pos);
+            be->add(be, w->t, w->t, w->ctx, NH);
+        }
+    }
+    be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, m->elnw, m->elnb, N, H, c->ln_eps);
+}
+
+/* Self-attention of layer lw into w->ctx: BERT's, or DeBERTa's with the
+ * relative terms of the S = min(L, max_rel) distances either side (the
+ * rel_embeddings window HuggingFace uses; rows beyond it clamp to its
+ * ends). */
+static void attention(const dsq_bert *m, dsq_bert_ws *w, const dsq_bert_layer *lw, int B,
+                      int L) {
+    dsq_backend *be = m->be;
+    const dsq_bert_config *c = &m->cfg;
+    int H = c->H;
+    if (!lw->pkw && !lw->pqw) {
+        be->attention_masked_fwd(be, w->ctx, w->qkv, w->mask, B, L, c->nh, H);
+        return;
+    }
+    int S = L < c->max_rel ? L : c->max_rel;
+    const float *win = m->rel + (size_t)(c->max_rel - S) * H;
+    if (lw->pkw) linear(be, w->pk, win, lw->pkw, NULL, 2 * S, H, H, 0);
+    if (lw->pqw) linear(be, w->pq, win, lw->pqw, lw->pqb, 2 * S, H, H, 0);
+    be->attention_rel_fwd(be, w->ctx, w->qkv, lw->pkw ? w->pk : NULL, lw->pqw ? w->pq : NULL,
+                          w->mask, B, L, c->nh, H, S);
+}
+
 void dsq_bert_forward_ws(const dsq_bert *m, dsq_bert_ws *w, const int32_t *ids,
                          const int *lens, int B, int L, int layers, float *out, float *all) {
     dsq_backend *be = m->be;
     const dsq_bert_config *c = &m->cfg;
-    DSQ_CHECK(layers >= 0 && layers <= c->n_layers && L <= c->max_pos && B > 0 && L > 0);
+    DSQ_CHECK(layers >= 0 && layers <= c->n_layers && B > 0 && L > 0);
+    DSQ_CHECK(!c->abs_pos || L + (c->arch == DSQ_BERT_ARCH_ROBERTA ? c->pad_idx + 1 : 0) <=
+                                 c->max_pos);
     reserve(m, w, B, L);
     int N = B * L, H = c->H, I = c->I;
     size_t NH = (size_t)N * H;
-    int32_t *hid = xmalloc((size_t)N * sizeof *hid);
-    float *hmask = xmalloc((size_t)N * sizeof *hmask);
-    for (int b = 0; b < B; b++)
-        for (int l = 0; l < L; l++) {
-            int real = l < lens[b];
-            hid[(size_t)b * L + l] = real ? ids[(size_t)b * L + l] : m->pad_id;
-            hmask[(size_t)b * L + l] = real ? 1.0f : 0.0f;
-        }
-    be->upload(be, w->ids, hid, (size_t)N * sizeof *hid);
-    be->upload(be, w->mask, hmask, (size_t)N * sizeof *hmask);
-    free(hid);
-    free(hmask);
-    /* (word + token type) + position, in BertEmbeddings' order: two passes
-     * of add_time_pos with zero operands keep that association. */
-    be->embedding_fwd(be, w->t, w->ids, m->wemb, N, H, c->vocab);
-    be->add_time_pos_fwd(be, w->t, w->t, w->typerows, w->zeros, B, L, H);
-    be->add_time_pos_fwd(be, w->t, w->t, w->zeros, m->pemb, B, L, H);
-    be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, m->elnw, m->elnb, N, H, c->ln_eps);
+    upload_inputs(m, w, ids, lens, B, L);
+    embed(m, w, B, L);
     if (all) be->download(be, all, w->h, NH * 4);
     for (int l = 0; l < layers; l++) {
         const dsq_bert_layer *lw = &m->layers[l];
         linear(be, w->qkv, w->h, lw->qkvw, lw->qkvb, N, H, 3 * H, 0);
-        be->attention_masked_fwd(be, w->ctx, w->qkv, w->mask, B, L, c->nh, H);
+        attention(m, w, lw, B, L);
         linear(be, w->t, w->ctx, lw->ow, lw->ob, N, H, H, 0);
         be->add(be, w->t, w->t, w->h, NH);
         be->layernorm_fwd(be, w->h, w->mean, w->rstd, w->t, lw->ln1w, lw->ln1b, N, H, c->ln_eps);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void dsq_bertscore_opts_default(dsq_bertscore_opts *o) {
     memset(o, 0, sizeof *o);
     o->layer = -1;
@@ -297,4 +299,51 @@ done:
     for (size_t i = 0; i < 2 * n; i++) dsq_ids_free(&tok[i]);
     free(tok);
     return rc;
+}
+
+int dsq_bertscore_read_baseline(const char *path, int layer, float base[3], dsq_err *e) {
+    size_t n;
+    char *buf = dsq_read_file(path, "BERTScore baseline", &n, e);
+    if (!buf) return e->code;
+    int rc = 0, line = 0, row = -1;
+    char *cur = buf, *end = buf + n;
+    while (cur < end && !rc) {
+        char *nl = memchr(cur, '\n', (size_t)(end - cur)), *stop = nl ? nl : end;
+        *stop = '\0';
+        line++;
+        if (stop > cur && stop[-1] == '\r') stop[-1] = '\0';
+        if (line == 1) {
+            if (strncmp(cur, "LAYER,P,R,F", 11) != 0)
+                rc = dsq_err_set(e, DSQ_EDATA, "%s:1: not a bert_score baseline file (header "
+                                 "\"LAYER,P,R,F\" expected)", path);
+        } else if (*cur && ++row == layer) {
+            char *p = cur, *q;
+            strtol(p, &q, 10);
+            int k = 0;
+            for (; k < 3 && !rc; k++) {
+                if (*q != ',') break;
+                double v = strtod(q + 1, &p);
+                if (p == q + 1 || !(v > -1e30 && v < 1)) {
+                    rc = dsq_err_set(e, DSQ_EDATA, "%s:%d: column %d is not a number below 1",
+                                     path, line, k + 2);
+                    break;
+                }
+                base[k] = (float)v;
+                q = p;
+            }
+            if (!rc && (k < 3 || *q != '\0'))
+                rc = dsq_err_set(e, DSQ_EDATA, "%s:%d: expected LAYER,P,R,F", path, line);
+            break;
+        }
+        cur = stop + 1;
+    }
+    if (!rc && row < layer)
+        rc = dsq_err_set(e, DSQ_EDATA, "%s: no row for layer %d (%d layer rows): the baseline "
+                         "of another model?", path, layer, row + 1);
+    free(buf);
+    return rc;
+}
+
+void dsq_bertscore_rescale(double *x, size_t n, float b) {
+    for (size_t i = 0; i < n; i++) x[i] = ((float)x[i] - b) / (1.0f - b);
 }

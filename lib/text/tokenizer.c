@@ -1,5 +1,6 @@
 /* Common tokenizer interface: vocabulary files, digest, dispatch to the
- * WordPiece (wordpiece.c) and word-level (wordvocab.c) encoders. */
+ * WordPiece (wordpiece.c), word-level (wordvocab.c) and byte-level BPE
+ * (bpe.c) encoders. */
 #include "tokenizer.h"
 
 #include <string.h>
@@ -25,7 +26,9 @@ void dsq_ids_free(dsq_ids *v) {
     v->n = v->cap = 0;
 }
 
-const char *dsq_tokenizer_kind_name(dsq_tok_kind k) { return k == DSQ_TOK_WORD ? "word" : "wordpiece"; }
+const char *dsq_tokenizer_kind_name(dsq_tok_kind k) {
+    return k == DSQ_TOK_WORD ? "word" : k == DSQ_TOK_BPE ? "bpe" : "wordpiece";
+}
 
 int dsq_tokenizer_kind_parse(const char *name, dsq_tok_kind *k) {
     if (strcmp(name, "wordpiece") == 0) { *k = DSQ_TOK_WORDPIECE; return 0; }
@@ -56,6 +59,7 @@ void dsq_tokenizer_free(dsq_tokenizer *t) {
     if (!t) return;
     dsq_strmap_free(t->map);
     dsq_strmap_free(t->cont);
+    dsq_bpe_free(t->bpe);
     free(t->tok);
     free(t->blob);
     free(t);
@@ -154,7 +158,7 @@ static int split_tokens(dsq_tokenizer *t, const char *data, size_t n, const char
     return rc;
 }
 
-static void make_digest(dsq_tokenizer *t) {
+void dsq_tokenizer_make_digest(dsq_tokenizer *t, const char *extra) {
     dsq_sha256 c;
     unsigned char d[32];
     char hex[65];
@@ -167,6 +171,7 @@ static void make_digest(dsq_tokenizer *t) {
         dsq_sha256_update(&c, t->tok[i], strlen(t->tok[i]));
         dsq_sha256_update(&c, "\n", 1);
     }
+    if (extra) dsq_sha256_update(&c, extra, strlen(extra));
     dsq_sha256_final(&c, d);
     dsq_sha256_hex(d, hex);
     snprintf(t->digest, sizeof t->digest, "sha256:%s", hex);
@@ -180,7 +185,7 @@ int dsq_tokenizer_load_mem(dsq_tokenizer **out, const char *data, size_t n, cons
     int rc = split_tokens(t, data, n, name, e);
     if (rc == 0) rc = kind == DSQ_TOK_WORDPIECE ? dsq_wp_setup(t, name, e) : dsq_wv_setup(t, name, e);
     if (rc) { dsq_tokenizer_free(t); return rc; }
-    make_digest(t);
+    dsq_tokenizer_make_digest(t, NULL);
     *out = t;
     return 0;
 }
@@ -198,11 +203,14 @@ int dsq_tokenizer_load(dsq_tokenizer **out, const char *vocab_path, dsq_tok_kind
 int dsq_tokenizer_encode(const dsq_tokenizer *t, const char *text, size_t len, dsq_ids *out, dsq_err *e) {
     long bad = dsq_utf8_invalid_at(text, len);
     if (bad >= 0) return dsq_err_set(e, DSQ_EDATA, "invalid UTF-8 at byte %ld", bad + 1);
+    if (t->kind == DSQ_TOK_BPE) return dsq_bpe_encode(t, text, len, out);
     return t->kind == DSQ_TOK_WORDPIECE ? dsq_wp_encode(t, text, len, out) : dsq_wv_encode(t, text, len, out);
 }
 
 int dsq_tokenizer_decode(const dsq_tokenizer *t, const int32_t *ids, size_t n, dsq_join join,
                          dsq_str *out, dsq_err *e) {
+    if (t->kind == DSQ_TOK_BPE)
+        return dsq_err_set(e, DSQ_EDATA, "decoding byte-level BPE ids is not supported");
     while (n > 0 && ids[n - 1] == t->sp.pad) n--;
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= t->n)
@@ -217,7 +225,7 @@ int dsq_tokenizer_decode(const dsq_tokenizer *t, const int32_t *ids, size_t n, d
 }
 
 void dsq_tokenizer_normalize(const dsq_tokenizer *t, const char *text, size_t len, dsq_str *out) {
-    if (t->kind == DSQ_TOK_WORD) { dsq_str_append(out, text, len); return; }
+    if (t->kind != DSQ_TOK_WORDPIECE) { dsq_str_append(out, text, len); return; }
     char stack[1024];
     dsq_bn_buf b;
     dsq_bn_buf_init(&b, stack, sizeof stack);

@@ -334,6 +334,17 @@ tiny_bert() {
   assert_success
 }
 
+@test "--bertscore-rescale: (x - b) / (1 - b) with the layer's row of a baseline file" {
+  tiny_bert
+  printf 'LAYER,P,R,F\n0,0.1,0.2,0.3\n1,0.25,0.5,0.75\n' > "$T/b.tsv"
+  a=$(dsq-score --no-sacrebleu --bertscore "$T/tiny" --bertscore-layer 1 "$F/a.jsonl")
+  b=$(dsq-score --no-sacrebleu --bertscore "$T/tiny" --bertscore-layer 1 --bertscore-rescale "$T/b.tsv" "$F/a.jsonl")
+  jq -en --argjson a "$a" --argjson b "$b" '
+    def near(x; y): (x - y) | fabs < 1e-6;
+    near($b.bertscore_p; ($a.bertscore_p - 0.25) / 0.75) and near($b.bertscore_r; ($a.bertscore_r - 0.5) / 0.5)
+    and near($b.bertscore_f1; ($a.bertscore_f1 - 0.75) / 0.25)'
+}
+
 @test "BERTScore: the layer comes from bert_score's table for known model names" {
   tiny_bert
   # google/bert_uncased_L-2_H-128_A-2 is layer 1 in bert_score's table.
@@ -354,10 +365,22 @@ tiny_bert() {
   run dsq-score --bertscore "$T/tiny" --bertscore-layer 1 --bertscore-batch 0 "$F/a.jsonl"; assert_failure 2
   run dsq-score --bertscore "$T/nothing" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 74
   assert_output --partial "not a model directory"
+  run dsq-score --bertscore-rescale "$T/b.tsv" "$F/a.jsonl"; assert_failure 2
+  assert_output --partial "need --bertscore DIR"
+  printf 'LAYER,P,R,F\n0,0.1,0.2,0.3\n' > "$T/b.tsv"
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 1 --bertscore-rescale "$T/b.tsv" "$F/a.jsonl"
+  assert_failure 65
+  assert_output --partial "b.tsv: no row for layer 1"
+  run dsq-score --bertscore "$T/tiny" --bertscore-layer 1 --bertscore-rescale "$T/none.tsv" "$F/a.jsonl"
+  assert_failure 74
+  cp -r "$T/tiny" "$T/xlnet"
+  echo '{"model_type": "xlnet", "architectures": ["XLNetModel"]}' > "$T/xlnet/config.json"
+  run dsq-score --bertscore "$T/xlnet" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 65
+  assert_output --partial 'unsupported architecture: model_type "xlnet", architectures ["XLNetModel", ...]'
   cp -r "$T/tiny" "$T/roberta"
-  echo '{"model_type": "roberta", "architectures": ["RobertaModel"]}' > "$T/roberta/config.json"
-  run dsq-score --bertscore "$T/roberta" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 65
-  assert_output --partial "unsupported architecture"
+  sed -i 's/"model_type": "bert"/"model_type": "roberta"/' "$T/roberta/config.json"
+  run dsq-score --bertscore "$T/roberta" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 74
+  assert_output --partial "vocab.json: missing: a byte-level BPE tokenizer"
   cp -r "$T/tiny" "$T/bpe"
   echo '{"model": {"type": "BPE"}}' > "$T/bpe/tokenizer.json"
   run dsq-score --bertscore "$T/bpe" --bertscore-layer 1 "$F/a.jsonl"; assert_failure 65

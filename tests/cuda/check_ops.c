@@ -394,6 +394,33 @@ static void check_masked1(int B, int L, int nh, int H, const int *lens) {
     pr_free(&qkv); pr_free(&out); pr_free(&mask);
 }
 
+/* DeBERTa's disentangled attention (float32 only: BERTScore's encoder runs
+ * in float32): both terms, each alone; S below L (clamped distances) and
+ * at L. */
+static void check_rel1(int B, int L, int nh, int H, int S, const int *lens, int c2p, int p2c) {
+    if (prec != DSQ_PREC_FP32) return;
+    size_t nq = (size_t)B * L * 3 * H, no = (size_t)B * L * H, np = (size_t)2 * S * H;
+    pair qkv = pr_new(nq), out = pr_new(no), mask = pr_new((size_t)B * L), pk = pr_new(np),
+         pq = pr_new(np);
+    pr_randn(qkv, 1.0f, fresh());
+    pr_randn(pk, 1.0f, fresh());
+    pr_randn(pq, 1.0f, fresh());
+    pr_nan(out);
+    float *hm = xmalloc((size_t)B * L * sizeof *hm);
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++) hm[b * L + l] = l < lens[b] ? 1.0f : 0.0f;
+    pr_put(mask, hm);
+    free(hm);
+    cpu->attention_rel_fwd(cpu, out.c, qkv.c, c2p ? pk.c : NULL, p2c ? pq.c : NULL, mask.c, B, L,
+                           nh, H, S);
+    gpu->attention_rel_fwd(gpu, out.g, qkv.g, c2p ? pk.g : NULL, p2c ? pq.g : NULL, mask.g, B, L,
+                           nh, H, S);
+    check_pair(NAME("attention_rel_fwd B%d L%d nh%d H%d S%d c2p%d p2c%d", B, L, nh, H, S, c2p,
+                    p2c),
+               out, TOL_GEMM);
+    pr_free(&qkv); pr_free(&out); pr_free(&mask); pr_free(&pk); pr_free(&pq);
+}
+
 static void check_linear_fixed1(int N, int C, int OC, int act, int with_bias) {
     pair x = pr_new((size_t)N * C), w = pr_new((size_t)OC * C), b = pr_new(OC),
          out = pr_new((size_t)N * OC);
@@ -417,6 +444,11 @@ static void check_attention(void) {
     check_masked1(3, 19, 4, 64, l1);
     int l2[] = {128, 77};
     check_masked1(2, 128, 12, 768, l2);
+    check_rel1(3, 19, 4, 64, 19, l1, 1, 1);
+    check_rel1(3, 19, 4, 64, 8, l1, 1, 1);
+    check_rel1(3, 19, 4, 64, 8, l1, 1, 0);
+    check_rel1(3, 19, 4, 64, 8, l1, 0, 1);
+    check_rel1(2, 128, 12, 768, 128, l2, 1, 1);
     for (int act = 0; act < 2; act++)
         for (int wb = 0; wb < 2; wb++) check_linear_fixed1(300, 64, 96, act, wb);
 }
