@@ -363,7 +363,7 @@ static int memo_get(vm *m, uint64_t idx) {
 /* Mark-based and container opcodes; -1 for an opcode not handled here. */
 static int op_container(vm *m, int op) {
     dsq_pk *pk = m->pk;
-    size_t k;
+    size_t k = 0;  /* set by above_mark before any use */
     int rc;
     switch (op) {
     case '(':
