@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 
 #include "checkpoint.h"
 #include "diffusion_schedule.h"
@@ -180,6 +182,8 @@ typedef struct {
     double t0, t_int, tok_int;  /* run start; interval start and its tokens */
     char last_saved[1024];
     char last_state[1024];
+    int lock_fd;              /* rank 0: the run directory's lock, held to the end */
+    int made_dir;             /* rank 0 created o->out (removed again on a failed setup) */
 } run_ctx;
 
 /* model_<step>, ema_<rate>_<step>, state_<step> (the older state removed
@@ -305,6 +309,126 @@ static void log_stats(FILE *log, int64_t step, const dsq_train_run_opts *o, floa
     json_decref(j);
 }
 
+/* ---- the run directory's owner ------------------------------------------- */
+
+/* The lock file of a run directory: flock'ed for the run's lifetime, the
+ * holder's pid written in it for the message of the next one. */
+#define LOCK_NAME ".dsq-train.lock"
+
+/* Whether name is one of the files a run writes (and --overwrite removes):
+ * config.json, vocab.txt, log.jsonl, model_*, ema_* and state_*
+ * .safetensors, and their temporaries (.NAME.tmp.PID). */
+static int is_run_file(const char *name) {
+    char base[256];
+    const char *t = name[0] == '.' ? strstr(name, ".tmp.") : NULL;
+    if (t && (size_t)(t - name - 1) < sizeof base) {  /* a temporary: its final name */
+        snprintf(base, sizeof base, "%.*s", (int)(t - name - 1), name + 1);
+        name = base;
+    }
+    size_t k = strlen(name);
+    int st = k > 12 && !strcmp(name + k - 12, ".safetensors") &&
+             (!strncmp(name, "model_", 6) || !strncmp(name, "ema_", 4) ||
+              !strncmp(name, "state_", 6));
+    return st || !strcmp(name, "config.json") || !strcmp(name, "vocab.txt") ||
+           !strcmp(name, "log.jsonl");
+}
+
+/* How many run files dir holds (*found), the first of them (into first)
+ * and, with rm, every one removed. */
+static int run_files(const char *dir, int rm, int *found, char *first, size_t n, dsq_err *e) {
+    DIR *d = opendir(dir);
+    if (!d) return dsq_err_set(e, DSQ_EIO, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    *found = 0;
+    while ((de = readdir(d)) && !rc) {
+        if (!is_run_file(de->d_name)) continue;
+        if (!(*found)++) snprintf(first, n, "%s", de->d_name);
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (rm && unlink(p) != 0 && errno != ENOENT)
+            rc = dsq_err_set(e, DSQ_EIO, "--overwrite: cannot remove %s: %s", p, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
+/* An exclusive flock on dir's lock file, with this process's pid in it;
+ * the lock file must still be the one at its path once locked (a run
+ * that failed in a directory it created removes it).  Fails at once when
+ * another process holds it, naming that process. */
+static int lock_run_dir(run_ctx *x, dsq_err *e) {
+    const char *dir = x->o->out;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/" LOCK_NAME, dir);
+    for (;;) {
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return dsq_err_set(e, DSQ_EIO, "%s: cannot create: %s", p, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            char pid[32] = "";
+            ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+            pid[k > 0 ? k : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            close(fd);
+            if (err != EWOULDBLOCK)
+                return dsq_err_set(e, DSQ_EIO, "%s: cannot lock: %s", p, strerror(err));
+            return dsq_err_set(e, DSQ_EFAIL, "--out %s is in use by another dsq-train (pid %s, "
+                               "holding %s): wait for it to finish, or choose another --out",
+                               dir, pid[0] ? pid : "unknown", p);
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            char pid[32];
+            int k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)k, 0) != k) {
+                close(fd);
+                return dsq_err_set(e, DSQ_EIO, "%s: write error: %s", p, strerror(errno));
+            }
+            x->lock_fd = fd;
+            return 0;
+        }
+        close(fd);  /* removed while we waited for it: take the new one */
+    }
+}
+
+/* Rank 0, before anything is read: --out created (or found), locked, and
+ * either new to dsq, continued (--resume) or emptied (--overwrite). */
+static int claim_run_dir(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    if (o->overwrite && o->resume)
+        return dsq_err_set(e, DSQ_EUSAGE, "--overwrite and --resume exclude each other "
+                           "(--resume continues the run in --out, --overwrite starts it again)");
+    if (mkdir(o->out, 0777) == 0)
+        x->made_dir = 1;
+    else if (errno != EEXIST)
+        return dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
+    int rc = lock_run_dir(x, e);
+    if (rc) return rc;
+    char first[256];
+    int found = 0;
+    if ((rc = run_files(o->out, o->overwrite, &found, first, sizeof first, e))) return rc;
+    if (found && !o->overwrite && !o->resume)
+        return dsq_err_set(e, DSQ_EUSAGE, "--out %s already holds a run (%s): continue it with "
+                           "--resume %s, or start it again with --overwrite (removes its "
+                           "checkpoints, states, log and config)", o->out, first, o->out);
+    return 0;
+}
+
+/* A run that failed before it wrote anything leaves no directory behind
+ * when it created it. */
+static void release_run_dir(run_ctx *x, int rc) {
+    if (x->lock_fd < 0) return;
+    if (rc && x->made_dir) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/" LOCK_NAME, x->o->out);
+        unlink(p);
+        rmdir(x->o->out);
+    }
+    close(x->lock_fd);
+}
+
 /* ---- setup ---------------------------------------------------------------- */
 
 /* The settings' own checks, before any file is read. */
@@ -378,6 +502,10 @@ static int setup(run_ctx *x, dsq_err *e) {
     const dsq_train_run_opts *o = x->o;
     int rc;
     if ((rc = check_settings(o, x->W, e))) return rc;
+    rc = x->rank0 ? claim_run_dir(x, e) : 0;
+    if (any_rank(o, rc != 0))
+        return rc ? rc : dsq_err_set(e, DSQ_EFAIL, "rank 0 could not take the run directory %s",
+                                     o->out);
     if ((rc = load_vocab(x, e))) return rc;
     if ((rc = dsq_schedule_init(&x->sch, o->schedule, o->T, e))) return rc;
     if ((rc = dsq_tsampler_init(&x->ts, o->schedule_sampler, o->T, e))) return rc;
@@ -443,10 +571,6 @@ static int open_run_dir(run_ctx *x, dsq_err *e) {
     int rc = 0;
     x->cfg = make_config(o, x->tok, x->L);
     x->config = json_dumps(x->cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-    if (x->rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
-        rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
-    if (any_rank(o, rc != 0))
-        return rc ? rc : dsq_err_set(e, DSQ_EIO, "rank 0 could not create %s", o->out);
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
     if (o->resume && (rc = resume(x, log_path, e))) return rc;
     if (x->rank0)
@@ -608,12 +732,13 @@ static int run_free(run_ctx *x, int rc, dsq_err *e) {
     dsq_train_data_free(&x->valid);
     dsq_train_data_release_stdin();
     if (x->tok) dsq_tokenizer_free(x->tok);
+    release_run_dir(x, rc);
     return rc;
 }
 
 int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e) {
     run_ctx x = {.o = o, .W = o->dist ? o->dist->size : 1,
-                 .rank0 = !o->dist || o->dist->rank == 0};
+                 .rank0 = !o->dist || o->dist->rank == 0, .lock_fd = -1};
     int rc = setup(&x, e);
     if (!rc) rc = open_run_dir(&x, e);
     if (!rc) {

@@ -173,3 +173,70 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])' "$T/
   assert_output --partial "step = 99999999999999 is outside the allowed range"
   [ -z "$(ls "$T/r" | grep 99999999999999)" ]
 }
+
+# wait_lock DIR: until a dsq-train holds DIR's lock (its pid written in
+# it); bounded, so a run that never starts fails the test.
+wait_lock() {
+  for _ in $(seq 600); do
+    [ -s "$1/.dsq-train.lock" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+@test "a run directory has one owner: a second dsq-train on it fails at once naming the holder's pid" {
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 100000 --seed 1 -q 3>&- &
+  pid=$!
+  wait_lock "$T/r"
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 --seed 2 -q
+  kill -TERM "$pid"; wait "$pid" || true
+  assert_failure 1
+  assert_output --partial "--out $T/r is in use by another dsq-train (pid $pid"
+  # what the first run left is one run: every log line parses and every
+  # checkpoint has its seed
+  "${DSQ_PYTHON:-python3}" -c '
+import json, struct, sys, glob
+for l in open(sys.argv[1] + "/log.jsonl"): json.loads(l)
+for f in glob.glob(sys.argv[1] + "/*.safetensors"):
+    b = open(f, "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+    assert json.loads(json.loads(b[8:8 + n])["__metadata__"]["config"])["seed"] == 1, f' "$T/r"
+}
+
+@test "--out onto an existing run is refused (2) without --resume or --overwrite; --overwrite starts it again" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 --save-interval 2 -q
+  cp -r "$T/r" "$T/before"
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 --seed 7 -q
+  assert_failure 2
+  assert_output --partial "--out $T/r already holds a run"
+  assert_output --partial "--resume $T/r"
+  assert_output --partial "--overwrite"
+  diff -r -x .dsq-train.lock "$T/before" "$T/r"   # nothing touched
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 --overwrite --resume "$T/r" -q
+  assert_failure 2
+  assert_output --partial "exclude each other"
+  # a directory of other files is not a run
+  mkdir "$T/mine"; echo notes > "$T/mine/notes.txt"
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/mine" \
+    --learning-steps 2 -q
+  [ -e "$T/mine/notes.txt" ]
+  # --overwrite: the old run's files are gone, only the new run's remain
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 --seed 7 --overwrite -q
+  run ls "$T/r"
+  assert_output "config.json
+ema_0.9999_000002.safetensors
+log.jsonl
+model_000002.safetensors
+state_000002.safetensors
+vocab.txt"
+  [ "$(wc -l < "$T/r/log.jsonl")" -eq 2 ]
+  # a run that fails before writing leaves no directory it created
+  run dsq-train "${TINY[@]}" --data "$T/none.dsq" --vocab "$W" --out "$T/new" -q
+  assert_failure 74
+  [ ! -e "$T/new" ]
+}
