@@ -695,10 +695,10 @@ static int train_loop(run_ctx *x, dsq_err *e) {
                 "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
                 dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start, x->end);
     int saved = 0, rc;
-    while (x->tr.step < x->end) {
+    /* a signal during setup (reading a large stream) stops before the
+     * first step */
+    while (x->tr.step < x->end && !any_rank(o, dsq_train_stop_signal != 0))
         if ((rc = train_step(x, &saved, e))) return rc;
-        if (any_rank(o, dsq_train_stop_signal != 0)) break;
-    }
     if (!saved && (rc = save_all(x, e))) return rc;
     if (x->tr.step < x->end)  /* stopped by a signal (on some rank) */
         return dsq_err_set(e, DSQ_EFAIL, "stopped by signal %d after step %" PRId64 "; resume "

@@ -240,3 +240,50 @@ vocab.txt"
   assert_failure 74
   [ ! -e "$T/new" ]
 }
+
+@test "--top-p: a tiny value is a usage error (2); <= 0 is off as in the reference; 0.05 ends" {
+  run timeout 60 dsq-sample -q -m "$CKPT" --top-p 1e-9 "$T/in.dsq"
+  assert_failure 2
+  assert_output --partial "--top-p: 1e-9 is below 0.05"
+  dsq-sample -q -m "$CKPT" "$T/in.dsq" > "$T/off.jsonl"
+  dsq-sample -q -m "$CKPT" --top-p -1 "$T/in.dsq" > "$T/m1.jsonl"
+  cmp "$T/off.jsonl" "$T/m1.jsonl"
+  run -0 timeout 120 dsq-sample -q -m "$CKPT" --top-p 0.05 "$T/in.dsq"
+  [ "${#lines[@]}" -eq 1 ]
+}
+
+# wait_file GLOB: until a file matching GLOB exists (bounded).
+wait_file() {
+  for _ in $(seq 1200); do
+    compgen -G "$1" > /dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+@test "SIGTERM and SIGINT stop dsq-sample inside its loops: exit 1, no output under the final name" {
+  for i in $(seq 3000); do
+    printf '{"src": "w04 w11 w22", "trg": "w33 w14 w21 w09"}\n'
+  done > "$T/big.jsonl"
+  dsq-tokenize -q --vocab "$T/vocab.txt" --vocab-kind word --seq-len 12 "$T/big.jsonl" \
+    > "$T/big.dsq"
+  for sig in TERM INT; do
+    rm -f "$T/out.jsonl"*
+    # slow steps: top-p redraws at the smallest value
+    timeout 300 dsq-sample -q -m "$CKPT" --top-p 0.05 -o "$T/out.jsonl" "$T/big.dsq" \
+      2> "$T/err" &
+    pid=$!
+    wait_file "$T/.out.jsonl.tmp.*"
+    kill -$sig $pid
+    rc=0; wait $pid || rc=$?
+    [ "$rc" -eq 1 ]      # not 124 (timeout): the signal was seen
+    [ ! -e "$T/out.jsonl" ]
+    [ -z "$(compgen -G "$T/.out.jsonl.tmp.*")" ]
+    # what was complete is kept under a name that says so, whole lines only
+    if [ -e "$T/out.jsonl.partial" ]; then
+      "${DSQ_PYTHON:-python3}" -c '
+import json, sys
+for l in open(sys.argv[1]): json.loads(l)' "$T/out.jsonl.partial"
+    fi
+  done
+}

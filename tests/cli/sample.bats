@@ -44,7 +44,7 @@ setup() {
   run dsq-sample -m "$CKPT" --sampler ddim "$T/in.dsq"; assert_failure 2
   assert_output --partial "ddim needs --steps"
   run dsq-sample -m "$CKPT" --steps 21 "$T/in.dsq"; assert_failure 2
-  run dsq-sample -m "$CKPT" --top-p -1 "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" --top-p 0.01 "$T/in.dsq"; assert_failure 2
   run dsq-sample -m "$CKPT" --order 3 -s 'dpm++' "$T/in.dsq"; assert_failure 2
   run dsq-sample -m "$CKPT" a.dsq b.dsq; assert_failure 2
 }
