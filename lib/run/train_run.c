@@ -406,6 +406,9 @@ static int claim_run_dir(run_ctx *x, dsq_err *e) {
         return dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
     int rc = lock_run_dir(x, e);
     if (rc) return rc;
+    /* a run killed during a save left its temporary (as large as the
+     * state): gone once no process of that pid is alive */
+    dsq_out_remove_stale(o->out);
     char first[256];
     int found = 0;
     if ((rc = run_files(o->out, o->overwrite, &found, first, sizeof first, e))) return rc;

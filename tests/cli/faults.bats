@@ -14,6 +14,9 @@ load tiny   # TINY, word_streams
 
 setup_file() { word_streams "$BATS_FILE_TMPDIR"; }
 
+# A process a test started in the background ($bg) does not outlive it.
+teardown() { if [ -n "${bg:-}" ]; then kill -9 "$bg" 2>/dev/null || true; fi; }
+
 setup() {
   export OMP_WAIT_POLICY=passive
   D="$BATS_FILE_TMPDIR"
@@ -187,7 +190,7 @@ wait_lock() {
 @test "a run directory has one owner: a second dsq-train on it fails at once naming the holder's pid" {
   dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
     --learning-steps 100000 --seed 1 -q 3>&- &
-  pid=$!
+  pid=$! bg=$!
   wait_lock "$T/r"
   run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
     --learning-steps 2 --seed 2 -q
@@ -242,7 +245,7 @@ vocab.txt"
 }
 
 @test "--top-p: a tiny value is a usage error (2); <= 0 is off as in the reference; 0.05 ends" {
-  run timeout 60 dsq-sample -q -m "$CKPT" --top-p 1e-9 "$T/in.dsq"
+  run timeout -s KILL 60 dsq-sample -q -m "$CKPT" --top-p 1e-9 "$T/in.dsq"
   assert_failure 2
   assert_output --partial "--top-p: 1e-9 is below 0.05"
   dsq-sample -q -m "$CKPT" "$T/in.dsq" > "$T/off.jsonl"
@@ -270,9 +273,9 @@ wait_file() {
   for sig in TERM INT; do
     rm -f "$T/out.jsonl"*
     # slow steps: top-p redraws at the smallest value
-    timeout 300 dsq-sample -q -m "$CKPT" --top-p 0.05 -o "$T/out.jsonl" "$T/big.dsq" \
+    timeout -s KILL 300 dsq-sample -q -m "$CKPT" --top-p 0.05 -o "$T/out.jsonl" "$T/big.dsq" \
       2> "$T/err" &
-    pid=$!
+    pid=$! bg=$!
     wait_file "$T/.out.jsonl.tmp.*"
     kill -$sig $pid
     rc=0; wait $pid || rc=$?
@@ -286,4 +289,61 @@ import json, sys
 for l in open(sys.argv[1]): json.loads(l)' "$T/out.jsonl.partial"
     fi
   done
+}
+
+@test "dsq-tokenize -o leaves no temporary when a signal ends it (TERM, HUP, USR1)" {
+  mkfifo "$T/fifo"
+  for sig in TERM HUP USR1; do
+    dsq-tokenize -q --vocab "$T/vocab.txt" --vocab-kind word --seq-len 12 -o "$T/out.dsq" \
+      "$T/fifo" &
+    pid=$! bg=$!
+    exec 7> "$T/fifo"      # the writer stays open: dsq-tokenize waits for input
+    printf '{"src": "w04", "trg": "w33"}\n' >&7
+    wait_file "$T/.out.dsq.tmp.*"
+    kill -$sig $pid
+    rc=0; wait $pid || rc=$?
+    exec 7>&-
+    [ "$rc" -gt 128 ]      # died of the signal, as before
+    [ -z "$(compgen -G "$T/.out.dsq.tmp.*")" ]
+    [ ! -e "$T/out.dsq" ]
+  done
+}
+
+@test "dsq-train removes stale temporaries of dead processes from its run directory; a live one's stays" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 -q
+  bash -c 'exit 0' & dead=$!; wait $dead
+  ! kill -0 $dead 2>/dev/null
+  head -c 1000 /dev/zero > "$T/r/.state_000003.safetensors.tmp.$dead.0"
+  head -c 1000 /dev/zero > "$T/r/.config.json.tmp.$dead"
+  head -c 1000 /dev/zero > "$T/r/.out.jsonl.tmp.$$"        # this shell is alive
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 --resume "$T/r" -q
+  [ ! -e "$T/r/.state_000003.safetensors.tmp.$dead.0" ]
+  [ ! -e "$T/r/.config.json.tmp.$dead" ]
+  [ -e "$T/r/.out.jsonl.tmp.$$" ]
+}
+
+@test "kill -9 during saves, then --resume: the checkpoints equal an uninterrupted run's, no temporary is left" {
+  export OMP_NUM_THREADS=1
+  args=("${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --learning-steps 30 --save-interval 1 -q)
+  dsq-train "${args[@]}" --out "$T/a"
+  kills=0
+  for delay in 0.3 0.05 0.5 0.2 0.4 0.1; do
+    if compgen -G "$T/b/state_*.safetensors" > /dev/null; then more=(--resume "$T/b")
+    else more=(--overwrite); fi
+    dsq-train "${args[@]}" --out "$T/b" "${more[@]}" &
+    pid=$! bg=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid || true
+  done
+  [ "$kills" -gt 0 ]
+  if compgen -G "$T/b/state_*.safetensors" > /dev/null; then more=(--resume "$T/b")
+  else more=(--overwrite); fi
+  dsq-train "${args[@]}" --out "$T/b" "${more[@]}"
+  for f in model_000030 ema_0.9999_000030 state_000030; do
+    cmp "$T/a/$f.safetensors" "$T/b/$f.safetensors"
+  done
+  [ -z "$(ls -a "$T/b" | grep '\.tmp\.')" ]
 }
