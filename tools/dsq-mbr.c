@@ -81,6 +81,8 @@ int main(int argc, char **argv) {
     size_t k, n;
     if (dsq_expand_inputs(argv + optind, (size_t)(argc - optind), !keep_order, &paths, &k, &e))
         dsq_die_err(&e);
+    if (dsq_out_refuse_input(outpath, (const char *const *)paths, k, &e))
+        dsq_usage_error("%s", e.msg);
     dsq_out out;
     if (dsq_out_open(&out, outpath, &e)) dsq_die_err(&e);
     if (dsq_mbr_run(paths, k, &o, out.f, &n, &e)) {

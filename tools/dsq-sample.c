@@ -10,6 +10,7 @@
 #include "buildinfo.h"
 #include "cli.h"
 #include "dist.h"
+#include "outfile.h"
 #include "sample_run.h"
 
 static const char usage[] =
@@ -202,12 +203,14 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
+    dsq_err e = {0};
+    const char *inputs[] = {o.input, o.model, o.vocab, o.config};
+    if (dsq_out_refuse_input(o.output, inputs, 4, &e)) dsq_usage_error("%s", e.msg);
     if (dist.rank) quiet = 1;              /* rank 0 speaks for all */
     o.progress = dsq_progress_for(quiet);
     o.dist = &dist;
     dsq_catch_stop_signals(on_signal);  /* stop after the current denoising step */
 
-    dsq_err e = {0};
     long n = 0;
     int rc = dsq_sample_main(&o, &n, &e);
     dsq_dist_finalize(&dist);   /* every rank gets here: failures are agreed */

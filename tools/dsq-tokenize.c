@@ -187,6 +187,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dsq-tokenize: reading a tensor stream from the terminal\n");
 
     dsq_err e = {0};
+    for (int i = optind; i < argc; i++)
+        if (dsq_out_refuse_input(a.output, (const char *const *)argv + i, 1, &e))
+            dsq_usage_error("%s", e.msg);
+    if (dsq_out_refuse_input(a.output, &a.vocab, 1, &e)) dsq_usage_error("%s", e.msg);
     dsq_out out;
     if (dsq_out_open(&out, a.output, &e)) dsq_die_err(&e);
     int rc;

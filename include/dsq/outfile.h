@@ -27,6 +27,11 @@ void dsq_out_abort(dsq_out *o);
 /* Name for messages: the path, or "<stdout>". */
 const char *dsq_out_name(const dsq_out *o);
 
+/* DSQ_EUSAGE when the output path names the same file (device and inode)
+ * as one of the n inputs (NULL and "-" entries skipped): it would be
+ * replaced.  Outputs that are not regular files (/dev/null) pass. */
+int dsq_out_refuse_input(const char *path, const char *const *inputs, size_t n, dsq_err *e);
+
 /* A temporary file (tmp kept by the caller) to remove (add 1) at exit and
  * on every catchable signal whose default action would end the process,
  * or no longer (add 0, before it is renamed or freed).  The first add

@@ -76,6 +76,17 @@ int dsq_out_remove_stale(const char *dir) {
     return n;
 }
 
+int dsq_out_refuse_input(const char *path, const char *const *inputs, size_t n, dsq_err *e) {
+    struct stat o, s;
+    if (!path || !strcmp(path, "-") || stat(path, &o) != 0 || !S_ISREG(o.st_mode)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && strcmp(inputs[i], "-") && stat(inputs[i], &s) == 0 &&
+            s.st_dev == o.st_dev && s.st_ino == o.st_ino)
+            return dsq_err_set(e, DSQ_EUSAGE, "-o %s is the input %s (the same file): the output "
+                               "would replace it; write to another file", path, inputs[i]);
+    return 0;
+}
+
 const char *dsq_out_name(const dsq_out *o) { return o->path ? o->path : "<stdout>"; }
 
 int dsq_out_open(dsq_out *o, const char *path, dsq_err *e) {

@@ -347,3 +347,32 @@ for l in open(sys.argv[1]): json.loads(l)' "$T/out.jsonl.partial"
   done
   [ -z "$(ls -a "$T/b" | grep '\.tmp\.')" ]
 }
+
+@test "-o naming an input (same device and inode, any spelling or a hard link) is refused (2) by every tool, the input intact" {
+  S="$BATS_TEST_DIRNAME/../fixtures/score"
+  cp "$S/a.jsonl" "$S/b.jsonl" "$T/"
+  ln "$T/b.jsonl" "$T/b.link"
+  cp "$T/in.dsq" "$T/same.dsq"
+  cp "$T/vocab.txt" "$T/v.txt"
+  sums() { sha256sum "$T/a.jsonl" "$T/b.jsonl" "$T/same.dsq" "$T/v.txt" "$T/in.jsonl"; }
+  before=$(sums)
+  check() {  # command...: usage error naming the input
+    run "$@"
+    assert_failure 2
+    assert_output --partial "the same file"
+  }
+  check dsq-tokenize -q -d -v "$T/v.txt" -k word -o "$T/same.dsq" "$T/same.dsq"
+  check dsq-tokenize -q -v "$T/v.txt" -k word --seq-len 12 -o "$T/./in.jsonl" "$T/in.jsonl"
+  check dsq-tokenize -q -v "$T/v.txt" -k word --seq-len 12 -o "$T/v.txt" "$T/in.jsonl"
+  check dsq-tokenize -q --build-vocab -o "$T/a.jsonl" "$T/b.jsonl" "$T/a.jsonl"
+  check dsq-score -o "$T/a.jsonl" "$T/a.jsonl"
+  check dsq-score --no-diversity -o "$T/b.link" "$T/a.jsonl" "$T/b.jsonl"
+  check dsq-score -o "$T/a.jsonl" --hyp "$T/a.jsonl" --ref "$T/b.jsonl"
+  check dsq-mbr -q -o "$T/a.jsonl" "$T/a.jsonl" "$T/b.jsonl"
+  check dsq-mbr -q -o "$T/b.link" "$T"
+  check dsq-sample -q -m "$CKPT" -o "$T/same.dsq" "$T/same.dsq"
+  check dsq-sample -q -m "$CKPT" --vocab "$T/v.txt" -o "$T/v.txt" "$T/in.dsq"
+  [ "$(sums)" = "$before" ]
+  # a fresh output, and /dev/null, are fine
+  run -0 dsq-score -o /dev/null "$T/a.jsonl"
+}
