@@ -376,3 +376,26 @@ for l in open(sys.argv[1]): json.loads(l)' "$T/out.jsonl.partial"
   # a fresh output, and /dev/null, are fine
   run -0 dsq-score -o /dev/null "$T/a.jsonl"
 }
+
+@test "dsq-mbr and dsq-score share one rule: an empty input is refused (65) by both, a file without sources is accepted by both" {
+  S="$BATS_TEST_DIRNAME/../fixtures/score"
+  : > "$T/empty.jsonl"
+  for tool in dsq-score dsq-mbr; do
+    run $tool "$T/empty.jsonl"
+    assert_failure 65
+    assert_output --partial "$T/empty.jsonl: no lines (an empty decode file"
+    run $tool "$T/empty.jsonl" "$T/empty.jsonl"
+    assert_failure 65
+    run $tool < /dev/null   # dsq-mbr takes files only (MBR needs candidates)
+    if [ $tool = dsq-mbr ]; then assert_failure 2; else assert_failure 65; fi
+    run $tool "$S/a.jsonl" "$S/no_source.jsonl"
+    assert_success
+    run $tool "$S/a.jsonl" "$S/src_mismatch.jsonl"
+    assert_failure 65
+    assert_output --partial "src_mismatch.jsonl:2: source differs from"
+  done
+  # -o of a refused run is not created
+  run dsq-mbr -o "$T/out.jsonl" "$T/empty.jsonl"
+  assert_failure 65
+  [ ! -e "$T/out.jsonl" ]
+}
