@@ -163,6 +163,10 @@ static int decode(const tok_args *a, dsq_tokenizer *tok, const char *in_path, ds
     FILE *f = strcmp(in_path, "-") ? fopen(in_path, "rb") : stdin;
     if (!f) dsq_die(DSQ_EIO, "%s: cannot open: %m", in_path);
     const char *in_name = f == stdin ? "<stdin>" : in_path;
+    if (dsq_stream_verify(f, in_name, e)) {  /* rows of a corrupt frame never reach the output */
+        if (f != stdin) fclose(f);
+        return e->code;
+    }
     dsq_stream_reader *r = dsq_stream_reader_open(f, in_name, 0);
     int rc = dsq_decode_stream(r, in_name, out->f, tok, a->join, count, e);
     dsq_stream_reader_close(r);

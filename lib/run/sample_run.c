@@ -451,12 +451,13 @@ static int open_io(sample_ctx *x, dsq_err *e) {
     src->name = strcmp(o->input, "-") ? o->input : "<stdin>";
     x->in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
     if (!x->in) return dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
+    int rc = dsq_stream_verify(x->in, src->name, e);  /* no rows from a corrupt frame */
+    if (rc) return rc;
     src->rd = dsq_stream_reader_open(x->in, src->name, 0);
     src->tok = x->tok;
     src->su = &x->su;
     src->model = o->model;
-    int rc = dsq_out_open(&x->w.out, o->output, e);
-    if (rc) return rc;
+    if ((rc = dsq_out_open(&x->w.out, o->output, e))) return rc;
     x->out_open = 1;
     x->w.tok = x->tok;
     if (o->ids_out) x->w.w = dsq_stream_writer_open(x->w.out.f, dsq_out_name(&x->w.out), 3);

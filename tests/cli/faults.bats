@@ -399,3 +399,29 @@ for l in open(sys.argv[1]): json.loads(l)' "$T/out.jsonl.partial"
   assert_failure 65
   [ ! -e "$T/out.jsonl" ]
 }
+
+@test "a frame checksum mismatch: no row reaches the output from a file; from a pipe the message names the records read" {
+  # the last 4 bytes of a frame are its checksum: the data decodes, the check fails
+  flip_last() { "${DSQ_PYTHON:-python3}" -c '
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 0x55
+open(sys.argv[2], "wb").write(b)' "$1" "$2"; }
+  flip_last "$T/in.dsq" "$T/bad.dsq"
+  run --separate-stderr dsq-tokenize -q -d -v "$T/vocab.txt" -k word "$T/bad.dsq"
+  assert_failure 65
+  [ -z "$output" ]
+  [[ $stderr == *"bad.dsq: corrupt zstd data: the checksum of the frame"*"checked before any record was used"* ]]
+  run --separate-stderr dsq-sample -q -m "$CKPT" "$T/bad.dsq"
+  assert_failure 65
+  [ -z "$output" ]
+  run -0 dsq-tokenize -q -d -v "$T/vocab.txt" -k word -o "$T/x.jsonl" "$T/in.dsq"
+  # standard input from the file is checked too; a pipe cannot be
+  run --separate-stderr dsq-tokenize -q -d -v "$T/vocab.txt" -k word - < "$T/bad.dsq"
+  assert_failure 65
+  [ -z "$output" ]
+  run --separate-stderr bash -c 'cat "$1" | dsq-tokenize -q -d -v "$2" -k word' _ "$T/bad.dsq" \
+    "$T/vocab.txt"
+  assert_failure 65
+  [[ $stderr == *"record 1 came from it and was read before the check"* ]]
+  [[ $stderr != *"record 2"* ]]
+}
