@@ -34,7 +34,9 @@ static const char usage[] =
     "  -j, --threads N       worker threads (default: OpenMP's); same output for any N\n"
     "  -q, --quiet           no summary line on standard error\n"
     "  -h, --help            this help\n"
-    "  -V, --version         version and build\n";
+    "  -V, --version         version and build\n"
+    "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
+    "See dsq-mbr(1), dsq(7).\n";
 
 enum { O_IDXF = 256, O_KEEP };
 

@@ -56,7 +56,9 @@ static const char usage[] =
     "  -o, --output FILE     write to FILE (renamed into place when complete)\n"
     "  -j, --threads N       worker threads (default: OpenMP's); same output for any N\n"
     "  -h, --help            this help\n"
-    "  -V, --version         version and build\n";
+    "  -V, --version         version and build\n"
+    "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
+    "See dsq-score(1), dsq(7).\n";
 
 enum { O_HYP = 256, O_REF, O_KEEP, O_NODIV, O_NOSACRE, O_BERT, O_BLAYER, O_BIDF, O_BBATCH,
        O_NOBERT };

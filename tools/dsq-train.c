@@ -73,7 +73,7 @@ static const char usage[] =
     "  -V, --version              version and build\n"
     "The reference's underscore spellings (--diff_steps, --batch_size,\n"
     "--learned_mean_embed True, --checkpoint_path, ...) are accepted too.\n"
-    "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM: finish the step, save, exit 1.\n"
+    "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM/SIGHUP: finish the step, save, exit 1.\n"
     "Data parallel (a build with MPI): mpirun -np N dsq-train ...; --bsz is global.\n"
     "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
     "See dsq-train(1), dsq-stream(5), dsq(7).\n";
@@ -255,10 +255,15 @@ static void finish_options(dsq_train_run_opts *o, const overrides *x) {
     if (!o->vocab) dsq_usage_error("%s", "--vocab FILE is required");
     if (!o->out && o->resume) o->out = out_from_resume(o->resume);
     if (!o->out) dsq_usage_error("%s", "--out DIR is required");
+    dsq_model_config preset = o->model;
     if (x->layers) o->model.n_layers = x->layers;
     if (x->hidden) o->model.H = x->hidden;
     if (x->heads) o->model.nh = x->heads;
     if (x->inter) o->model.I = x->inter;
+    /* config.json names the preset only when the encoder is the preset's */
+    if (o->model.n_layers != preset.n_layers || o->model.H != preset.H ||
+        o->model.nh != preset.nh || o->model.I != preset.I)
+        o->config_name = "custom";
     /* the default microbatch (64) takes the whole of a smaller batch; a
      * given one must fit in it */
     if (x->micro && o->topts.microbatch > o->bsz)

@@ -630,7 +630,7 @@ static void log_interval(run_ctx *x, int64_t k) {
     log_stats(x->log, k, o, x->tr.last_lr, x->tr.lg_loss_scale, &x->st, rate, t - x->t0, "");
     if (o->progress == DSQ_PROGRESS_LINES)
         fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
-                dsq_progname, k, o->topts.learning_steps, x->st.loss / x->st.n, rate);
+                dsq_progname, k + 1, o->topts.learning_steps, x->st.loss / x->st.n, rate);
     memset(&x->st, 0, sizeof x->st);
     x->t_int = t;
     x->tok_int = 0;
@@ -670,7 +670,7 @@ static int train_step(run_ctx *x, int *saved, dsq_err *e) {
     if (isnan(loss))
         return dsq_err_set(e, DSQ_EFAIL, "step %" PRId64 ": the loss or its gradient is not "
                            "finite (NaN or infinite); stopping without an update. The last "
-                           "good checkpoint is %s", k, x->last_saved[0] ? x->last_saved :
+                           "good checkpoint is %s", k + 1, x->last_saved[0] ? x->last_saved :
                            "none (nothing saved yet)");
     x->tok_int += (double)o->bsz * x->L;
     if (want_log) log_interval(x, k);
@@ -696,7 +696,7 @@ static int train_loop(run_ctx *x, dsq_err *e) {
     if (o->progress != DSQ_PROGRESS_NONE)
         fprintf(stderr, "%s: %zu parameters, %" PRId64 " examples of %d tokens, batch %d "
                 "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
-                dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start, x->end);
+                dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start + 1, x->end);
     int saved = 0, rc;
     /* a signal during setup (reading a large stream) stops before the
      * first step */

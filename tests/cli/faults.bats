@@ -425,3 +425,42 @@ open(sys.argv[2], "wb").write(b)' "$1" "$2"; }
   [[ $stderr == *"record 1 came from it and was read before the check"* ]]
   [[ $stderr != *"record 2"* ]]
 }
+
+@test "SIGHUP stops dsq-train like SIGTERM: the step finished, a state saved, exit 1 naming it" {
+  dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 100000 --save-interval 100000 3>&- 2> "$T/err" &
+  pid=$! bg=$!
+  wait_lock "$T/r"
+  # past setup: the first progress line
+  for _ in $(seq 600); do grep -q "step 1/100000" "$T/err" && break; sleep 0.05; done
+  kill -HUP $pid
+  rc=0; wait $pid || rc=$?
+  [ "$rc" -eq 1 ]
+  run grep -o "stopped by signal 1 after step [0-9]*; resume with --resume .*" "$T/err"
+  assert_success
+  n=$(sed 's/.*after step \([0-9]*\);.*/\1/' <<< "$output")
+  [ -e "$T/r/state_$(printf %06d "$n").safetensors" ]
+}
+
+@test "step numbers agree: progress lines, the end and file names count updates from 1; config_name says custom when overridden" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 --log-interval 2
+  assert_line --partial "steps 1..4"
+  assert_line --partial "dsq-train: step 1/4 loss"
+  assert_line --partial "dsq-train: step 4/4 loss"
+  assert_line --partial "done: 4 steps, $T/r/model_000004.safetensors"
+  [ "$(jq -s 'map(.step) | join(",")' "$T/r/log.jsonl")" = '"0,2,3"' ]
+  [ "$(jq -r .config_name "$T/r/config.json")" = custom ]
+  run -0 dsq-train --config bert-tiny --hidden-dim 8 --hidden-t-dim 8 --diff-steps 100 \
+    --bsz 8 --microbatch 4 --data "$D/dev.dsq" --vocab "$W" --out "$T/t" --learning-steps 1 -q
+  [ "$(jq -r .config_name "$T/t/config.json")" = bert-tiny ]
+}
+
+@test "documentation: dsq-score and dsq-mbr --help list the exit status; the man page keeps its quotes" {
+  for t in dsq-score dsq-mbr dsq-sample dsq-tokenize dsq-train; do
+    run -0 $t --help
+    assert_output --partial "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other"
+  done
+  run -0 bash -c "MANWIDTH=200 man -l '$BATS_TEST_DIRNAME/../../man/dsq-score.1' 2>/dev/null | col -b"
+  assert_output --partial '{"recover": ..., "reference": ..., "source": ...}'
+}
