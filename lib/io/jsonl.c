@@ -4,6 +4,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "jsonscan.h"
+
 struct dsq_jsonl_reader {
     FILE *f;
     int owns_file;
@@ -106,11 +108,12 @@ int dsq_jsonl_parse(const char *name, long lineno, const char *line, size_t len,
     json_error_t jerr;
     json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
     if (!v)
-        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s", name, lineno,
-                           jerr.column, jerr.text);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s%s", name, lineno,
+                           jerr.column, jerr.text, dsq_jsonl_hint(line, len));
     if (!json_is_object(v)) {
         json_decref(v);
-        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", name, lineno);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object%s", name, lineno,
+                           dsq_jsonl_hint(line, len));
     }
     *obj = v;
     return 0;

@@ -204,7 +204,8 @@ int dsq_json_scan(const char *name, long lineno, const char *line, size_t len, d
     if (line[p.i] != '{') {
         /* Any other valid value is "not an object"; anything else invalid. */
         if (value(&p, 0) == 0 && (ws(&p), p.i == len))
-            return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", name, lineno);
+            return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object%s", name, lineno,
+                               dsq_jsonl_hint(line, len));
         goto invalid;
     }
     p.i++;
@@ -277,8 +278,8 @@ int dsq_json_scan(const char *name, long lineno, const char *line, size_t len, d
     return 0;
 invalid:
     dsq_jfields_free(fields, nfields);
-    return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %zu: %s", name, lineno,
-                       p.i + 1, p.why ? p.why : "invalid token");
+    return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %zu: %s%s", name, lineno,
+                       p.i + 1, p.why ? p.why : "invalid token", dsq_jsonl_hint(line, len));
 }
 
 void dsq_jfields_free(dsq_jfield *fields, int nfields) {
@@ -287,4 +288,18 @@ void dsq_jfields_free(dsq_jfield *fields, int nfields) {
         fields[f].val = NULL;
         fields[f].present = fields[f].is_string = 0;
     }
+}
+
+const char *dsq_jsonl_hint(const char *line, size_t len) {
+    size_t k = 0;
+    if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+        return " (the line starts with a UTF-8 byte-order mark: remove it, e.g. "
+               "sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)";
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k < len && line[k] == '[')
+        return " (a JSON array: JSONL holds one object per line; convert with jq -c '.[]')";
+    if (k < len && line[k] == '{' && memchr(line, '}', len) == NULL)
+        return " (an object spread over several lines? JSONL holds one per line; convert "
+               "with jq -c .)";
+    return "";
 }

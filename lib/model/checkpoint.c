@@ -121,12 +121,14 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_err *e) 
     return rc;
 }
 
-int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e) {
+int dsq_ckpt_read_config(const char *path, char **config_json, int *no_config, dsq_err *e) {
     dsq_record r;
     dsq_record_init(&r);
+    if (no_config) *no_config = 0;
     int rc = dsq_st_read_file(path, &r, e);
     if (rc) return rc;
     const char *c = dsq_record_meta(&r, "config");
+    if (!c && no_config) *no_config = 1;
     if (!c) rc = dsq_err_set(e, DSQ_EDATA, "%s: no \"config\" in __metadata__ (not a dsq "
                              "checkpoint?)", path);
     else *config_json = xstrdup(c);

@@ -104,13 +104,20 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->model, strerror(errno));
     } else {
         dsq_err me = {0};
-        if (dsq_ckpt_read_config(o->model, &text, &me) == 0 && text) {
+        int no_config;
+        if (dsq_ckpt_read_config(o->model, &text, &no_config, &me) == 0 && text) {
             src = xstrdup(o->model);
+        } else if (!no_config) {  /* not a safetensors file at all */
+            rc = dsq_err_set(e, me.code == DSQ_EIO ? DSQ_EIO : DSQ_EDATA, "%s (--model takes a "
+                             "model_*.safetensors or ema_*.safetensors file that dsq-train "
+                             "wrote)", me.msg);
         } else {
             free(text);
             src = dsq_path_join(dir, "config.json");
             if (!(text = dsq_read_file(src, NULL, NULL, e)))
-                rc = dsq_err_prefix(e, "%s has no config metadata and", o->model);
+                rc = dsq_err_set(e, DSQ_EDATA, "%s has no configuration in its metadata, and "
+                                 "none beside it (%s); give the training run's config.json "
+                                 "with --config", o->model, e->msg);
         }
     }
     json_error_t je;
@@ -368,6 +375,13 @@ static int load_vocab(sample_ctx *x, dsq_err *e) {
     dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
                         : su->kind_known ? su->kind : DSQ_TOK_WORDPIECE;
     int rc = dsq_tokenizer_load(&x->tok, su->vocab_path, kind, e);
+    if (rc == DSQ_EIO && !o->vocab) {  /* the vocabulary beside the checkpoint */
+        char was[sizeof e->msg];
+        memcpy(was, e->msg, sizeof was);
+        return dsq_err_set(e, rc, "%s (the model's vocabulary is looked for beside it; for a "
+                           "checkpoint moved out of its run directory, give the run's "
+                           "vocab.txt with --vocab)", was);
+    }
     if (rc) return rc;
     if (dsq_tokenizer_vocab_size(x->tok) != su->mc.vocab)
         return dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",

@@ -190,11 +190,23 @@ typedef struct {
  * once the new one is in place). */
 static int save_all_rank0(run_ctx *x, dsq_err *e);
 
-/* Rank 0 writes; every rank learns whether it worked. */
+/* Rank 0 writes; every rank learns whether it worked.  A failed save
+ * says what the run can go on from. */
 static int save_all(run_ctx *x, dsq_err *e) {
     int rc = x->rank0 ? save_all_rank0(x, e) : 0;
     if (any_rank(x->o, rc != 0) && !rc)
         rc = dsq_err_set(e, DSQ_EIO, "rank 0 failed to write a checkpoint");
+    if (rc) {
+        char was[sizeof e->msg];
+        memcpy(was, e->msg, sizeof was);
+        if (x->last_state[0])
+            dsq_err_set(e, rc, "%s; the last complete state is %s: once there is room (or the "
+                        "cause is fixed), continue with --resume %s", was, x->last_state,
+                        x->last_state);
+        else
+            dsq_err_set(e, rc, "%s; no state was saved yet: once there is room (or the cause is "
+                        "fixed), run again with --overwrite", was);
+    }
     return rc;
 }
 
@@ -244,7 +256,9 @@ static int resolve_resume(const char *path, char *out, size_t n, dsq_err *e) {
     }
     closedir(d);
     if (!best[0]) return dsq_err_set(e, DSQ_EDATA, "--resume %s: no state_*.safetensors in "
-                                     "the directory", path);
+                                     "the directory: nothing to resume (a run saves its state "
+                                     "every --save-interval steps; start it without --resume)",
+                                     path);
     snprintf(out, n, "%s/%s", path, best);
     return 0;
 }
@@ -400,6 +414,10 @@ static int claim_run_dir(run_ctx *x, dsq_err *e) {
     if (o->overwrite && o->resume)
         return dsq_err_set(e, DSQ_EUSAGE, "--overwrite and --resume exclude each other "
                            "(--resume continues the run in --out, --overwrite starts it again)");
+    struct stat st;
+    if (o->resume && stat(o->resume, &st) != 0)  /* before --out is made from it */
+        return dsq_err_set(e, DSQ_EIO, "--resume %s: %s (give a state_*.safetensors file, or the "
+                           "run directory that holds one)", o->resume, strerror(errno));
     if (mkdir(o->out, 0777) == 0)
         x->made_dir = 1;
     else if (errno != EEXIST)
@@ -455,7 +473,13 @@ static int load_vocab(run_ctx *x, dsq_err *e) {
     dsq_tok_kind kind = o->vocab_kind;
     int rc;
     if (!o->vocab_kind_set && (rc = dsq_train_data_peek_kind(o->data, &kind, e))) return rc;
-    if ((rc = dsq_tokenizer_load(&x->tok, o->vocab, kind, e))) return rc;
+    if ((rc = dsq_tokenizer_load(&x->tok, o->vocab, kind, e))) {
+        if (!o->vocab_kind_set && rc == DSQ_EDATA)  /* the kind came from the data */
+            dsq_err_prefix(e, "%s was tokenized with another vocabulary, a %s one (--vocab is "
+                           "read as that kind; give the vocabulary the stream was made with)",
+                           o->data, dsq_tokenizer_kind_name(kind));
+        return rc;
+    }
     x->mc = o->model;
     x->mc.vocab = dsq_tokenizer_vocab_size(x->tok);
     return dsq_model_config_check(&x->mc, e);
@@ -468,6 +492,10 @@ static int load_data(run_ctx *x, dsq_err *e) {
     if ((rc = dsq_train_data_load(&x->data, o->data, x->tok, V, e))) return rc;
     if (o->valid && (rc = dsq_train_data_load(&x->valid, o->valid, x->tok, V, e))) return rc;
     int L = x->L = x->data.L;
+    if (o->seq_len > o->model.max_pos)
+        return dsq_err_set(e, DSQ_EUSAGE, "--seq-len %d exceeds the model's %d position "
+                           "embeddings (at most %d)", o->seq_len, o->model.max_pos,
+                           o->model.max_pos);
     if (o->seq_len && o->seq_len != L)
         return dsq_err_set(e, DSQ_EDATA, "%s: examples are packed to seq_len %d, --seq-len is "
                            "%d (tokenize with --seq-len %d)", o->data, L, o->seq_len, o->seq_len);
@@ -475,11 +503,15 @@ static int load_data(run_ctx *x, dsq_err *e) {
         return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, the training data's is %d", o->valid,
                            x->valid.L, L);
     if (L > o->model.max_pos)
-        return dsq_err_set(e, DSQ_EUSAGE, "seq_len %d exceeds the %d position embeddings", L,
+        return dsq_err_set(e, DSQ_EUSAGE, "%s: seq_len %d exceeds the %d position embeddings "
+                           "(tokenize with --seq-len %d or less)", o->data, L, o->model.max_pos,
                            o->model.max_pos);
-    if (o->bsz > x->data.n)
+    if (o->bsz > x->data.n) {
+        int64_t mb = o->topts.microbatch, fit = x->data.n >= mb ? x->data.n / mb * mb : x->data.n;
         return dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch "
-                           "(--bsz %d)", o->data, x->data.n, o->bsz);
+                           "(--bsz %d): give --bsz %" PRId64 " or less (a multiple of "
+                           "--microbatch), or more data", o->data, x->data.n, o->bsz, fit);
+    }
     return 0;
 }
 
@@ -526,7 +558,7 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
     int rc = resolve_resume(o->resume, state_path, sizeof state_path, e);
     if (rc) return rc;
     /* the settings first: a clearer message than sizes */
-    if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) return rc;
+    if ((rc = dsq_ckpt_read_config(state_path, &saved, NULL, e))) return rc;
     rc = check_resume_config(state_path, saved, x->cfg, e);
     free(saved);
     if (rc) return rc;
@@ -546,6 +578,12 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
     x->epoch = s.epoch;
     x->pos = s.pos;
     snprintf(x->last_state, sizeof x->last_state, "%s", state_path);
+    /* the last good checkpoint until this run saves one: the resumed
+     * step's model file, else the state itself */
+    snprintf(x->last_saved, sizeof x->last_saved, "%s/model_%06" PRId64 ".safetensors", o->out,
+             s.step);
+    if (access(x->last_saved, R_OK) != 0)
+        snprintf(x->last_saved, sizeof x->last_saved, "%s", state_path);
     if (x->rank0 && (rc = trim_log(log_path, s.step, e))) return rc;
     if (o->progress != DSQ_PROGRESS_NONE)
         fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,

@@ -464,3 +464,82 @@ open(sys.argv[2], "wb").write(b)' "$1" "$2"; }
   run -0 bash -c "MANWIDTH=200 man -l '$BATS_TEST_DIRNAME/../../man/dsq-score.1' 2>/dev/null | col -b"
   assert_output --partial '{"recover": ..., "reference": ..., "source": ...}'
 }
+
+@test "messages say what to do: run directory and training cases" {
+  # a full disk (a file-size limit reads the same) names the state to resume from
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 -q
+  run bash -c 'ulimit -f 1000; dsq-train "$@"' _ "${TINY[@]}" --data "$D/dev.dsq" \
+    --vocab "$W" --out "$T/r" --learning-steps 4 --resume "$T/r" -q
+  assert_failure 74
+  assert_output --partial "continue with --resume $T/r/state_000002.safetensors"
+  [ -e "$T/r/state_000002.safetensors" ]
+  [ -z "$(ls -a "$T/r" | grep '\.tmp\.')" ]
+  # a NaN stop after a resume names the resumed checkpoint, not "none"
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 8 --resume "$T/r" --lr 1e30 -q
+  assert_failure 1
+  assert_output --partial "The last good checkpoint is $T/r/model_000002.safetensors"
+  # --resume of a path that does not exist: said so, nothing created
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --resume "$T/none" -q
+  assert_failure 74
+  assert_output --partial "--resume $T/none: No such file or directory (give a state_*.safetensors"
+  [ ! -e "$T/none" ]
+  mkdir "$T/empty"
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --resume "$T/empty" -q
+  assert_failure 65
+  assert_output --partial "nothing to resume"
+  # a word-vocabulary stream with the BERT vocabulary
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" -q --out "$T/b" \
+    --vocab "$BATS_TEST_DIRNAME/../../data/vocab/bert-base-uncased.txt"
+  assert_failure 65
+  assert_output --partial "$D/dev.dsq was tokenized with another vocabulary, a word one"
+  assert_output --partial "give the vocabulary the stream was made with"
+  # --seq-len beyond the positions: no suggestion to tokenize with it
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/s" --seq-len 600 -q
+  assert_failure 2
+  assert_output --partial "--seq-len 600 exceeds the model's 512 position embeddings (at most 512)"
+  refute_output --partial "tokenize with --seq-len 600"
+  # the default batch on a small data set suggests one that fits
+  run dsq-train --data "$D/dev.dsq" --vocab "$W" --out "$T/d" -q
+  assert_failure 65
+  assert_output --partial "201 examples, fewer than one batch (--bsz 2048): give --bsz 192 or less"
+}
+
+@test "messages say what to do: sampling, decoding and JSONL cases" {
+  # not a checkpoint
+  run dsq-sample -q -m "$T/vocab.txt" "$T/in.dsq"
+  assert_failure 65
+  assert_output --partial "--model takes a model_*.safetensors or ema_*.safetensors file"
+  # a checkpoint copied out of its run directory
+  mkdir "$T/c"; cp "$CKPT" "$T/c/"
+  run dsq-sample -q -m "$T/c/$(basename "$CKPT")" "$T/in.dsq"
+  assert_failure 74
+  assert_output --partial "give the run's vocab.txt with --vocab"
+  run -0 dsq-sample -q -m "$T/c/$(basename "$CKPT")" --vocab "$T/vocab.txt" "$T/in.dsq"
+  # dsq-tokenize -d takes the vocabulary kind from the stream, as dsq-train does
+  run -0 dsq-tokenize -q -d -v "$T/vocab.txt" "$T/in.dsq"
+  assert_output --partial '"source": "[START] w04 w11 w22 [END]'
+  run bash -c 'cat "$1" | dsq-tokenize -q -d -v "$2"' _ "$T/in.dsq" "$T/vocab.txt"
+  assert_failure 65
+  assert_output --partial "then it is read with --vocab-kind word"
+  # a byte-order mark, a JSON array, a pretty-printed object
+  printf '\xef\xbb\xbf{"src": "w04", "trg": "w33"}\n' > "$T/bom.jsonl"
+  printf '[{"src": "w04", "trg": "w33"}]\n' > "$T/arr.jsonl"
+  printf '{\n  "src": "w04",\n  "trg": "w33"\n}\n' > "$T/pretty.jsonl"
+  for f in bom arr pretty; do
+    run dsq-tokenize -q -v "$T/vocab.txt" -k word --seq-len 12 "$T/$f.jsonl"
+    assert_failure 65
+    case $f in
+      bom) assert_output --partial "byte-order mark: remove it" ;;
+      arr) assert_output --partial "a JSON array: JSONL holds one object per line; convert with jq -c '.[]'" ;;
+      pretty) assert_output --partial "spread over several lines? JSONL holds one per line" ;;
+    esac
+    run dsq-score "$T/$f.jsonl"
+    assert_failure 65
+    case $f in
+      bom) assert_output --partial "byte-order mark" ;;
+      arr) assert_output --partial "a JSON array" ;;
+    esac
+  done
+}
