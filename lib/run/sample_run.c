@@ -231,24 +231,49 @@ static int write_batch(writer *w, const int32_t *ids, const uint8_t *mask, const
 typedef struct {
     const dsq_sample_run_opts *o;
     long done;                /* examples finished */
+    long total;               /* examples in the input; -1 unknown (a pipe) */
     int batch_rows;
     double t0, last;
+    long last_tenth;          /* LINES: the tenth of total of the last line */
 } prog;
 
+/* "D/T examples (P%), R examples/s, ETA H:MM:SS" (T, P and ETA when the
+ * total is known, the ETA once a rate is). */
+static void prog_text(const prog *p, double t, char *s, size_t n) {
+    double rate = p->done / (t - p->t0 + 1e-9);
+    int k = p->total >= 0 ? snprintf(s, n, "%ld/%ld examples (%.0f%%)", p->done, p->total,
+                                     p->total ? 100.0 * p->done / p->total : 100.0)
+                          : snprintf(s, n, "%ld examples", p->done);
+    k += snprintf(s + k, n - (size_t)k, "; %.2f examples/s", rate);
+    if (p->total >= 0 && p->done > 0) {
+        long eta = (long)((p->total - p->done) / rate);
+        snprintf(s + k, n - (size_t)k, "; ETA %ld:%02ld:%02ld", eta / 3600, eta / 60 % 60,
+                 eta % 60);
+    }
+}
+
+/* On a terminal, one line kept up to date (force: a wave is done);
+ * otherwise a line whenever the examples done pass another tenth of the
+ * total, or 30 s after the last one (with the step of the batch when in
+ * the middle of one). */
 static void show(prog *p, int k, int total, int force) {
     double t = dsq_now_s();
-    if (p->o->progress == DSQ_PROGRESS_BAR && force) {  /* a batch done */
-        fprintf(stderr, "\rdsq-sample: %ld examples done; %.2f examples/s; %.1f s\x1b[K", p->done,
-                p->done / (t - p->t0 + 1e-9), t - p->t0);
+    char s[200];
+    if (p->o->progress == DSQ_PROGRESS_BAR && (force || t - p->last > 0.2)) {
+        prog_text(p, t, s, sizeof s);
+        if (force) fprintf(stderr, "\rdsq-sample: %s\x1b[K", s);
+        else fprintf(stderr, "\rdsq-sample: %s; batch of %d: step %d/%d\x1b[K", s, p->batch_rows,
+                     k, total);
         p->last = t;
-    } else if (p->o->progress == DSQ_PROGRESS_BAR && t - p->last > 0.2) {
-        fprintf(stderr, "\rdsq-sample: %ld examples done; batch of %d: step %d/%d; %.1f s\x1b[K",
-                p->done, p->batch_rows, k, total, t - p->t0);
+    } else if (p->o->progress == DSQ_PROGRESS_LINES) {
+        long tenth = p->total > 0 ? p->done * 10 / p->total : -1;
+        if (!(force && tenth > p->last_tenth) && t - p->last < 30) return;
+        prog_text(p, t, s, sizeof s);
+        if (force) fprintf(stderr, "dsq-sample: %s\n", s);
+        else fprintf(stderr, "dsq-sample: %s; batch of %d: step %d/%d\n", s, p->batch_rows, k,
+                     total);
         p->last = t;
-    } else if (p->o->progress == DSQ_PROGRESS_LINES && t - p->last > 30) {
-        fprintf(stderr, "dsq-sample: %ld examples done; batch of %d: step %d/%d; %.0f s\n",
-                p->done, p->batch_rows, k, total, t - p->t0);
-        p->last = t;
+        if (force) p->last_tenth = tenth;
     }
 }
 
@@ -355,6 +380,7 @@ typedef struct {
     int64_t *index;           /* [cap] */
     prog pg;
     long done;                /* examples written */
+    long total;               /* rank 0: examples in the input (-1: unknown) */
 } sample_ctx;
 
 /* Ranks agree on failure: the maximum of the codes; a rank that did not
@@ -458,6 +484,29 @@ static int setup_model(sample_ctx *x, dsq_err *e) {
     return dsq_ckpt_read(o->model, &x->m, x->m.params, e);
 }
 
+/* The examples of the stream in the regular file f (its records' rows),
+ * f left where it was; -1 for a pipe, or when the stream cannot be read
+ * to the end (the reading itself then says why). */
+static long count_rows(FILE *f, const char *name) {
+    struct stat st;
+    off_t at = ftello(f);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || at < 0) return -1;
+    dsq_stream_reader *rd = dsq_stream_reader_open(f, name, 0);
+    dsq_record r;
+    dsq_record_init(&r);
+    long n = 0;
+    int got;
+    while ((got = dsq_stream_read(rd, &r, NULL)) > 0) {
+        const dsq_tensor *t = dsq_record_find(&r, "input_ids");
+        if (t && t->ndim == 2) n += (long)t->shape[0];
+    }
+    dsq_record_free(&r);
+    dsq_stream_reader_close(rd);
+    clearerr(f);
+    if (fseeko(f, at, SEEK_SET) != 0) return -2;
+    return got < 0 ? -1 : n;
+}
+
 /* Rank 0: the input stream (its first record fixes L) and the output. */
 static int open_io(sample_ctx *x, dsq_err *e) {
     const dsq_sample_run_opts *o = x->o;
@@ -467,6 +516,9 @@ static int open_io(sample_ctx *x, dsq_err *e) {
     if (!x->in) return dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
     int rc = dsq_stream_verify(x->in, src->name, e);  /* no rows from a corrupt frame */
     if (rc) return rc;
+    x->total = o->progress == DSQ_PROGRESS_NONE ? -1 : count_rows(x->in, src->name);
+    if (x->total == -2)
+        return dsq_err_set(e, DSQ_EIO, "%s: cannot seek back: %s", src->name, strerror(errno));
     src->rd = dsq_stream_reader_open(x->in, src->name, 0);
     src->tok = x->tok;
     src->su = &x->su;
@@ -484,7 +536,7 @@ static int prepare_decoding(sample_ctx *x, dsq_err *e) {
     int L = x->src.L;
     dsq_dist_bcast_int(x->d, &L, 1);
     x->L = x->w.L = L;
-    x->pg = (prog){.o = x->o, .t0 = dsq_now_s()};
+    x->pg = (prog){.o = x->o, .t0 = dsq_now_s(), .total = x->total, .last_tenth = 0};
     x->pg.last = x->pg.t0;
     if (!L) return 0;
     size_t cap = (size_t)x->cap;

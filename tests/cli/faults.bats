@@ -543,3 +543,21 @@ open(sys.argv[2], "wb").write(b)' "$1" "$2"; }
     esac
   done
 }
+
+@test "dsq-sample progress: done/total, rate and ETA on a terminal; a line per tenth (or 30 s) otherwise" {
+  for i in 1 2 3 4; do
+    printf '{"src": "w04 w11 w22", "trg": "w33 w14 w21 w09"}\n'
+  done > "$T/four.jsonl"
+  dsq-tokenize -q --vocab "$T/vocab.txt" --vocab-kind word --seq-len 12 "$T/four.jsonl" \
+    > "$T/four.dsq"
+  dsq-sample -m "$CKPT" -b 1 "$T/four.dsq" 2> "$T/err" > /dev/null
+  for k in 1 2 3 4; do
+    grep -q "^dsq-sample: $k/4 examples ($((k * 25))%); [0-9.]* examples/s; ETA [0-9]*:[0-9][0-9]:[0-9][0-9]$" "$T/err"
+  done
+  # a pipe: the total is unknown, so no total and no ETA
+  dsq-sample -m "$CKPT" -b 1 < <(cat "$T/four.dsq") 2> "$T/err2" > /dev/null
+  ! grep -q "ETA" "$T/err2"
+  # a terminal: one line rewritten in place
+  script -qec "dsq-sample -m '$CKPT' -b 2 -o '$T/o.jsonl' '$T/four.dsq'" /dev/null > "$T/tty"
+  grep -q $'\rdsq-sample: 4/4 examples (100%); [0-9.]* examples/s; ETA 0:00:00' "$T/tty"
+}

@@ -192,13 +192,15 @@ PY
   fi
 }
 
-@test "a progress line on a terminal, nothing but the summary otherwise, nothing with -q" {
+@test "a progress line on a terminal, lines per tenth and the summary otherwise, nothing with -q" {
   command -v script > /dev/null || skip "script(1) not installed"
   run -0 script -qec "dsq-sample -m '$CKPT' -j 1 -b 4 '$T/in.dsq' > '$T/tty.jsonl'" /dev/null
-  assert_output --partial "10 examples done"
+  assert_output --partial "10/10 examples (100%)"
   assert_output --partial "10 examples decoded (ddpm) to <stdout>"
   run -0 --separate-stderr dsq-sample -m "$CKPT" -j 1 "$T/in.dsq"
-  assert_equal "$stderr" "dsq-sample: 10 examples decoded (ddpm) to <stdout>"
+  [ "${#stderr_lines[@]}" -eq 2 ]   # one wave of 10: one progress line, the summary
+  [[ ${stderr_lines[0]} == "dsq-sample: 10/10 examples (100%); "* ]]
+  assert_equal "${stderr_lines[1]}" "dsq-sample: 10 examples decoded (ddpm) to <stdout>"
   run -0 --separate-stderr dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq"
   assert_equal "$stderr" ""
 }
