@@ -561,3 +561,28 @@ open(sys.argv[2], "wb").write(b)' "$1" "$2"; }
   script -qec "dsq-sample -m '$CKPT' -b 2 -o '$T/o.jsonl' '$T/four.dsq'" /dev/null > "$T/tty"
   grep -q $'\rdsq-sample: 4/4 examples (100%); [0-9.]* examples/s; ETA 0:00:00' "$T/tty"
 }
+
+@test "NaN in a --resume state is refused (65), naming the tensor, the index and the parameter" {
+  run -0 dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 2 -q
+  cp "$T/r/state_000002.safetensors" "$T/good.safetensors"
+  for t in params adam.exp_avg adam.exp_avg_sq ema.0; do
+    rewrite "$T/good.safetensors" "$T/r/state_000002.safetensors" '{}' '{}' "$t"
+    run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+      --learning-steps 4 --resume "$T/r" -q
+    assert_failure 65
+    assert_output --partial "$T/r/state_000002.safetensors: tensor $t holds a non-finite value (nan at flat index 3, in word_embedding.weight)"
+    [ ! -e "$T/r/model_000004.safetensors" ]
+  done
+  # the loss-aware sampler's history (F64)
+  "${DSQ_PYTHON:-python3}" - "$T/good.safetensors" "$T/r/state_000002.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read()); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); off = 8 + n + h["sampler.history"]["data_offsets"][0] + 8 * 21
+b[off:off + 8] = struct.pack("<d", float("inf")); open(sys.argv[2], "wb").write(b)
+PY
+  run dsq-train "${TINY[@]}" --data "$D/dev.dsq" --vocab "$W" --out "$T/r" \
+    --learning-steps 4 --resume "$T/r" -q
+  assert_failure 65
+  assert_output --partial "tensor sampler.history holds a non-finite loss (inf at [2, 1])"
+}
