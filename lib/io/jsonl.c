@@ -174,3 +174,17 @@ void dsq_json_put_string(FILE *f, const char *s, size_t n) {
     fwrite(s + run, 1, n - run, f);
     putc('"', f);
 }
+
+const char *dsq_jsonl_hint(const char *line, size_t len) {
+    size_t k = 0;
+    if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+        return " (the line starts with a UTF-8 byte-order mark: remove it, e.g. "
+               "sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)";
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k < len && line[k] == '[')
+        return " (a JSON array: JSONL holds one object per line; convert with jq -c '.[]')";
+    if (k < len && line[k] == '{' && memchr(line, '}', len) == NULL)
+        return " (an object spread over several lines? JSONL holds one per line; convert "
+               "with jq -c .)";
+    return "";
+}

@@ -289,17 +289,3 @@ void dsq_jfields_free(dsq_jfield *fields, int nfields) {
         fields[f].present = fields[f].is_string = 0;
     }
 }
-
-const char *dsq_jsonl_hint(const char *line, size_t len) {
-    size_t k = 0;
-    if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
-        return " (the line starts with a UTF-8 byte-order mark: remove it, e.g. "
-               "sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)";
-    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
-    if (k < len && line[k] == '[')
-        return " (a JSON array: JSONL holds one object per line; convert with jq -c '.[]')";
-    if (k < len && line[k] == '{' && memchr(line, '}', len) == NULL)
-        return " (an object spread over several lines? JSONL holds one per line; convert "
-               "with jq -c .)";
-    return "";
-}
