@@ -194,7 +194,7 @@ int dsq_ckpt_read_config(const char *path, char **config_json, int *no_config, d
     dsq_record r;
     dsq_record_init(&r);
     if (no_config) *no_config = 0;
-    int rc = dsq_st_read_file(path, &r, e);
+    int rc = dsq_ckpt_read_record(path, &r, NULL, e);
     if (rc) return rc;
     const char *c = dsq_record_meta(&r, "config");
     if (!c && no_config) *no_config = 1;

@@ -56,8 +56,9 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_ckpt_inf
 int dsq_ckpt_read_record(const char *path, dsq_record *r, int *pytorch, dsq_err *e);
 
 /* The "config" metadata of a checkpoint or state file (malloc'ed).  A
- * safetensors file without it: DSQ_EDATA with *no_config set (when
- * no_config is not NULL; 0 for a file that is not safetensors at all). */
+ * checkpoint without it (a safetensors file without the key, or any
+ * PyTorch file): DSQ_EDATA with *no_config set (when no_config is not
+ * NULL; 0 for a file that is not a checkpoint at all). */
 int dsq_ckpt_read_config(const char *path, char **config_json, int *no_config, dsq_err *e);
 
 /* Training state for exact resume: parameters, Adam moments and EMA

@@ -112,7 +112,7 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         } else if (!no_config) {  /* not a safetensors file at all */
             rc = dsq_err_set(e, me.code == DSQ_EIO ? DSQ_EIO : DSQ_EDATA, "%s (--model takes a "
                              "model_*.safetensors or ema_*.safetensors file that dsq-train "
-                             "wrote)", me.msg);
+                             "wrote, or a reference run's .pt checkpoint)", me.msg);
         } else {
             free(text);
             text = NULL;

@@ -179,6 +179,10 @@ PY
     "$T/big.jsonl" > "$T/big.dsq"
   dsq-sample -q -m "$CKPT" -b 1 -j 1 -o "$T/x.jsonl" "$T/big.dsq" 2> "$T/err" &
   pid=$!
+  # the output's temporary exists once the handlers are in place (a
+  # background job starts with SIGINT ignored until then): a busy machine
+  # can take longer than any fixed sleep
+  for _ in $(seq 400); do compgen -G "$T/.x.jsonl.tmp.*" > /dev/null && break; sleep 0.05; done
   sleep 0.3
   kill -INT $pid
   rc=0; wait $pid || rc=$?
