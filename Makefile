@@ -108,6 +108,23 @@ else
   $(info dsq: MPI: off (no mpicc found, or NO_MPI=1); single-process training)
 endif
 
+# NCCL (the device all-reduce of data-parallel training): with the CUDA
+# backend and MPI (which carries its id), when the toolkit has nccl.h and
+# libnccl beside it, unless NO_NCCL=1.  Shared, like cuBLAS.
+ifeq ($(filter 1,$(NO_NCCL)),)
+  ifneq ($(and $(NVCC),$(CUBLAS_DIR),$(MPICC),$(wildcard $(CUDA_HOME)/include/nccl.h)),)
+    NCCL_DIR := $(firstword $(patsubst %/libnccl.so,%,$(wildcard $(CUDA_HOME)/lib64/libnccl.so \
+                  $(CUDA_HOME)/targets/x86_64-linux/lib/libnccl.so /usr/lib/x86_64-linux-gnu/libnccl.so)))
+  endif
+endif
+ifneq ($(NCCL_DIR),)
+  NVCCFLAGS += -DDSQ_HAVE_NCCL
+  LDLIBS    += -L$(NCCL_DIR) -Wl,--push-state,--as-needed -lnccl -Wl,--pop-state
+  $(info dsq: NCCL: $(NCCL_DIR); data-parallel --device cuda sums gradients on the GPUs)
+else ifneq ($(CUBLAS_DIR),)
+  $(info dsq: NCCL: off (no nccl.h/libnccl beside nvcc, no MPI, or NO_NCCL=1); gradients summed through host MPI)
+endif
+
 # The C sources of the library: every layer, the CPU backend, and the
 # CUDA backend's stand-in for builds without it (kernels/cuda/none.c).
 LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
