@@ -546,7 +546,7 @@ static int build_trainer(run_ctx *x, dsq_err *e) {
     if ((rc = dsq_diffusion_reserve(&x->df, x->mb, x->L, e))) return rc;
     if ((rc = dsq_trainer_init(&x->tr, &x->m, &x->df, &x->ts, &o->topts, e))) return rc;
     x->tr.dist = o->dist;
-    return 0;
+    return dsq_trainer_connect(&x->tr, e);
 }
 
 /* Settings checked first, then the schedule and schedule sampler (their
@@ -629,6 +629,9 @@ static int open_run_dir(run_ctx *x, dsq_err *e) {
     char log_path[1024];
     int rc = 0;
     x->cfg = make_config(o, x->tok, x->L);
+    /* how this run was spread: not a shape setting, resume may change it */
+    json_object_set_new(x->cfg, "ranks", json_integer(x->W));
+    json_object_set_new(x->cfg, "gradient_sum", json_string(dsq_trainer_grad_sum(&x->tr)));
     x->config = json_dumps(x->cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
     if (o->resume && (rc = resume(x, log_path, e))) return rc;
