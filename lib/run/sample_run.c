@@ -80,16 +80,6 @@ static double jnum(json_t *j, const char *k, double dflt, double lo, double hi, 
     return *rc ? dflt : x;
 }
 
-static char *dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return xstrdup(".");
-    size_t n = (size_t)(slash - path);
-    char *d = xmalloc(n + 2);
-    memcpy(d, path, n ? n : 1);
-    d[n ? n : 1] = 0;
-    return d;
-}
-
 
 /* The configuration: --config, else the checkpoint's "config" metadata,
  * else the reference's training_args.json beside it (refrun.h), else
@@ -97,7 +87,7 @@ static char *dir_of(const char *path) {
  * model keys take the bert-base defaults. */
 static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) {
     memset(s, 0, sizeof *s);
-    char *dir = dir_of(o->model), *text = NULL, *src = NULL;
+    char *dir = dsq_path_dir(o->model), *text = NULL, *src = NULL;
     int rc = 0;
     if (o->config) {
         src = xstrdup(o->config);
