@@ -9,6 +9,9 @@
 #   cli    bench/gpu/cli-check.sh: dsq-train 200 steps cpu vs cuda (losses
 #          within 1e-3), cuda determinism, dsq-sample ddpm and dpm++ cpu vs
 #          cuda on the tiny fixture; bf16 training cpu vs cuda (200 s)
+#   nccl   bench/gpu/nccl-check.sh: dsq-train on 2 GPUs with NCCL against 1
+#          (losses within 1e-3, config says nccl; tokens/s of both as a JSON
+#          line); one SKIP line with fewer than 2 GPUs (150 s)
 #   bench  bench/cuda_bench (per-operation timings at the bert-base training
 #          shape, model steps) (100 s), then bench/gpu/bench-cuda.sh (make
 #          bench-cuda: training throughput and MFU at the paper's shape,
@@ -32,7 +35,7 @@
 # check logs, the benchmarks' JSON, the training runs' losses and the
 # stderr tails are copied there.
 #   bench/gpu-check.sh [--no-build] [--stages LIST] [B L]
-#     LIST: comma-separated among build,ops,cli,bench (default all four);
+#     LIST: comma-separated among build,ops,cli,nccl,bench (default all);
 #     B L: cuda_bench's batch shape (64 128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +45,7 @@ out=${DSQ_GPU_CHECK_WORK:-build/gpu-check}
 ret=${OUT:-}
 mkdir -p "$out"
 rm -rf "$out/cli"  # nothing stale from an earlier run
-rm -f "$out"/{build.log,check_ops.log,check_ops.err,cli.txt,cli.err,bench.jsonl,bench.err} \
+rm -f "$out"/{build.log,check_ops.log,check_ops.err,cli.txt,cli.err,nccl.txt,nccl.err,bench.jsonl,bench.err} \
   "$out"/{bench-cuda.jsonl,bench-cuda.err,nvidia-smi.txt,summary.txt}
 t0=$(date +%s)
 budget=${DSQ_GPU_CHECK_BUDGET:-560}
@@ -55,7 +58,7 @@ limit() {
   [ "$r" -lt "$l" ] && l=$r
   echo $((l < 0 ? 0 : l))
 }
-stages=build,ops,cli,bench
+stages=build,ops,cli,nccl,bench
 while [ $# -gt 0 ]; do
   case $1 in
     --no-build) stages=${stages//build/}; shift ;;
@@ -73,7 +76,7 @@ if ! nvidia-smi -L >/dev/null 2>&1 && [ ! -e /dev/nvidia0 ]; then
     exit 0
   fi
   forced=1
-  case ",$stages," in *,build,*) [ "$stages" = build,ops,cli,bench ] && stages=cli || stages=build,cli ;;
+  case ",$stages," in *,build,*) [ "$stages" = build,ops,cli,nccl,bench ] && stages=cli || stages=build,cli ;;
                       *) stages=cli ;; esac
   say "FORCED without a GPU (DSQ_GPU_CHECK_FORCE=1): stages $stages, cpu against cpu"
 fi
@@ -177,7 +180,22 @@ if want cli; then
   say "cli: $cli_status"
 fi
 
-# ---- 4. benchmarks --------------------------------------------------------------
+# ---- 4. two GPUs, NCCL ----------------------------------------------------------
+nccl_status="skipped"
+: >"$out/nccl.txt"
+if want nccl; then
+  say "nccl: dsq-train on 2 GPUs with NCCL vs 1 (log: $out/nccl.txt, runs in $out/nccl) ..."
+  DSQ_BIN=$PWD/$tools run_stage nccl 150 bench/gpu/nccl-check.sh "$out/nccl" \
+    >"$out/nccl.txt" 2>"$out/nccl.err"
+  if grep -q '^SKIP' "$out/nccl.txt"; then nccl_status=$(grep -m 1 '^SKIP' "$out/nccl.txt")
+  else
+    nccl_status="$(grep -c '^PASS' "$out/nccl.txt") passed, $(grep -c '^FAIL' "$out/nccl.txt") failed; $(status_of $st_rc $st_s)"
+    [ $st_rc -ne 0 ] && { tail -n 10 "$out/nccl.err" >&2; overall=1; }
+  fi
+  say "nccl: $nccl_status"
+fi
+
+# ---- 5. benchmarks --------------------------------------------------------------
 bench_status="skipped" paper_status="skipped"
 : >"$out/bench.jsonl"
 : >"$out/bench-cuda.jsonl"
@@ -197,7 +215,7 @@ fi
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 
 # ---- summary (stderr, last) -------------------------------------------------------
-grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
+grep -h '^{' "$out/nccl.txt" "$out/bench.jsonl" "$out/bench-cuda.jsonl"
 {
   echo
   echo "== gpu-check summary =="
@@ -209,6 +227,8 @@ grep -h '^{' "$out/bench.jsonl" "$out/bench-cuda.jsonl"
   grep -E '^FAIL' "$out/check_ops.log" 2>/dev/null | head -n 20 | sed 's/^/  /'
   echo "cli:       $cli_status"
   grep -E '^(PASS|FAIL)' "$out/cli.txt" 2>/dev/null | sed 's/^/  /'
+  echo "nccl:      $nccl_status"
+  grep -E '^(PASS|FAIL|\{)' "$out/nccl.txt" 2>/dev/null | sed 's/^/  /'
   echo "bench:     $bench_status"
   sed -n '/^cuda_bench (fp32)/,$p' "$out/bench.jsonl"
   echo "bench-cuda: $paper_status"
@@ -224,7 +244,7 @@ if [ -n "$ret" ]; then
   for f in "$out"/cli/*/log.jsonl; do  # every run's log, one file
     [ -f "$f" ] && sed "s|^|$(basename "$(dirname "$f")") |" "$f"
   done >"$ret/cli-losses.txt"
-  for f in build.log check_ops.err cli.err bench.err bench-cuda.err; do
+  for f in build.log check_ops.err cli.err nccl.err bench.err bench-cuda.err; do
     [ -s "$out/$f" ] && { echo "== $f (last 40 lines)"; tail -n 40 "$out/$f"; }
   done >"$ret/stderr.txt"
 fi

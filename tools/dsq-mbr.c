@@ -34,7 +34,9 @@ static const char usage[] =
     "  -j, --threads N       worker threads (default: OpenMP's); same output for any N\n"
     "  -q, --quiet           no summary line on standard error\n"
     "  -h, --help            this help\n"
-    "  -V, --version         version and build\n";
+    "  -V, --version         version and build\n"
+    "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
+    "See dsq-mbr(1), dsq(7).\n";
 
 enum { O_IDXF = 256, O_KEEP };
 
@@ -81,6 +83,8 @@ int main(int argc, char **argv) {
     size_t k, n;
     if (dsq_expand_inputs(argv + optind, (size_t)(argc - optind), !keep_order, &paths, &k, &e))
         dsq_die_err(&e);
+    if (dsq_out_refuse_input(outpath, (const char *const *)paths, k, &e))
+        dsq_usage_error("%s", e.msg);
     dsq_out out;
     if (dsq_out_open(&out, outpath, &e)) dsq_die_err(&e);
     if (dsq_mbr_run(paths, k, &o, out.f, &n, &e)) {

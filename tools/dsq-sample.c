@@ -10,6 +10,7 @@
 #include "buildinfo.h"
 #include "cli.h"
 #include "dist.h"
+#include "outfile.h"
 #include "sample_run.h"
 
 static const char usage[] =
@@ -38,7 +39,8 @@ static const char usage[] =
     "      --no-clamp-first     round only when t <= N instead\n"
     "      --no-round           never round (x̂0 = the model output)\n"
     "      --clip-denoised      clamp x̂0 to [-1, 1]\n"
-    "      --top-p P            redraw noise components until |z| <= P (ddpm)\n"
+    "      --top-p P            redraw noise components until |z| <= P (ddpm;\n"
+    "                             P >= 0.05, <= 0 off)\n"
     "      --order K            dpm++ order, 1 or 2 (default 2)\n"
     "      --mean-start, --no-mean-start\n"
     "                           v2 models: start ddpm from x + m (default on)\n"
@@ -117,6 +119,17 @@ static uint64_t parse_seed(const char *a) {
     return v;
 }
 
+/* --top-p P: <= 0 off (the reference's -1 default), else at least
+ * DSQ_TOP_P_MIN (below it the redraws would not end in practice). */
+static float parse_top_p(const char *a) {
+    double p = dsq_opt_double(a, "--top-p", -1e6, 1e6);
+    if (p > 0 && p < DSQ_TOP_P_MIN)
+        dsq_usage_error("--top-p: %s is below %g: a component lands within it too rarely for the "
+                        "redraws to end (0 or a negative value turns top-p off)", a,
+                        DSQ_TOP_P_MIN);
+    return p > 0 ? (float)p : 0.0f;
+}
+
 /* Applies option c with argument a; -1 for a value getopt did not know. */
 static int apply_option(int c, const char *a, dsq_sample_run_opts *o, int *quiet) {
     switch (c) {
@@ -138,7 +151,7 @@ static int apply_option(int c, const char *a, dsq_sample_run_opts *o, int *quiet
     case OPT_NO_CLAMP_FIRST: o->so.clamp_first = 0; break;
     case OPT_NO_ROUND: o->so.round = 0; break;
     case OPT_CLIP: o->so.clip_denoised = 1; break;
-    case OPT_TOP_P: o->so.top_p = (float)dsq_opt_double(a, "--top-p", 0.0, 1e6); break;
+    case OPT_TOP_P: o->so.top_p = parse_top_p(a); break;
     case OPT_ORDER: o->so.order = (int)dsq_opt_long(a, "--order", 1, 2); break;
     case OPT_MEAN_START: o->mean_start = 1; break;
     case OPT_NO_MEAN_START: o->mean_start = 0; break;
@@ -190,12 +203,14 @@ int main(int argc, char **argv) {
     if (argc - optind == 1) o.input = argv[optind];
     if (o.ids_out && !strcmp(o.output, "-") && isatty(STDOUT_FILENO))
         dsq_usage_error("%s", "--ids writes a binary stream: redirect it or use -o FILE");
+    dsq_err e = {0};
+    const char *inputs[] = {o.input, o.model, o.vocab, o.config};
+    if (dsq_out_refuse_input(o.output, inputs, 4, &e)) dsq_usage_error("%s", e.msg);
     if (dist.rank) quiet = 1;              /* rank 0 speaks for all */
     o.progress = dsq_progress_for(quiet);
     o.dist = &dist;
     dsq_catch_stop_signals(on_signal);  /* stop after the current denoising step */
 
-    dsq_err e = {0};
     long n = 0;
     int rc = dsq_sample_main(&o, &n, &e);
     dsq_dist_finalize(&dist);   /* every rank gets here: failures are agreed */

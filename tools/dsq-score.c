@@ -59,7 +59,9 @@ static const char usage[] =
     "  -o, --output FILE     write to FILE (renamed into place when complete)\n"
     "  -j, --threads N       worker threads (default: OpenMP's); same output for any N\n"
     "  -h, --help            this help\n"
-    "  -V, --version         version and build\n";
+    "  -V, --version         version and build\n"
+    "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
+    "See dsq-score(1), dsq(7).\n";
 
 enum { O_HYP = 256, O_REF, O_KEEP, O_NODIV, O_NOSACRE, O_BERT, O_BLAYER, O_BIDF, O_BBATCH,
        O_NOBERT, O_BRESCALE };
@@ -217,6 +219,9 @@ static void parse_args(int argc, char **argv, score_args *a) {
 static dsq_decodes *read_decodes(score_args *a, size_t *k) {
     dsq_err e = {0};
     dsq_decodes *dec;
+    if (dsq_out_refuse_input(a->outpath, (const char *const *)a->hyp_text, a->nhyp_text, &e) ||
+        dsq_out_refuse_input(a->outpath, &a->ref_text, 1, &e))
+        dsq_usage_error("%s", e.msg);
     if (a->nhyp_text) {
         *k = a->nhyp_text;
         if (!a->keep_order) qsort(a->hyp_text, *k, sizeof *a->hyp_text, dsq_cmp_str);
@@ -231,6 +236,8 @@ static dsq_decodes *read_decodes(score_args *a, size_t *k) {
     if (dsq_expand_inputs(a->nargs ? a->args : dash, a->nargs ? (size_t)a->nargs : 1,
                           !a->keep_order, &paths, k, &e))
         dsq_die_err(&e);
+    if (dsq_out_refuse_input(a->outpath, (const char *const *)paths, *k, &e))
+        dsq_usage_error("%s", e.msg);
     dec = xcalloc(*k, sizeof *dec);
     if (dsq_decodes_read_jsonl_many(paths, *k, &a->fl, dec, &e)) dsq_die_err(&e);
     dsq_free_inputs(paths, *k);

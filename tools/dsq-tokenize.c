@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buildinfo.h"
@@ -26,7 +27,8 @@ static const char usage[] =
     "\n"
     "Encoding:\n"
     "  -v, --vocab FILE         vocabulary: BERT vocab.txt or a word list (required)\n"
-    "  -k, --vocab-kind KIND    wordpiece (BERT uncased, default) or word\n"
+    "  -k, --vocab-kind KIND    wordpiece (BERT uncased, default) or word; -d: the\n"
+    "                           stream's kind by default\n"
     "  -L, --seq-len N          packed sequence length (default 128)\n"
     "      --src-field NAME     JSON field of the source (default src)\n"
     "      --trg-field NAME     JSON field of the target (default trg); a line\n"
@@ -85,6 +87,7 @@ typedef enum { MODE_ENCODE, MODE_DECODE, MODE_BUILD_VOCAB } mode_t_;
 typedef struct {
     const char *vocab, *output;
     dsq_tok_kind kind;
+    int kind_set;             /* -k given (else -d takes the stream's kind) */
     dsq_encode_opts eo;
     dsq_join join;
     int level, quiet;
@@ -97,6 +100,7 @@ static int apply_option(tok_args *a, int c) {
     switch (c) {
     case 'v': a->vocab = optarg; break;
     case 'k':
+        a->kind_set = 1;
         if (!strcmp(optarg, "wordpiece")) a->kind = DSQ_TOK_WORDPIECE;
         else if (!strcmp(optarg, "word")) a->kind = DSQ_TOK_WORD;
         else dsq_usage_error("--vocab-kind: '%s' is not wordpiece or word", optarg);
@@ -157,15 +161,48 @@ static int encode(const tok_args *a, dsq_tokenizer *tok, const char *in_path, ds
     return rc;
 }
 
-/* --decode: a stream at `in_path` back into JSONL text. */
-static int decode(const tok_args *a, dsq_tokenizer *tok, const char *in_path, dsq_out *out,
-                  long *count, dsq_err *e) {
+/* The tokenizer kind the stream in the regular file f names (its first
+ * record), f left where it was; *kind unchanged for a pipe or a stream
+ * without it (the reader then reports what is wrong). */
+static void peek_kind(FILE *f, const char *name, dsq_tok_kind *kind) {
+    struct stat st;
+    off_t at = ftello(f);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || at < 0) return;
+    dsq_stream_reader *r = dsq_stream_reader_open(f, name, 0);
+    dsq_record rec;
+    dsq_record_init(&rec);
+    if (dsq_stream_read(r, &rec, NULL) > 0) {
+        const char *k = dsq_record_meta(&rec, "tokenizer");
+        if (k) dsq_tokenizer_kind_parse(k, kind);
+    }
+    dsq_record_free(&rec);
+    dsq_stream_reader_close(r);
+    clearerr(f);
+    if (fseeko(f, at, SEEK_SET) != 0) dsq_die(DSQ_EIO, "%s: cannot seek back: %m", name);
+}
+
+/* --decode: a stream at `in_path` back into JSONL text, with the
+ * vocabulary of --vocab-kind, else of the kind the stream names. */
+static int decode(const tok_args *a, const char *in_path, dsq_out *out, long *count,
+                  dsq_err *e) {
     FILE *f = strcmp(in_path, "-") ? fopen(in_path, "rb") : stdin;
     if (!f) dsq_die(DSQ_EIO, "%s: cannot open: %m", in_path);
     const char *in_name = f == stdin ? "<stdin>" : in_path;
-    dsq_stream_reader *r = dsq_stream_reader_open(f, in_name, 0);
-    int rc = dsq_decode_stream(r, in_name, out->f, tok, a->join, count, e);
-    dsq_stream_reader_close(r);
+    dsq_tokenizer *tok = NULL;
+    dsq_tok_kind kind = a->kind;
+    if (!a->kind_set) peek_kind(f, in_name, &kind);
+    /* rows of a corrupt frame never reach the output */
+    int rc = dsq_stream_verify(f, in_name, e);
+    if (!rc && (rc = dsq_tokenizer_load(&tok, a->vocab, kind, e)) == DSQ_EDATA && !a->kind_set)
+        dsq_err_prefix(e, "%s was tokenized with another vocabulary, a %s one (--vocab is read as "
+                       "that kind; give the vocabulary the stream was made with)", in_name,
+                       dsq_tokenizer_kind_name(kind));
+    if (!rc) {
+        dsq_stream_reader *r = dsq_stream_reader_open(f, in_name, 0);
+        rc = dsq_decode_stream(r, in_name, out->f, tok, a->join, count, e);
+        dsq_stream_reader_close(r);
+    }
+    if (tok) dsq_tokenizer_free(tok);
     if (f != stdin) fclose(f);
     return rc;
 }
@@ -187,18 +224,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dsq-tokenize: reading a tensor stream from the terminal\n");
 
     dsq_err e = {0};
+    for (int i = optind; i < argc; i++)
+        if (dsq_out_refuse_input(a.output, (const char *const *)argv + i, 1, &e))
+            dsq_usage_error("%s", e.msg);
+    if (dsq_out_refuse_input(a.output, &a.vocab, 1, &e)) dsq_usage_error("%s", e.msg);
     dsq_out out;
     if (dsq_out_open(&out, a.output, &e)) dsq_die_err(&e);
     int rc;
     long count = 0;
     if (a.mode == MODE_BUILD_VOCAB) {
         rc = build_vocab(&a, argv + optind, n_inputs, &out, &count, &e);
+    } else if (a.mode == MODE_DECODE) {
+        rc = decode(&a, n_inputs ? argv[optind] : "-", &out, &count, &e);
     } else {
         dsq_tokenizer *tok = NULL;
         if (dsq_tokenizer_load(&tok, a.vocab, a.kind, &e)) dsq_die_err(&e);
-        const char *in_path = n_inputs ? argv[optind] : "-";
-        rc = a.mode == MODE_ENCODE ? encode(&a, tok, in_path, &out, &count, &e)
-                                   : decode(&a, tok, in_path, &out, &count, &e);
+        rc = encode(&a, tok, n_inputs ? argv[optind] : "-", &out, &count, &e);
         dsq_tokenizer_free(tok);
     }
     if (!rc) rc = dsq_out_commit(&out, &e);

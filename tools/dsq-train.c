@@ -24,7 +24,11 @@ static const char usage[] =
     "                             --eval-interval steps\n"
     "  -v, --vocab FILE           the vocabulary the streams were made with\n"
     "      --vocab-kind KIND      wordpiece or word (default: the stream's)\n"
-    "  -o, --out DIR              run directory (reference: --checkpoint_path)\n"
+    "  -o, --out DIR              run directory (reference: --checkpoint_path); one\n"
+    "                             run at a time; an existing run needs --resume or\n"
+    "                             --overwrite\n"
+    "      --overwrite            remove the run in --out first (its checkpoints,\n"
+    "                             states, log, config and vocab.txt)\n"
     "      --seq-len N            must equal the streams' seq_len (default: theirs)\n"
     "Model:\n"
     "      --config NAME          encoder preset: bert-base (default), bert-large,\n"
@@ -71,7 +75,7 @@ static const char usage[] =
     "  -V, --version              version and build\n"
     "The reference's underscore spellings (--diff_steps, --batch_size,\n"
     "--learned_mean_embed True, --checkpoint_path, ...) are accepted too.\n"
-    "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM: finish the step, save, exit 1.\n"
+    "Threads: OMP_NUM_THREADS.  SIGINT/SIGTERM/SIGHUP: finish the step, save, exit 1.\n"
     "Data parallel (a build with MPI): mpirun -np N dsq-train ...; --bsz is global.\n"
     "Exit status: 0 ok, 2 usage, 65 bad input data, 74 I/O error, 1 other.\n"
     "See dsq-train(1), dsq-stream(5), dsq(7).\n";
@@ -81,7 +85,8 @@ enum {
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
     O_SCHED, O_TSAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
-    O_LOG, O_EVAL, O_RESUME, O_INIT, O_STOP, O_DEVICE, O_PREC, O_FP16, O_IGNORED,
+    O_LOG, O_EVAL, O_RESUME, O_INIT, O_OVERWRITE, O_STOP, O_DEVICE, O_PREC, O_FP16,
+    O_IGNORED,
 };
 
 #define OPT(name, has, val) {name, has, 0, val}
@@ -113,6 +118,7 @@ static const struct option long_opts[] = {
     OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
     OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
     OPT("init", 1, O_INIT), OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
+    OPT("overwrite", 0, O_OVERWRITE),
     OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE), OPT("precision", 1, O_PREC),
     OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
     OPT("version", 0, O_VERSION),
@@ -217,6 +223,7 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
     case O_EVAL: o->eval_interval = dsq_opt_long(a, "--eval-interval", 1, 1L << 40); break;
     case O_RESUME: o->resume = a; break;
     case O_INIT: o->init = a; break;
+    case O_OVERWRITE: o->overwrite = 1; break;
     case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, (long)dsq_limit_get(DSQ_LIM_COUNTER)->hi); break;
     case O_DEVICE:
         if (dsq_device_parse(a, &o->device))
@@ -255,10 +262,15 @@ static void finish_options(dsq_train_run_opts *o, const overrides *x) {
                         "weights with the optimiser state)");
     if (!o->out && o->resume) o->out = out_from_resume(o->resume);
     if (!o->out) dsq_usage_error("%s", "--out DIR is required");
+    dsq_model_config preset = o->model;
     if (x->layers) o->model.n_layers = x->layers;
     if (x->hidden) o->model.H = x->hidden;
     if (x->heads) o->model.nh = x->heads;
     if (x->inter) o->model.I = x->inter;
+    /* config.json names the preset only when the encoder is the preset's */
+    if (o->model.n_layers != preset.n_layers || o->model.H != preset.H ||
+        o->model.nh != preset.nh || o->model.I != preset.I)
+        o->config_name = "custom";
     /* the default microbatch (64) takes the whole of a smaller batch; a
      * given one must fit in it */
     if (x->micro && o->topts.microbatch > o->bsz)

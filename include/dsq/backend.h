@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 typedef struct dsq_backend dsq_backend;
 
 /* Arithmetic of matrix products (set_precision): fp32, or operands in a
@@ -256,7 +258,26 @@ struct dsq_backend {
                   size_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
     /* ema = rate * ema + (1 - rate) * param. */
     void (*ema)(dsq_backend *be, float *ema, const float *param, size_t n, float rate);
+
+    /* ---- collectives among data-parallel processes (optional) -------- */
+    /* NULL where the backend has none (the CPU; CUDA built without NCCL):
+     * the caller then sums through host memory (dist.h).  comm_name says
+     * what they use ("nccl 2.28.3").  Set-up is collective: rank 0's
+     * comm_id fills DSQ_COMM_ID_BYTES bytes that the caller gives every
+     * rank, then every rank calls comm_init with it, its rank and the number
+     * of ranks (0, or an error in e).  comm_sum: x (n floats of device
+     * memory) becomes the sum over the ranks, in place; it runs after the
+     * work queued before it and before the work queued after.  A failure
+     * there, this rank's or another's, stops this process (DSQ_EFAIL) with
+     * a message naming its rank: every rank stops, none waits forever. */
+    const char *comm_name;
+    int (*comm_id)(dsq_backend *be, void *id, dsq_err *e);
+    int (*comm_init)(dsq_backend *be, const void *id, int rank, int size, dsq_err *e);
+    void (*comm_sum)(dsq_backend *be, float *x, size_t n);
 };
+
+/* The size of a communicator's id (ncclUniqueId's). */
+enum { DSQ_COMM_ID_BYTES = 128 };
 
 /* The CPU backend (OpenBLAS + OpenMP).  Free with be->destroy(be). */
 dsq_backend *dsq_backend_cpu(void);

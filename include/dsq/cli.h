@@ -15,7 +15,8 @@ double dsq_opt_double(const char *arg, const char *opt, double lo, double hi);
 /* -j/--threads N: OpenMP's thread count, N in [1, 4096]. */
 void dsq_opt_threads(const char *arg);
 
-/* SIGINT and SIGTERM call handler (a long run's request to stop cleanly). */
+/* SIGINT, SIGTERM and SIGHUP call handler (a long run's request to stop
+ * cleanly). */
 void dsq_catch_stop_signals(void (*handler)(int));
 
 /* The reference's booleans: True/true/1 or False/false/0. */

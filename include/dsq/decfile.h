@@ -70,6 +70,17 @@ int dsq_decodes_read_text(const char *hyp_path, const char *ref_path, const dsq_
                           dsq_decodes *out, dsq_err *e);
 void dsq_decodes_free(dsq_decodes *d);
 
+/* The rules dsq-score and dsq-mbr share for their inputs:
+ * an input without lines is bad data (DSQ_EDATA naming it: there is
+ * nothing to score or select);
+ * line i is the same example in every file: a field (reference, source)
+ * that both files have must be the same cleaned text, else DSQ_EDATA
+ * naming both places (file na line la against nb line lb); a file without
+ * the field (a decode without sources) is not checked on it. */
+int dsq_decodes_need_lines(const char *name, size_t n, dsq_err *e);
+int dsq_decodes_same_field(const char *field, const char *a, size_t an, const char *na, long la,
+                           const char *b, size_t bn, const char *nb, long lb, dsq_err *e);
+
 /* The first error in input order of a parallel loop over items 0..n-1,
  * so that the message does not depend on the thread count.  Each thread
  * starts its own at n ({.at = n}) and notes every failing item; at the end

@@ -39,6 +39,16 @@ typedef enum {
 int dsq_sampler_parse(const char *name, dsq_sampler_kind *k);
 const char *dsq_sampler_name(dsq_sampler_kind k);
 
+/* Top-p redraws of a row's step noise stop after this many rounds; a
+ * component still outside ±top_p then is clamped to it.  The reference
+ * redraws without end (and takes only integer top_p, <= 0 off).  At
+ * DSQ_TOP_P_MIN, the smallest value dsq-sample takes, a draw lands inside
+ * with probability erf(0.05/sqrt 2) = 0.040, so a component is still
+ * outside after the last round with probability 0.96^1000 < 2e-18: the
+ * clamp is a bound on the time, not a change of the distribution. */
+#define DSQ_TOP_P_ROUNDS 1000
+#define DSQ_TOP_P_MIN 0.05
+
 typedef struct {
     dsq_sampler_kind kind;
     int steps;          /* S model calls; 0 = the sampler's default (T for
@@ -47,7 +57,8 @@ typedef struct {
     int clamp_step;     /* rounding only when i >= clamp_step (clamp_first) */
     int clamp_first;    /* 0: rounding only when i <= clamp_step instead */
     int clip_denoised;  /* clamp x̂0 to [-1, 1] after rounding */
-    float top_p;        /* > 0: noise components redrawn until |z| <= top_p */
+    float top_p;        /* > 0: noise components redrawn until |z| <= top_p,
+                           at most DSQ_TOP_P_ROUNDS rounds (see below) */
     float denoise_rate; /* v2 discrete denoise noise (ddpm; 0 = off) */
     int mean_start;     /* v2: start the ddpm chain from x + m·M (needs mean_embed) */
     int order;          /* dpm++: 1 or 2 */

@@ -27,6 +27,14 @@ int dsq_stream_writer_close(dsq_stream_writer *w, dsq_err *e);
  * DSQ_STREAM_MAX_RECORD when 0), whatever the stream length. */
 #define DSQ_STREAM_MAX_RECORD ((uint64_t)1 << 32)
 dsq_stream_reader *dsq_stream_reader_open(FILE *f, const char *name, uint64_t max_record);
+/* Checks every frame checksum of a stream in a regular file (from f's
+ * position to the end, then back), so that a tool writing records out as
+ * it reads them writes nothing from a corrupt frame: DSQ_EDATA on a
+ * checksum mismatch.  Other damage is left to the reader, which names the
+ * record; a pipe cannot be read twice and is not checked (the reader
+ * then names the records it delivered from a frame whose checksum
+ * failed). */
+int dsq_stream_verify(FILE *f, const char *name, dsq_err *e);
 /* Reads the next record into r (cleared first).
  * Returns 1: a record; 0: clean end of stream; -1: error (e filled,
  * e->code DSQ_EDATA for corrupt/truncated data, DSQ_EIO for read errors).

@@ -64,7 +64,17 @@ typedef struct {
      * its shard of every batch, gradients are averaged over the ranks. */
     const dsq_dist *dist;
     float *host_grads;          /* host [n_params], staging for the sum */
+    int device_sum;             /* 1: summed by the backend (comm_sum: NCCL) */
 } dsq_trainer;
+
+/* Collective, after tr->dist is set: how the ranks' gradients are summed.
+ * On the device (the backend's comm_sum, NCCL) when there are 2+ ranks,
+ * every rank's backend has one and the environment does not say
+ * DSQ_NCCL=0; through host memory and MPI (dsq_dist_sum_float) otherwise.
+ * Non-zero, with e set, when setting up the device communicator fails. */
+int dsq_trainer_connect(dsq_trainer *tr, dsq_err *e);
+/* "nccl 2.28.3" (the backend's comm_name), "mpi" or "none" (one rank). */
+const char *dsq_trainer_grad_sum(const dsq_trainer *tr);
 
 /* EMA copies start from the current parameters. */
 int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *ts,

@@ -19,6 +19,7 @@
 typedef struct {
     const char *data, *valid, *vocab, *out, *resume;
     const char *init;          /* --init: weights only, from a checkpoint (.safetensors or .pt) */
+    int overwrite;             /* --overwrite: empty an existing run in out first */
     int vocab_kind_set;
     dsq_tok_kind vocab_kind;
     dsq_model_config model;    /* vocab is filled from the vocabulary */
@@ -50,8 +51,11 @@ extern volatile sig_atomic_t dsq_train_stop_signal;
 void dsq_train_run_opts_default(dsq_train_run_opts *o);
 
 /* Checks the settings (before any file is read: DSQ_EUSAGE for bad ones),
- * loads the vocabulary and the data, then trains from scratch or from
- * o->resume, writing the run directory o->out. */
+ * takes the run directory o->out (created when missing; an exclusive lock
+ * for the run's lifetime: DSQ_EFAIL at once, naming the holder's pid, when
+ * another run has it; DSQ_EUSAGE when it already holds a run and neither
+ * o->resume nor o->overwrite is set), loads the vocabulary and the data,
+ * then trains from scratch or from o->resume. */
 int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e);
 
 #endif

@@ -18,6 +18,9 @@ static inline size_t dsq_align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 /* "dir/name" (malloc'ed); name itself when it is an absolute path. */
 char *dsq_path_join(const char *dir, const char *name);
+/* The directory part of path (malloc'ed): "." without a slash, "/" for a
+ * file in the root. */
+char *dsq_path_dir(const char *path);
 
 /* The whole file at `path`, NUL-terminated (malloc'ed; *len, when not
  * NULL, its size without the NUL); NULL with a DSQ_EIO error naming the

@@ -36,6 +36,8 @@ typedef struct {
     cublasHandle_t blas;
     void *ws[CU_WS_N];
     size_t ws_bytes[CU_WS_N];
+    void *nccl;              // ncclComm_t of comm_init (core.cu), or NULL
+    int comm_rank, comm_size;
 } cu_impl;
 
 static inline cu_impl *cu(dsq_backend *be) { return (cu_impl *)be->impl; }

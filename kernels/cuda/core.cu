@@ -8,6 +8,11 @@
 #include "backend_cuda.h"
 #include "cuda_device.h"
 
+#ifdef DSQ_HAVE_NCCL
+#include <nccl.h>
+#include <unistd.h>
+#endif
+
 // ---- memory -------------------------------------------------------------
 
 static void *cuda_alloc(dsq_backend *be, size_t bytes) {
@@ -69,11 +74,94 @@ static void cuda_zero(dsq_backend *be, void *p, size_t bytes) {
 
 static void cuda_sync(dsq_backend *be) { cudaCheck(cudaStreamSynchronize(cu_stream(be))); }
 
+// ---- collectives: NCCL among the data-parallel ranks ------------------------
+#ifdef DSQ_HAVE_NCCL
+static int cuda_comm_id(dsq_backend *be, void *id, dsq_err *e) {
+    (void)be;
+    ncclUniqueId u;
+    static_assert(sizeof u == DSQ_COMM_ID_BYTES, "ncclUniqueId is DSQ_COMM_ID_BYTES");
+    ncclResult_t r = ncclGetUniqueId(&u);
+    if (r != ncclSuccess)
+        return dsq_err_set(e, DSQ_EFAIL, "NCCL: making the communicator's id: %s",
+                           ncclGetErrorString(r));
+    memcpy(id, &u, sizeof u);
+    return 0;
+}
+
+static int cuda_comm_init(dsq_backend *be, const void *id, int rank, int size, dsq_err *e) {
+    cu_impl *c = cu(be);
+    ncclUniqueId u;
+    memcpy(&u, id, sizeof u);
+    cudaCheck(cudaSetDevice(c->device));
+    ncclComm_t comm;
+    ncclResult_t r = ncclCommInitRank(&comm, size, u, rank);
+    if (r != ncclSuccess)
+        return dsq_err_set(e, DSQ_EFAIL, "NCCL: rank %d of %d (device %d): setting up the "
+                           "communicator: %s (NCCL_DEBUG=WARN says more; DSQ_NCCL=0 sums "
+                           "through host MPI instead)", rank, size, c->device,
+                           ncclGetErrorString(r));
+    c->nccl = comm;
+    c->comm_rank = rank;
+    c->comm_size = size;
+    return 0;
+}
+
+// Stops this rank after a failed collective; the communicator is aborted
+// first (its kernels would otherwise wait for the peers forever).
+DSQ_NORETURN static void cu_comm_fail(cu_impl *c, ncclResult_t r) {
+    ncclCommAbort((ncclComm_t)c->nccl);
+    c->nccl = NULL;
+    dsq_die(DSQ_EFAIL, "rank %d of %d: NCCL all-reduce of the gradients failed: %s%s",
+            c->comm_rank, c->comm_size, ncclGetErrorString(r),
+            r == ncclRemoteError ? " (another rank stopped, or the network between them failed)"
+                                 : "");
+}
+
+// In place on the backend's stream, then waited for: the optimiser reads
+// the sums next.  The wait polls NCCL's asynchronous error, so that a peer
+// that died ends this rank too (ncclCommAbort) instead of leaving it
+// waiting.
+static void cuda_comm_sum(dsq_backend *be, float *x, size_t n) {
+    cu_impl *c = cu(be);
+    DSQ_CHECK(c->nccl);
+    ncclComm_t comm = (ncclComm_t)c->nccl;
+    if (!n) return;
+    ncclResult_t r = ncclAllReduce(x, x, n, ncclFloat32, ncclSum, comm, c->stream);
+    if (r != ncclSuccess) cu_comm_fail(c, r);
+    for (;;) {
+        ncclResult_t a = ncclSuccess;
+        if ((r = ncclCommGetAsyncError(comm, &a)) != ncclSuccess) a = r;
+        if (a != ncclSuccess && a != ncclInProgress) cu_comm_fail(c, a);
+        cudaError_t q = cudaStreamQuery(c->stream);
+        if (q == cudaSuccess) break;
+        if (q != cudaErrorNotReady) cudaCheck(q);
+        usleep(20);
+    }
+    CU_AFTER(be);
+}
+
+static void cu_comm_setup(dsq_backend *be) {
+    if (!(be->comm_name = dsq_cuda_nccl())) return;
+    be->comm_id = cuda_comm_id;
+    be->comm_init = cuda_comm_init;
+    be->comm_sum = cuda_comm_sum;
+}
+
+static void cu_comm_destroy(cu_impl *c) {
+    if (c->nccl) ncclCommDestroy((ncclComm_t)c->nccl);
+    c->nccl = NULL;
+}
+#else
+static void cu_comm_setup(dsq_backend *be) { (void)be; }
+static void cu_comm_destroy(cu_impl *c) { (void)c; }
+#endif
+
 static void cuda_destroy(dsq_backend *be) {
     cu_impl *c = cu(be);
     cudaCheck(cudaStreamSynchronize(c->stream));
     for (int i = 0; i < CU_WS_N; i++)
         if (c->ws[i]) cudaCheck(cudaFree(c->ws[i]));
+    cu_comm_destroy(c);
     cublasCheck(cublasDestroy(c->blas));
     cudaCheck(cudaStreamDestroy(c->stream));
     free(c);
@@ -251,6 +339,7 @@ extern "C" dsq_backend *dsq_backend_cuda(int device, dsq_err *e) {
     be->zero = cuda_zero;
     be->sync = cuda_sync;
     be->destroy = cuda_destroy;
+    cu_comm_setup(be);
     be->gemm = cuda_gemm;
     be->set_precision = cu_set_precision;
     be->bias_add = cu_bias_add;

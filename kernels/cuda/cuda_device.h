@@ -16,6 +16,11 @@ int dsq_cuda_device_count(char *why, size_t why_len);
 /* Name, memory and compute capability of device `dev`, one line. */
 int dsq_cuda_device_describe(int dev, char *out, size_t out_len);
 
+/* "nccl 2.28.9", the NCCL the backend was built with (its header's
+ * version: no call into libnccl, so that the tools that do not train need
+ * no libnccl), or NULL: built without NCCL. */
+const char *dsq_cuda_nccl(void);
+
 #ifdef __cplusplus
 }
 #endif

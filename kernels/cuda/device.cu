@@ -3,6 +3,10 @@
 #include "cuda_check.h"
 #include "cuda_device.h"
 
+#ifdef DSQ_HAVE_NCCL
+#include <nccl.h>
+#endif
+
 extern "C" int dsq_cuda_device_count(char *why, size_t why_len) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
@@ -26,3 +30,13 @@ extern "C" int dsq_cuda_device_describe(int dev, char *out, size_t out_len) {
              prop.totalGlobalMem / 1073741824.0, prop.major, prop.minor);
     return 0;
 }
+
+#ifdef DSQ_HAVE_NCCL
+#define DSQ_STR_(x) #x
+#define DSQ_STR(x) DSQ_STR_(x)
+extern "C" const char *dsq_cuda_nccl(void) {
+    return "nccl " DSQ_STR(NCCL_MAJOR) "." DSQ_STR(NCCL_MINOR) "." DSQ_STR(NCCL_PATCH);
+}
+#else
+extern "C" const char *dsq_cuda_nccl(void) { return NULL; }
+#endif

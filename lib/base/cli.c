@@ -45,6 +45,7 @@ void dsq_catch_stop_signals(void (*handler)(int)) {
     sa.sa_handler = handler;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);  /* a closed terminal or ssh session */
 }
 
 int dsq_opt_bool(const char *arg, const char *opt) {

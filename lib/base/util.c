@@ -45,6 +45,16 @@ char *dsq_path_join(const char *dir, const char *name) {
     return p;
 }
 
+char *dsq_path_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return xstrdup(".");
+    size_t n = (size_t)(slash - path);
+    char *d = xmalloc(n + 2);
+    memcpy(d, path, n ? n : 1);
+    d[n ? n : 1] = 0;
+    return d;
+}
+
 int dsq_cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "jsonscan.h"
+
 struct dsq_jsonl_reader {
     FILE *f;
     int owns_file;
@@ -106,11 +108,12 @@ int dsq_jsonl_parse(const char *name, long lineno, const char *line, size_t len,
     json_error_t jerr;
     json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
     if (!v)
-        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s", name, lineno,
-                           jerr.column, jerr.text);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %d: %s%s", name, lineno,
+                           jerr.column, jerr.text, dsq_jsonl_hint(line, len));
     if (!json_is_object(v)) {
         json_decref(v);
-        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", name, lineno);
+        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object%s", name, lineno,
+                           dsq_jsonl_hint(line, len));
     }
     *obj = v;
     return 0;
@@ -170,4 +173,18 @@ void dsq_json_put_string(FILE *f, const char *s, size_t n) {
     }
     fwrite(s + run, 1, n - run, f);
     putc('"', f);
+}
+
+const char *dsq_jsonl_hint(const char *line, size_t len) {
+    size_t k = 0;
+    if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+        return " (the line starts with a UTF-8 byte-order mark: remove it, e.g. "
+               "sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)";
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k < len && line[k] == '[')
+        return " (a JSON array: JSONL holds one object per line; convert with jq -c '.[]')";
+    if (k < len && line[k] == '{' && memchr(line, '}', len) == NULL)
+        return " (an object spread over several lines? JSONL holds one per line; convert "
+               "with jq -c .)";
+    return "";
 }

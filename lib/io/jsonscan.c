@@ -204,7 +204,8 @@ int dsq_json_scan(const char *name, long lineno, const char *line, size_t len, d
     if (line[p.i] != '{') {
         /* Any other valid value is "not an object"; anything else invalid. */
         if (value(&p, 0) == 0 && (ws(&p), p.i == len))
-            return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object", name, lineno);
+            return dsq_err_set(e, DSQ_EDATA, "%s:%ld: expected a JSON object%s", name, lineno,
+                               dsq_jsonl_hint(line, len));
         goto invalid;
     }
     p.i++;
@@ -277,8 +278,8 @@ int dsq_json_scan(const char *name, long lineno, const char *line, size_t len, d
     return 0;
 invalid:
     dsq_jfields_free(fields, nfields);
-    return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %zu: %s", name, lineno,
-                       p.i + 1, p.why ? p.why : "invalid token");
+    return dsq_err_set(e, DSQ_EDATA, "%s:%ld: invalid JSON at column %zu: %s%s", name, lineno,
+                       p.i + 1, p.why ? p.why : "invalid token", dsq_jsonl_hint(line, len));
 }
 
 void dsq_jfields_free(dsq_jfield *fields, int nfields) {

@@ -34,4 +34,9 @@ int dsq_json_scan(const char *name, long lineno, const char *line, size_t len,
                   dsq_jfield *fields, int nfields, dsq_err *e);
 void dsq_jfields_free(dsq_jfield *fields, int nfields);
 
+/* (jsonl.c) What to do about a line that is not a JSON object, for the end of the
+ * message: a UTF-8 byte-order mark, a JSON array, a document spread over
+ * lines; "" when none of these. */
+const char *dsq_jsonl_hint(const char *line, size_t len);
+
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "jsonl.h"
+#include "outfile.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -532,6 +533,7 @@ int dsq_st_write_file(const char *path, const dsq_record *r, dsq_err *e) {
         rc = dsq_err_set(e, DSQ_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
         goto out;
     }
+    dsq_out_track_tmp(tmp, 1);
     int ok = write_all(fd, hdr, hn) == 0;
     for (int k = 0; ok && k < r->n_tensors; k++)
         ok = write_all(fd, r->tensors[ord[k]].data, r->tensors[ord[k]].nbytes) == 0;
@@ -539,6 +541,7 @@ int dsq_st_write_file(const char *path, const dsq_record *r, dsq_err *e) {
     int err = errno;
     if (close(fd) != 0 && ok) ok = 0, err = errno;
     if (ok && rename(tmp, path) != 0) ok = 0, err = errno;
+    dsq_out_track_tmp(tmp, 0);
     if (!ok) {
         unlink(tmp);
         rc = dsq_err_set(e, DSQ_EIO, "%s: write error: %s", path, strerror(err));

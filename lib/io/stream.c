@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -102,6 +103,7 @@ struct dsq_stream_reader {
     int eof;
     uint64_t consumed;   /* compressed bytes handed to zstd so far */
     long nrec;
+    long frame_first;    /* the first record (1-based) with bytes in the current frame */
     unsigned char *blob; /* the current record's bytes */
     size_t blob_cap;
     int failed;          /* errors are sticky: the position is lost */
@@ -154,6 +156,15 @@ static int zstd_error(dsq_stream_reader *rd, size_t ret, uint64_t at, int frame_
     if (c == ZSTD_error_prefix_unknown && frame_start)
         return fail(e, DSQ_EDATA, "%s: record %ld: bytes after the zstd frame ending at "
                            "compressed byte %" PRIu64 " are not a zstd frame", rd->name, rec, at);
+    if (c == ZSTD_error_checksum_wrong && rd->frame_first <= rd->nrec) {
+        char recs[64];
+        if (rd->frame_first == rd->nrec) snprintf(recs, sizeof recs, "record %ld", rd->nrec);
+        else snprintf(recs, sizeof recs, "records %ld to %ld", rd->frame_first, rd->nrec);
+        return fail(e, DSQ_EDATA, "%s: corrupt zstd data: the checksum of the frame ending near "
+                    "compressed byte %" PRIu64 " does not match; %s came from it and %s read "
+                    "before the check (a stream from a pipe cannot be checked first)",
+                    rd->name, at, recs, rd->frame_first == rd->nrec ? "was" : "were");
+    }
     if (c == ZSTD_error_checksum_wrong)
         return fail(e, DSQ_EDATA, "%s: record %ld: corrupt zstd data (frame checksum "
                            "mismatch, near compressed byte %" PRIu64 ")", rd->name, rec, at);
@@ -178,6 +189,7 @@ static int fill(dsq_stream_reader *rd, void *dst, size_t n, size_t *got, dsq_err
             rd->consumed += rd->ib.pos - before;
             *got += ob.pos;
             int progress = ob.pos > 0 || rd->ib.pos > before;
+            if (frame_start && progress) rd->frame_first = rd->nrec + 1;
             if (ret == 0) rd->at_boundary = 1;
             else if (progress) rd->at_boundary = 0, rd->hint = ret;
             if (progress) { stalls = 0; continue; }
@@ -298,5 +310,40 @@ int dsq_stream_read(dsq_stream_reader *rd, dsq_record *r, dsq_err *e) {
         rd->err = mine;
         if (e) *e = mine;
     }
+    return rc;
+}
+
+int dsq_stream_verify(FILE *f, const char *name, dsq_err *e) {
+    struct stat st;
+    off_t start = ftello(f);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || start < 0) return 0;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    DSQ_CHECK(d != NULL);
+    size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize(), k;
+    unsigned char *in = xmalloc(in_cap), *out = xmalloc(out_cap);
+    uint64_t at = 0;
+    int rc = 0, stop = 0;  /* stop: damage the reader will name */
+    while (!rc && !stop && (k = fread(in, 1, in_cap, f)) > 0) {
+        ZSTD_inBuffer ib = {in, k, 0};
+        while (!rc && !stop && ib.pos < ib.size) {
+            ZSTD_outBuffer ob = {out, out_cap, 0};
+            size_t before = ib.pos, ret = ZSTD_decompressStream(d, &ob, &ib);
+            if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong)
+                rc = dsq_err_set(e, DSQ_EDATA, "%s: corrupt zstd data: the checksum of the frame "
+                                 "ending within compressed bytes %" PRIu64 "..%" PRIu64 " does "
+                                 "not match (checked before any record was used)", name, at,
+                                 at + k);
+            else if (ZSTD_isError(ret) || (ib.pos == before && ob.pos == 0))
+                stop = 1;
+        }
+        at += k;
+    }
+    if (!rc && ferror(f)) rc = dsq_err_set(e, DSQ_EIO, "%s: read error: %s", name, strerror(errno));
+    ZSTD_freeDCtx(d);
+    free(in);
+    free(out);
+    clearerr(f);
+    if (!rc && fseeko(f, start, SEEK_SET) != 0)
+        rc = dsq_err_set(e, DSQ_EIO, "%s: cannot seek back: %s", name, strerror(errno));
     return rc;
 }

@@ -380,3 +380,22 @@ void dsq_free_inputs(char **v, size_t n) {
     for (size_t i = 0; i < n; i++) free(v[i]);
     free(v);
 }
+
+/* ---- the rules dsq-score and dsq-mbr share ------------------------------ */
+
+int dsq_decodes_need_lines(const char *name, size_t n, dsq_err *e) {
+    if (n) return 0;
+    return dsq_err_set(e, DSQ_EDATA, "%s: no lines (an empty decode file: nothing to score or "
+                       "select; check that decoding wrote it)", name);
+}
+
+int dsq_decodes_same_field(const char *field, const char *a, size_t an, const char *na, long la,
+                           const char *b, size_t bn, const char *nb, long lb, dsq_err *e) {
+    if (!a || !b) return 0;
+    if (an != bn || memcmp(a, b, an) != 0)
+        return dsq_err_set(e, DSQ_EDATA,
+                           "%s:%ld: %s differs from %s:%ld (line i must be the same example "
+                           "in every file)",
+                           nb, lb, field, na, la);
+    return 0;
+}

@@ -68,21 +68,6 @@ static void put_choice(FILE *f, const char *line, size_t len, const dsq_example 
     putc('\n', f);
 }
 
-/* One field of a line against file 0's: both absent, or the same text. */
-static int check_field(const char *field, const char *a, size_t an, const char *na, long la,
-                      const char *b, size_t bn, const char *nb, long lb, dsq_err *e) {
-    if (!a && !b) return 0;
-    if (!a || !b)
-        return dsq_err_set(e, DSQ_EDATA, "%s:%ld: field '%s' is %s here but %s in %s:%ld", nb, lb,
-                           field, b ? "present" : "missing", a ? "present" : "missing", na, la);
-    if (an != bn || memcmp(a, b, an) != 0)
-        return dsq_err_set(e, DSQ_EDATA,
-                           "%s:%ld: %s differs from %s:%ld (line i must be the same example "
-                           "in every file)",
-                           nb, lb, field, na, la);
-    return 0;
-}
-
 /* A chunk: up to B lines of each of the k files, read in lockstep. */
 typedef struct {
     size_t k, B;
@@ -143,9 +128,10 @@ static int check_same(const mbr_chunk *c, size_t f, size_t i, dsq_err *e) {
     const dsq_example *x0 = &c->ex[i], *xf = &c->ex[f * c->B + i];
     const char *n0 = dsq_jsonl_name(c->r[0]), *nf = dsq_jsonl_name(c->r[f]);
     long l0 = c->raw[0].lineno[i], lf = c->raw[f].lineno[i];
-    return check_field("reference", x0->ref, x0->ref_len, n0, l0, xf->ref, xf->ref_len, nf, lf,
-                       e) ||
-           check_field("source", x0->src, x0->src_len, n0, l0, xf->src, xf->src_len, nf, lf, e);
+    return dsq_decodes_same_field("reference", x0->ref, x0->ref_len, n0, l0, xf->ref, xf->ref_len,
+                                  nf, lf, e) ||
+           dsq_decodes_same_field("source", x0->src, x0->src_len, n0, l0, xf->src, xf->src_len,
+                                  nf, lf, e);
 }
 
 /* Parses line i of every file and checks they are one example. */
@@ -284,6 +270,7 @@ int dsq_mbr_run(char *const *paths, size_t k, const dsq_mbr_opts *o, FILE *out, 
         rc = write_chunk(&c, cnt, rc, out, e);
         done += cnt;
     }
+    if (!rc && !done) rc = dsq_decodes_need_lines(dsq_jsonl_name(c.r[0]), 0, e);
     chunk_free(&c);
     if (nlines) *nlines = done;
     return rc;

@@ -19,17 +19,12 @@ int dsq_decodes_same_inputs(dsq_decodes *const *d, size_t k, dsq_err *e) {
     }
     for (size_t i = 0; i < d[0]->n; i++) {
         for (size_t f = 1; f < k; f++) {
-            if (!same_text(d[f]->ref[i], d[f]->ref_len[i], d[0]->ref[i], d[0]->ref_len[i]))
-                return dsq_err_set(e, DSQ_EDATA,
-                                   "%s:%zu: reference differs from %s:%zu (line i must be "
-                                   "the same example in every file)",
-                                   d[f]->name, i + 1, d[0]->name, i + 1);
-            if (d[f]->src[i] && d[0]->src[i] &&
-                !same_text(d[f]->src[i], d[f]->src_len[i], d[0]->src[i], d[0]->src_len[i]))
-                return dsq_err_set(e, DSQ_EDATA,
-                                   "%s:%zu: source differs from %s:%zu (line i must be "
-                                   "the same example in every file)",
-                                   d[f]->name, i + 1, d[0]->name, i + 1);
+            long l = (long)i + 1;
+            if (dsq_decodes_same_field("reference", d[0]->ref[i], d[0]->ref_len[i], d[0]->name,
+                                       l, d[f]->ref[i], d[f]->ref_len[i], d[f]->name, l, e) ||
+                dsq_decodes_same_field("source", d[0]->src[i], d[0]->src_len[i], d[0]->name, l,
+                                       d[f]->src[i], d[f]->src_len[i], d[f]->name, l, e))
+                return e->code;
         }
     }
     return 0;
@@ -140,7 +135,7 @@ int dsq_score_run(dsq_decodes *const *d, size_t k, const dsq_score_opts *o, dsq_
     memset(div, 0, sizeof *div);
     for (size_t f = 0; f < k; f++) {
         memset(&out[f], 0, sizeof out[f]);
-        if (d[f]->n == 0) return dsq_err_set(e, DSQ_EDATA, "%s: no lines to score", d[f]->name);
+        if (dsq_decodes_need_lines(d[f]->name, d[f]->n, e)) return e->code;
         if (d[f]->n > nmax) nmax = d[f]->n;
     }
     int do_div = o->diversity && k >= 2;

@@ -190,12 +190,14 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_ckpt_inf
     return rc;
 }
 
-int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e) {
+int dsq_ckpt_read_config(const char *path, char **config_json, int *no_config, dsq_err *e) {
     dsq_record r;
     dsq_record_init(&r);
-    int rc = dsq_st_read_file(path, &r, e);
+    if (no_config) *no_config = 0;
+    int rc = dsq_ckpt_read_record(path, &r, NULL, e);
     if (rc) return rc;
     const char *c = dsq_record_meta(&r, "config");
+    if (!c && no_config) *no_config = 1;
     if (!c) rc = dsq_err_set(e, DSQ_EDATA, "%s: no \"config\" in __metadata__ (not a dsq "
                              "checkpoint?)", path);
     else *config_json = xstrdup(c);
@@ -255,12 +257,27 @@ static int get_i64(const dsq_record *r, const char *k, int64_t *v, const char *p
     return 0;
 }
 
+/* A flat [n_params] tensor of a state: every value finite, else refused,
+ * naming the tensor, the index and the parameter it falls in. */
 static int get_flat(const dsq_record *r, const char *name, const dsq_model *m, float *dst,
                     const char *path, dsq_err *e) {
     const dsq_tensor *t = dsq_record_find(r, name);
     if (!t || t->dtype != DSQ_F32 || t->ndim != 1 || (size_t)t->shape[0] != m->n_params)
         return dsq_err_set(e, DSQ_EDATA, "%s: %s missing or not F32 [%zu] (a state of "
                            "another model shape?)", path, name, m->n_params);
+    const unsigned char *b = t->data;
+    for (size_t i = 0; i < m->n_params; i++) {
+        float v;
+        memcpy(&v, b + i * sizeof v, sizeof v);
+        if (isfinite(v)) continue;
+        const char *in = "the alignment padding";
+        for (int k = 0; k < m->n_tensors; k++)
+            if (i >= m->info[k].offset && i < m->info[k].offset + m->info[k].numel)
+                in = m->info[k].name;
+        return dsq_err_set(e, DSQ_EDATA, "%s: tensor %s holds a non-finite value (%g at flat "
+                           "index %zu, in %s): a diverged or damaged state; resume from an "
+                           "earlier one", path, name, (double)v, i, in);
+    }
     m->be->upload(m->be, dst, t->data, t->nbytes);
     return 0;
 }
@@ -315,6 +332,13 @@ int dsq_state_read(const char *path, const dsq_model *m, dsq_train_state *s,
     }
     memcpy(s->history, h->data, h->nbytes);
     memcpy(s->counts, c->data, c->nbytes);
+    for (size_t i = 0; i < (size_t)s->T * 10; i++)
+        if (!isfinite(s->history[i])) {
+            rc = dsq_err_set(e, DSQ_EDATA, "%s: tensor sampler.history holds a non-finite loss "
+                             "(%g at [%zu, %zu]): a diverged or damaged state; resume from an "
+                             "earlier one", path, s->history[i], i / 10, i % 10);
+            goto out;
+        }
     for (int t = 0; t < s->T; t++)
         if (s->counts[t] < 0 || s->counts[t] > 10) {
             rc = dsq_err_set(e, DSQ_EDATA, "%s: sampler.counts[%d] = %d", path, t, s->counts[t]);

@@ -55,8 +55,11 @@ int dsq_ckpt_read(const char *path, const dsq_model *m, float *dst, dsq_ckpt_inf
  * widened to F32; *pytorch as in dsq_ckpt_info (may be NULL). */
 int dsq_ckpt_read_record(const char *path, dsq_record *r, int *pytorch, dsq_err *e);
 
-/* The "config" metadata of a checkpoint or state file (malloc'ed). */
-int dsq_ckpt_read_config(const char *path, char **config_json, dsq_err *e);
+/* The "config" metadata of a checkpoint or state file (malloc'ed).  A
+ * checkpoint without it (a safetensors file without the key, or any
+ * PyTorch file): DSQ_EDATA with *no_config set (when no_config is not
+ * NULL; 0 for a file that is not a checkpoint at all). */
+int dsq_ckpt_read_config(const char *path, char **config_json, int *no_config, dsq_err *e);
 
 /* Training state for exact resume: parameters, Adam moments and EMA
  * copies as flat F32 [n_params] tensors (the table's layout), the

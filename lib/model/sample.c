@@ -180,8 +180,9 @@ static void anchor(dsq_sampler *s, float *x, const uint8_t *mask, int B) {
         if (!mask[p]) memcpy(x + p * d, s->e0 + p * d, d * sizeof(float));
 }
 
-/* Normal draws of every row into z; step noise with top-p redraws (the
- * start noise is plain, as the reference's randn_like). */
+/* Normal draws of every row into z; step noise with top-p redraws, at
+ * most DSQ_TOP_P_ROUNDS (the start noise is plain, as the reference's
+ * randn_like). */
 static void draw_normal(dsq_sampler *s, int purpose, int step, const int64_t *index, int B) {
     size_t n = (size_t)s->L * s->d;
     float tp = purpose == DSQ_DRAW_STEP ? s->o.top_p : 0.0f;
@@ -195,6 +196,10 @@ static void draw_normal(dsq_sampler *s, int purpose, int step, const int64_t *in
             size_t bad = 0;
             for (size_t j = 0; j < n; j++) bad += fabsf(z[j]) > tp;
             if (!bad) break;
+            if (dr.redraw == DSQ_TOP_P_ROUNDS) {  /* the bound (sample.h) */
+                for (size_t j = 0; j < n; j++) z[j] = fminf(tp, fmaxf(-tp, z[j]));
+                break;
+            }
             dr.redraw++;
             s->draw(s->draw_ctx, &dr, zr, n);
             for (size_t j = 0; j < n; j++)

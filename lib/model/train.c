@@ -2,6 +2,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsampler *ts,
@@ -34,6 +35,34 @@ int dsq_trainer_init(dsq_trainer *tr, dsq_model *m, dsq_diffusion *df, dsq_tsamp
     tr->lg_loss_scale = DSQ_FP16_INITIAL_LG_LOSS_SCALE;
     be->set_precision(be, o->precision);
     return 0;
+}
+
+int dsq_trainer_connect(dsq_trainer *tr, dsq_err *e) {
+    dsq_backend *be = tr->m->be;
+    tr->device_sum = 0;
+    if (!tr->dist || tr->dist->size <= 1) return 0;
+    const char *env = getenv("DSQ_NCCL");
+    int lacks = !be->comm_init || (env && !strcmp(env, "0"));
+    dsq_dist_max_int(tr->dist, &lacks, 1);  /* the device path only if every rank has it */
+    if (lacks) return 0;
+    int id[DSQ_COMM_ID_BYTES / sizeof(int)] = {0}, bad = 0;
+    if (tr->dist->rank == 0) bad = be->comm_id(be, id, e) != 0;
+    dsq_dist_bcast_int(tr->dist, &bad, 1);
+    if (bad)
+        return tr->dist->rank == 0 ? e->code : dsq_err_set(e, DSQ_EFAIL, "rank 0 could not "
+                                                           "make the NCCL communicator's id");
+    dsq_dist_bcast_int(tr->dist, id, sizeof id / sizeof *id);
+    int rc = be->comm_init(be, id, tr->dist->rank, tr->dist->size, e);
+    bad = rc != 0;
+    dsq_dist_max_int(tr->dist, &bad, 1);
+    if (bad) return rc ? rc : dsq_err_set(e, DSQ_EFAIL, "another rank could not set up NCCL");
+    tr->device_sum = 1;
+    return 0;
+}
+
+const char *dsq_trainer_grad_sum(const dsq_trainer *tr) {
+    if (!tr->dist || tr->dist->size <= 1) return "none";
+    return tr->device_sum ? tr->m->be->comm_name : "mpi";
 }
 
 void dsq_trainer_free(dsq_trainer *tr) {
@@ -175,11 +204,17 @@ double dsq_trainer_step(dsq_trainer *tr, const int32_t *ids, const uint8_t *mask
         add_stats(&local, q, t, w, mb, L, tr->df->sch->T);
     }
     if (W > 1) {  /* average the gradients, add up the stats */
+        /* One sum of the whole flat buffer after the last microbatch's
+         * backward (not overlapped with it). */
         dsq_model *m = tr->m;
-        if (!tr->host_grads) tr->host_grads = xmalloc(m->n_params * sizeof(float));
-        m->be->download(m->be, tr->host_grads, m->grads, m->n_params * sizeof(float));
-        dsq_dist_sum_float(tr->dist, tr->host_grads, m->n_params);
-        m->be->upload(m->be, m->grads, tr->host_grads, m->n_params * sizeof(float));
+        if (tr->device_sum) {
+            m->be->comm_sum(m->be, m->grads, m->n_params);
+        } else {
+            if (!tr->host_grads) tr->host_grads = xmalloc(m->n_params * sizeof(float));
+            m->be->download(m->be, tr->host_grads, m->grads, m->n_params * sizeof(float));
+            dsq_dist_sum_float(tr->dist, tr->host_grads, m->n_params);
+            m->be->upload(m->be, m->grads, tr->host_grads, m->n_params * sizeof(float));
+        }
         m->be->scale(m->be, m->grads, 1.0f / (float)W, m->n_params);
         dsq_dist_sum_double(tr->dist, (double *)&local, sizeof local / sizeof(double));
     }

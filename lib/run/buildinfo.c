@@ -1,6 +1,7 @@
 #include "buildinfo.h"
 
 #include "version.h"
+#include "dist.h"
 #ifdef DSQ_HAVE_CUDA
 #include "cuda_device.h"
 #endif
@@ -20,4 +21,18 @@ void dsq_print_version(FILE *f, const char *prog) {
 #else
     fprintf(f, "backends: cpu (built without CUDA)\n");
 #endif
+    /* how dsq-train's ranks sum their gradients */
+#ifdef DSQ_HAVE_CUDA
+    const char *nccl = dsq_cuda_nccl();
+#else
+    const char *nccl = NULL;
+#endif
+    if (!dsq_dist_available())
+        fprintf(f, "data parallel: off (built without MPI)\n");
+    else if (nccl)
+        fprintf(f, "data parallel: mpi; gradients summed with %s when every rank runs on "
+                "CUDA, else through host MPI\n", nccl);
+    else
+        fprintf(f, "data parallel: mpi; gradients summed through host MPI (built without "
+                "NCCL)\n");
 }

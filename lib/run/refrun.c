@@ -11,16 +11,6 @@
 #include "model.h"
 #include "util.h"
 
-static char *dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return xstrdup(".");
-    size_t n = (size_t)(slash - path);
-    char *d = xmalloc(n + 2);
-    memcpy(d, path, n ? n : 1);
-    d[n ? n : 1] = 0;
-    return d;
-}
-
 /* path as given when it exists, else its last component inside dir. */
 static char *as_given_or_beside(const char *path, const char *dir) {
     if (access(path, F_OK) == 0) return xstrdup(path);
@@ -33,7 +23,7 @@ char *dsq_refrun_bert_vocab(void) {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return NULL;
     exe[n] = 0;
-    char *bin = dir_of(exe), *found = NULL;
+    char *bin = dsq_path_dir(exe), *found = NULL;
     static const char *const rel[] = {"../data/vocab/bert-base-uncased.txt",
                                       "../share/dsq/bert-base-uncased.txt"};
     for (int k = 0; k < 2 && !found; k++) {
@@ -133,7 +123,7 @@ static int vocabulary(json_t *a, const char *run_dir, json_t *out, const char *s
 int dsq_refrun_config(const char *args_path, char **config_json, dsq_err *e) {
     json_error_t je;
     json_t *a = json_load_file(args_path, 0, &je), *out = json_object();
-    char *dir = dir_of(args_path);
+    char *dir = dsq_path_dir(args_path);
     int rc = 0;
     if (!json_is_object(a))
         rc = dsq_err_set(e, DSQ_EDATA, "%s:%d: not a JSON object (%s)", args_path, je.line,

@@ -80,16 +80,6 @@ static double jnum(json_t *j, const char *k, double dflt, double lo, double hi, 
     return *rc ? dflt : x;
 }
 
-static char *dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return xstrdup(".");
-    size_t n = (size_t)(slash - path);
-    char *d = xmalloc(n + 2);
-    memcpy(d, path, n ? n : 1);
-    d[n ? n : 1] = 0;
-    return d;
-}
-
 
 /* The configuration: --config, else the checkpoint's "config" metadata,
  * else the reference's training_args.json beside it (refrun.h), else
@@ -97,7 +87,7 @@ static char *dir_of(const char *path) {
  * model keys take the bert-base defaults. */
 static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) {
     memset(s, 0, sizeof *s);
-    char *dir = dir_of(o->model), *text = NULL, *src = NULL;
+    char *dir = dsq_path_dir(o->model), *text = NULL, *src = NULL;
     int rc = 0;
     if (o->config) {
         src = xstrdup(o->config);
@@ -106,8 +96,13 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
         rc = dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->model, strerror(errno));
     } else {
         dsq_err me = {0};
-        if (dsq_ckpt_read_config(o->model, &text, &me) == 0 && text) {
+        int no_config;
+        if (dsq_ckpt_read_config(o->model, &text, &no_config, &me) == 0 && text) {
             src = xstrdup(o->model);
+        } else if (!no_config) {  /* not a safetensors file at all */
+            rc = dsq_err_set(e, me.code == DSQ_EIO ? DSQ_EIO : DSQ_EDATA, "%s (--model takes a "
+                             "model_*.safetensors or ema_*.safetensors file that dsq-train "
+                             "wrote, or a reference run's .pt checkpoint)", me.msg);
         } else {
             free(text);
             text = NULL;
@@ -117,9 +112,14 @@ static int load_setup(const dsq_sample_run_opts *o, model_setup *s, dsq_err *e) 
             } else {
                 free(src);
                 src = dsq_path_join(dir, "config.json");
-                if (!(text = dsq_read_file(src, NULL, NULL, e)))
-                    rc = dsq_err_prefix(e, "%s has no config metadata, no training_args.json "
-                                        "beside it, and", o->model);
+                if (!(text = dsq_read_file(src, NULL, NULL, e))) {
+                    char why[sizeof e->msg];
+                    snprintf(why, sizeof why, "%s", e->msg);
+                    rc = dsq_err_set(e, DSQ_EDATA, "%s has no configuration in its metadata, "
+                                     "no training_args.json beside it, and no config.json "
+                                     "(%s); give the training run's config.json with --config",
+                                     o->model, why);
+                }
             }
         }
     }
@@ -234,24 +234,49 @@ static int write_batch(writer *w, const int32_t *ids, const uint8_t *mask, const
 typedef struct {
     const dsq_sample_run_opts *o;
     long done;                /* examples finished */
+    long total;               /* examples in the input; -1 unknown (a pipe) */
     int batch_rows;
     double t0, last;
+    long last_tenth;          /* LINES: the tenth of total of the last line */
 } prog;
 
+/* "D/T examples (P%), R examples/s, ETA H:MM:SS" (T, P and ETA when the
+ * total is known, the ETA once a rate is). */
+static void prog_text(const prog *p, double t, char *s, size_t n) {
+    double rate = p->done / (t - p->t0 + 1e-9);
+    int k = p->total >= 0 ? snprintf(s, n, "%ld/%ld examples (%.0f%%)", p->done, p->total,
+                                     p->total ? 100.0 * p->done / p->total : 100.0)
+                          : snprintf(s, n, "%ld examples", p->done);
+    k += snprintf(s + k, n - (size_t)k, "; %.2f examples/s", rate);
+    if (p->total >= 0 && p->done > 0) {
+        long eta = (long)((p->total - p->done) / rate);
+        snprintf(s + k, n - (size_t)k, "; ETA %ld:%02ld:%02ld", eta / 3600, eta / 60 % 60,
+                 eta % 60);
+    }
+}
+
+/* On a terminal, one line kept up to date (force: a wave is done);
+ * otherwise a line whenever the examples done pass another tenth of the
+ * total, or 30 s after the last one (with the step of the batch when in
+ * the middle of one). */
 static void show(prog *p, int k, int total, int force) {
     double t = dsq_now_s();
-    if (p->o->progress == DSQ_PROGRESS_BAR && force) {  /* a batch done */
-        fprintf(stderr, "\rdsq-sample: %ld examples done; %.2f examples/s; %.1f s\x1b[K", p->done,
-                p->done / (t - p->t0 + 1e-9), t - p->t0);
+    char s[200];
+    if (p->o->progress == DSQ_PROGRESS_BAR && (force || t - p->last > 0.2)) {
+        prog_text(p, t, s, sizeof s);
+        if (force) fprintf(stderr, "\rdsq-sample: %s\x1b[K", s);
+        else fprintf(stderr, "\rdsq-sample: %s; batch of %d: step %d/%d\x1b[K", s, p->batch_rows,
+                     k, total);
         p->last = t;
-    } else if (p->o->progress == DSQ_PROGRESS_BAR && t - p->last > 0.2) {
-        fprintf(stderr, "\rdsq-sample: %ld examples done; batch of %d: step %d/%d; %.1f s\x1b[K",
-                p->done, p->batch_rows, k, total, t - p->t0);
+    } else if (p->o->progress == DSQ_PROGRESS_LINES) {
+        long tenth = p->total > 0 ? p->done * 10 / p->total : -1;
+        if (!(force && tenth > p->last_tenth) && t - p->last < 30) return;
+        prog_text(p, t, s, sizeof s);
+        if (force) fprintf(stderr, "dsq-sample: %s\n", s);
+        else fprintf(stderr, "dsq-sample: %s; batch of %d: step %d/%d\n", s, p->batch_rows, k,
+                     total);
         p->last = t;
-    } else if (p->o->progress == DSQ_PROGRESS_LINES && t - p->last > 30) {
-        fprintf(stderr, "dsq-sample: %ld examples done; batch of %d: step %d/%d; %.0f s\n",
-                p->done, p->batch_rows, k, total, t - p->t0);
-        p->last = t;
+        if (force) p->last_tenth = tenth;
     }
 }
 
@@ -358,6 +383,7 @@ typedef struct {
     int64_t *index;           /* [cap] */
     prog pg;
     long done;                /* examples written */
+    long total;               /* rank 0: examples in the input (-1: unknown) */
 } sample_ctx;
 
 /* Ranks agree on failure: the maximum of the codes; a rank that did not
@@ -378,6 +404,13 @@ static int load_vocab(sample_ctx *x, dsq_err *e) {
     dsq_tok_kind kind = o->vocab_kind_set ? o->vocab_kind
                         : su->kind_known ? su->kind : DSQ_TOK_WORDPIECE;
     int rc = dsq_tokenizer_load(&x->tok, su->vocab_path, kind, e);
+    if (rc == DSQ_EIO && !o->vocab) {  /* the vocabulary beside the checkpoint */
+        char was[sizeof e->msg];
+        memcpy(was, e->msg, sizeof was);
+        return dsq_err_set(e, rc, "%s (the model's vocabulary is looked for beside it; for a "
+                           "checkpoint moved out of its run directory, give the run's "
+                           "vocab.txt with --vocab)", was);
+    }
     if (rc) return rc;
     if (dsq_tokenizer_vocab_size(x->tok) != su->mc.vocab)
         return dsq_err_set(e, DSQ_EDATA, "%s: %d tokens, but the model %s has a vocabulary of %d",
@@ -460,6 +493,29 @@ static int setup_model(sample_ctx *x, dsq_err *e) {
     return rc2;
 }
 
+/* The examples of the stream in the regular file f (its records' rows),
+ * f left where it was; -1 for a pipe, or when the stream cannot be read
+ * to the end (the reading itself then says why). */
+static long count_rows(FILE *f, const char *name) {
+    struct stat st;
+    off_t at = ftello(f);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || at < 0) return -1;
+    dsq_stream_reader *rd = dsq_stream_reader_open(f, name, 0);
+    dsq_record r;
+    dsq_record_init(&r);
+    long n = 0;
+    int got;
+    while ((got = dsq_stream_read(rd, &r, NULL)) > 0) {
+        const dsq_tensor *t = dsq_record_find(&r, "input_ids");
+        if (t && t->ndim == 2) n += (long)t->shape[0];
+    }
+    dsq_record_free(&r);
+    dsq_stream_reader_close(rd);
+    clearerr(f);
+    if (fseeko(f, at, SEEK_SET) != 0) return -2;
+    return got < 0 ? -1 : n;
+}
+
 /* Rank 0: the input stream (its first record fixes L) and the output. */
 static int open_io(sample_ctx *x, dsq_err *e) {
     const dsq_sample_run_opts *o = x->o;
@@ -467,12 +523,16 @@ static int open_io(sample_ctx *x, dsq_err *e) {
     src->name = strcmp(o->input, "-") ? o->input : "<stdin>";
     x->in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;
     if (!x->in) return dsq_err_set(e, DSQ_EIO, "%s: cannot open: %s", o->input, strerror(errno));
+    int rc = dsq_stream_verify(x->in, src->name, e);  /* no rows from a corrupt frame */
+    if (rc) return rc;
+    x->total = o->progress == DSQ_PROGRESS_NONE ? -1 : count_rows(x->in, src->name);
+    if (x->total == -2)
+        return dsq_err_set(e, DSQ_EIO, "%s: cannot seek back: %s", src->name, strerror(errno));
     src->rd = dsq_stream_reader_open(x->in, src->name, 0);
     src->tok = x->tok;
     src->su = &x->su;
     src->model = o->model;
-    int rc = dsq_out_open(&x->w.out, o->output, e);
-    if (rc) return rc;
+    if ((rc = dsq_out_open(&x->w.out, o->output, e))) return rc;
     x->out_open = 1;
     x->w.tok = x->tok;
     if (o->ids_out) x->w.w = dsq_stream_writer_open(x->w.out.f, dsq_out_name(&x->w.out), 3);
@@ -485,7 +545,7 @@ static int prepare_decoding(sample_ctx *x, dsq_err *e) {
     int L = x->src.L;
     dsq_dist_bcast_int(x->d, &L, 1);
     x->L = x->w.L = L;
-    x->pg = (prog){.o = x->o, .t0 = dsq_now_s()};
+    x->pg = (prog){.o = x->o, .t0 = dsq_now_s(), .total = x->total, .last_tenth = 0};
     x->pg.last = x->pg.t0;
     if (!L) return 0;
     size_t cap = (size_t)x->cap;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 
 #include "checkpoint.h"
 #include "diffusion_schedule.h"
@@ -180,17 +182,31 @@ typedef struct {
     double t0, t_int, tok_int;  /* run start; interval start and its tokens */
     char last_saved[1024];
     char last_state[1024];
+    int lock_fd;              /* rank 0: the run directory's lock, held to the end */
+    int made_dir;             /* rank 0 created o->out (removed again on a failed setup) */
 } run_ctx;
 
 /* model_<step>, ema_<rate>_<step>, state_<step> (the older state removed
  * once the new one is in place). */
 static int save_all_rank0(run_ctx *x, dsq_err *e);
 
-/* Rank 0 writes; every rank learns whether it worked. */
+/* Rank 0 writes; every rank learns whether it worked.  A failed save
+ * says what the run can go on from. */
 static int save_all(run_ctx *x, dsq_err *e) {
     int rc = x->rank0 ? save_all_rank0(x, e) : 0;
     if (any_rank(x->o, rc != 0) && !rc)
         rc = dsq_err_set(e, DSQ_EIO, "rank 0 failed to write a checkpoint");
+    if (rc) {
+        char was[sizeof e->msg];
+        memcpy(was, e->msg, sizeof was);
+        if (x->last_state[0])
+            dsq_err_set(e, rc, "%s; the last complete state is %s: once there is room (or the "
+                        "cause is fixed), continue with --resume %s", was, x->last_state,
+                        x->last_state);
+        else
+            dsq_err_set(e, rc, "%s; no state was saved yet: once there is room (or the cause is "
+                        "fixed), run again with --overwrite", was);
+    }
     return rc;
 }
 
@@ -240,7 +256,9 @@ static int resolve_resume(const char *path, char *out, size_t n, dsq_err *e) {
     }
     closedir(d);
     if (!best[0]) return dsq_err_set(e, DSQ_EDATA, "--resume %s: no state_*.safetensors in "
-                                     "the directory", path);
+                                     "the directory: nothing to resume (a run saves its state "
+                                     "every --save-interval steps; start it without --resume)",
+                                     path);
     snprintf(out, n, "%s/%s", path, best);
     return 0;
 }
@@ -305,6 +323,133 @@ static void log_stats(FILE *log, int64_t step, const dsq_train_run_opts *o, floa
     json_decref(j);
 }
 
+/* ---- the run directory's owner ------------------------------------------- */
+
+/* The lock file of a run directory: flock'ed for the run's lifetime, the
+ * holder's pid written in it for the message of the next one. */
+#define LOCK_NAME ".dsq-train.lock"
+
+/* Whether name is one of the files a run writes (and --overwrite removes):
+ * config.json, vocab.txt, log.jsonl, model_*, ema_* and state_*
+ * .safetensors, and their temporaries (.NAME.tmp.PID). */
+static int is_run_file(const char *name) {
+    char base[256];
+    const char *t = name[0] == '.' ? strstr(name, ".tmp.") : NULL;
+    if (t && (size_t)(t - name - 1) < sizeof base) {  /* a temporary: its final name */
+        snprintf(base, sizeof base, "%.*s", (int)(t - name - 1), name + 1);
+        name = base;
+    }
+    size_t k = strlen(name);
+    int st = k > 12 && !strcmp(name + k - 12, ".safetensors") &&
+             (!strncmp(name, "model_", 6) || !strncmp(name, "ema_", 4) ||
+              !strncmp(name, "state_", 6));
+    return st || !strcmp(name, "config.json") || !strcmp(name, "vocab.txt") ||
+           !strcmp(name, "log.jsonl");
+}
+
+/* How many run files dir holds (*found), the first of them (into first)
+ * and, with rm, every one removed. */
+static int run_files(const char *dir, int rm, int *found, char *first, size_t n, dsq_err *e) {
+    DIR *d = opendir(dir);
+    if (!d) return dsq_err_set(e, DSQ_EIO, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    *found = 0;
+    while ((de = readdir(d)) && !rc) {
+        if (!is_run_file(de->d_name)) continue;
+        if (!(*found)++) snprintf(first, n, "%s", de->d_name);
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (rm && unlink(p) != 0 && errno != ENOENT)
+            rc = dsq_err_set(e, DSQ_EIO, "--overwrite: cannot remove %s: %s", p, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
+/* An exclusive flock on dir's lock file, with this process's pid in it;
+ * the lock file must still be the one at its path once locked (a run
+ * that failed in a directory it created removes it).  Fails at once when
+ * another process holds it, naming that process. */
+static int lock_run_dir(run_ctx *x, dsq_err *e) {
+    const char *dir = x->o->out;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/" LOCK_NAME, dir);
+    for (;;) {
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return dsq_err_set(e, DSQ_EIO, "%s: cannot create: %s", p, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            char pid[32] = "";
+            ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+            pid[k > 0 ? k : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            close(fd);
+            if (err != EWOULDBLOCK)
+                return dsq_err_set(e, DSQ_EIO, "%s: cannot lock: %s", p, strerror(err));
+            return dsq_err_set(e, DSQ_EFAIL, "--out %s is in use by another dsq-train (pid %s, "
+                               "holding %s): wait for it to finish, or choose another --out",
+                               dir, pid[0] ? pid : "unknown", p);
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            char pid[32];
+            int k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)k, 0) != k) {
+                close(fd);
+                return dsq_err_set(e, DSQ_EIO, "%s: write error: %s", p, strerror(errno));
+            }
+            x->lock_fd = fd;
+            return 0;
+        }
+        close(fd);  /* removed while we waited for it: take the new one */
+    }
+}
+
+/* Rank 0, before anything is read: --out created (or found), locked, and
+ * either new to dsq, continued (--resume) or emptied (--overwrite). */
+static int claim_run_dir(run_ctx *x, dsq_err *e) {
+    const dsq_train_run_opts *o = x->o;
+    if (o->overwrite && o->resume)
+        return dsq_err_set(e, DSQ_EUSAGE, "--overwrite and --resume exclude each other "
+                           "(--resume continues the run in --out, --overwrite starts it again)");
+    struct stat st;
+    if (o->resume && stat(o->resume, &st) != 0)  /* before --out is made from it */
+        return dsq_err_set(e, DSQ_EIO, "--resume %s: %s (give a state_*.safetensors file, or the "
+                           "run directory that holds one)", o->resume, strerror(errno));
+    if (mkdir(o->out, 0777) == 0)
+        x->made_dir = 1;
+    else if (errno != EEXIST)
+        return dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
+    int rc = lock_run_dir(x, e);
+    if (rc) return rc;
+    /* a run killed during a save left its temporary (as large as the
+     * state): gone once no process of that pid is alive */
+    dsq_out_remove_stale(o->out);
+    char first[256];
+    int found = 0;
+    if ((rc = run_files(o->out, o->overwrite, &found, first, sizeof first, e))) return rc;
+    if (found && !o->overwrite && !o->resume)
+        return dsq_err_set(e, DSQ_EUSAGE, "--out %s already holds a run (%s): continue it with "
+                           "--resume %s, or start it again with --overwrite (removes its "
+                           "checkpoints, states, log and config)", o->out, first, o->out);
+    return 0;
+}
+
+/* A run that failed before it wrote anything leaves no directory behind
+ * when it created it. */
+static void release_run_dir(run_ctx *x, int rc) {
+    if (x->lock_fd < 0) return;
+    if (rc && x->made_dir) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/" LOCK_NAME, x->o->out);
+        unlink(p);
+        rmdir(x->o->out);
+    }
+    close(x->lock_fd);
+}
+
 /* ---- setup ---------------------------------------------------------------- */
 
 /* The settings' own checks, before any file is read. */
@@ -328,7 +473,13 @@ static int load_vocab(run_ctx *x, dsq_err *e) {
     dsq_tok_kind kind = o->vocab_kind;
     int rc;
     if (!o->vocab_kind_set && (rc = dsq_train_data_peek_kind(o->data, &kind, e))) return rc;
-    if ((rc = dsq_tokenizer_load(&x->tok, o->vocab, kind, e))) return rc;
+    if ((rc = dsq_tokenizer_load(&x->tok, o->vocab, kind, e))) {
+        if (!o->vocab_kind_set && rc == DSQ_EDATA)  /* the kind came from the data */
+            dsq_err_prefix(e, "%s was tokenized with another vocabulary, a %s one (--vocab is "
+                           "read as that kind; give the vocabulary the stream was made with)",
+                           o->data, dsq_tokenizer_kind_name(kind));
+        return rc;
+    }
     x->mc = o->model;
     x->mc.vocab = dsq_tokenizer_vocab_size(x->tok);
     return dsq_model_config_check(&x->mc, e);
@@ -341,6 +492,10 @@ static int load_data(run_ctx *x, dsq_err *e) {
     if ((rc = dsq_train_data_load(&x->data, o->data, x->tok, V, e))) return rc;
     if (o->valid && (rc = dsq_train_data_load(&x->valid, o->valid, x->tok, V, e))) return rc;
     int L = x->L = x->data.L;
+    if (o->seq_len > o->model.max_pos)
+        return dsq_err_set(e, DSQ_EUSAGE, "--seq-len %d exceeds the model's %d position "
+                           "embeddings (at most %d)", o->seq_len, o->model.max_pos,
+                           o->model.max_pos);
     if (o->seq_len && o->seq_len != L)
         return dsq_err_set(e, DSQ_EDATA, "%s: examples are packed to seq_len %d, --seq-len is "
                            "%d (tokenize with --seq-len %d)", o->data, L, o->seq_len, o->seq_len);
@@ -348,11 +503,15 @@ static int load_data(run_ctx *x, dsq_err *e) {
         return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, the training data's is %d", o->valid,
                            x->valid.L, L);
     if (L > o->model.max_pos)
-        return dsq_err_set(e, DSQ_EUSAGE, "seq_len %d exceeds the %d position embeddings", L,
+        return dsq_err_set(e, DSQ_EUSAGE, "%s: seq_len %d exceeds the %d position embeddings "
+                           "(tokenize with --seq-len %d or less)", o->data, L, o->model.max_pos,
                            o->model.max_pos);
-    if (o->bsz > x->data.n)
+    if (o->bsz > x->data.n) {
+        int64_t mb = o->topts.microbatch, fit = x->data.n >= mb ? x->data.n / mb * mb : x->data.n;
         return dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch "
-                           "(--bsz %d)", o->data, x->data.n, o->bsz);
+                           "(--bsz %d): give --bsz %" PRId64 " or less (a multiple of "
+                           "--microbatch), or more data", o->data, x->data.n, o->bsz, fit);
+    }
     return 0;
 }
 
@@ -387,7 +546,7 @@ static int build_trainer(run_ctx *x, dsq_err *e) {
     if ((rc = dsq_diffusion_reserve(&x->df, x->mb, x->L, e))) return rc;
     if ((rc = dsq_trainer_init(&x->tr, &x->m, &x->df, &x->ts, &o->topts, e))) return rc;
     x->tr.dist = o->dist;
-    return 0;
+    return dsq_trainer_connect(&x->tr, e);
 }
 
 /* Settings checked first, then the schedule and schedule sampler (their
@@ -396,6 +555,10 @@ static int setup(run_ctx *x, dsq_err *e) {
     const dsq_train_run_opts *o = x->o;
     int rc;
     if ((rc = check_settings(o, x->W, e))) return rc;
+    rc = x->rank0 ? claim_run_dir(x, e) : 0;
+    if (any_rank(o, rc != 0))
+        return rc ? rc : dsq_err_set(e, DSQ_EFAIL, "rank 0 could not take the run directory %s",
+                                     o->out);
     if ((rc = load_vocab(x, e))) return rc;
     if ((rc = dsq_schedule_init(&x->sch, o->schedule, o->T, e))) return rc;
     if ((rc = dsq_tsampler_init(&x->ts, o->schedule_sampler, o->T, e))) return rc;
@@ -413,7 +576,7 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
     int rc = resolve_resume(o->resume, state_path, sizeof state_path, e);
     if (rc) return rc;
     /* the settings first: a clearer message than sizes */
-    if ((rc = dsq_ckpt_read_config(state_path, &saved, e))) return rc;
+    if ((rc = dsq_ckpt_read_config(state_path, &saved, NULL, e))) return rc;
     rc = check_resume_config(state_path, saved, x->cfg, e);
     free(saved);
     if (rc) return rc;
@@ -433,6 +596,12 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
     x->epoch = s.epoch;
     x->pos = s.pos;
     snprintf(x->last_state, sizeof x->last_state, "%s", state_path);
+    /* the last good checkpoint until this run saves one: the resumed
+     * step's model file, else the state itself */
+    snprintf(x->last_saved, sizeof x->last_saved, "%s/model_%06" PRId64 ".safetensors", o->out,
+             s.step);
+    if (access(x->last_saved, R_OK) != 0)
+        snprintf(x->last_saved, sizeof x->last_saved, "%s", state_path);
     if (x->rank0 && (rc = trim_log(log_path, s.step, e))) return rc;
     if (o->progress != DSQ_PROGRESS_NONE)
         fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
@@ -460,11 +629,10 @@ static int open_run_dir(run_ctx *x, dsq_err *e) {
     char log_path[1024];
     int rc = 0;
     x->cfg = make_config(o, x->tok, x->L);
+    /* how this run was spread: not a shape setting, resume may change it */
+    json_object_set_new(x->cfg, "ranks", json_integer(x->W));
+    json_object_set_new(x->cfg, "gradient_sum", json_string(dsq_trainer_grad_sum(&x->tr)));
     x->config = json_dumps(x->cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-    if (x->rank0 && mkdir(o->out, 0777) != 0 && errno != EEXIST)
-        rc = dsq_err_set(e, DSQ_EIO, "%s: %s", o->out, strerror(errno));
-    if (any_rank(o, rc != 0))
-        return rc ? rc : dsq_err_set(e, DSQ_EIO, "rank 0 could not create %s", o->out);
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
     if (o->resume && (rc = resume(x, log_path, e))) return rc;
     if (x->rank0)
@@ -521,7 +689,7 @@ static void log_interval(run_ctx *x, int64_t k) {
     log_stats(x->log, k, o, x->tr.last_lr, x->tr.lg_loss_scale, &x->st, rate, t - x->t0, "");
     if (o->progress == DSQ_PROGRESS_LINES)
         fprintf(stderr, "%s: step %" PRId64 "/%" PRId64 " loss %.4f %.0f tokens/s\n",
-                dsq_progname, k, o->topts.learning_steps, x->st.loss / x->st.n, rate);
+                dsq_progname, k + 1, o->topts.learning_steps, x->st.loss / x->st.n, rate);
     memset(&x->st, 0, sizeof x->st);
     x->t_int = t;
     x->tok_int = 0;
@@ -561,7 +729,7 @@ static int train_step(run_ctx *x, int *saved, dsq_err *e) {
     if (isnan(loss))
         return dsq_err_set(e, DSQ_EFAIL, "step %" PRId64 ": the loss or its gradient is not "
                            "finite (NaN or infinite); stopping without an update. The last "
-                           "good checkpoint is %s", k, x->last_saved[0] ? x->last_saved :
+                           "good checkpoint is %s", k + 1, x->last_saved[0] ? x->last_saved :
                            "none (nothing saved yet)");
     x->tok_int += (double)o->bsz * x->L;
     if (want_log) log_interval(x, k);
@@ -587,12 +755,12 @@ static int train_loop(run_ctx *x, dsq_err *e) {
     if (o->progress != DSQ_PROGRESS_NONE)
         fprintf(stderr, "%s: %zu parameters, %" PRId64 " examples of %d tokens, batch %d "
                 "(microbatch %d), steps %" PRId64 "..%" PRId64 "\n", dsq_progname,
-                dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start, x->end);
+                dsq_model_num_params(&x->m), x->data.n, x->L, o->bsz, x->mb, x->start + 1, x->end);
     int saved = 0, rc;
-    while (x->tr.step < x->end) {
+    /* a signal during setup (reading a large stream) stops before the
+     * first step */
+    while (x->tr.step < x->end && !any_rank(o, dsq_train_stop_signal != 0))
         if ((rc = train_step(x, &saved, e))) return rc;
-        if (any_rank(o, dsq_train_stop_signal != 0)) break;
-    }
     if (!saved && (rc = save_all(x, e))) return rc;
     if (x->tr.step < x->end)  /* stopped by a signal (on some rank) */
         return dsq_err_set(e, DSQ_EFAIL, "stopped by signal %d after step %" PRId64 "; resume "
@@ -626,12 +794,13 @@ static int run_free(run_ctx *x, int rc, dsq_err *e) {
     dsq_train_data_free(&x->valid);
     dsq_train_data_release_stdin();
     if (x->tok) dsq_tokenizer_free(x->tok);
+    release_run_dir(x, rc);
     return rc;
 }
 
 int dsq_train_run(const dsq_train_run_opts *o, dsq_err *e) {
     run_ctx x = {.o = o, .W = o->dist ? o->dist->size : 1,
-                 .rank0 = !o->dist || o->dist->rank == 0};
+                 .rank0 = !o->dist || o->dist->rank == 0, .lock_fd = -1};
     int rc = setup(&x, e);
     if (!rc) rc = open_run_dir(&x, e);
     if (!rc) {

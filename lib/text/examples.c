@@ -39,8 +39,10 @@ int dsq_check_tokenizer_meta(const dsq_record *r, const dsq_tokenizer *tok, cons
     if (strcmp(kind, want_kind) || strcmp(size, want_size) || strcmp(digest, want_digest))
         return dsq_err_set(e, DSQ_EDATA,
                            "%s: tokenized with another vocabulary: stream has %s, %s tokens, %s; "
-                           "the given vocabulary is %s, %s tokens, %s",
-                           where, kind, size, digest, want_kind, want_size, want_digest);
+                           "the given vocabulary is %s, %s tokens, %s (give the vocabulary the "
+                           "stream was made with%s)",
+                           where, kind, size, digest, want_kind, want_size, want_digest,
+                           strcmp(kind, want_kind) ? ", of its kind" : "");
     return 0;
 }
 

@@ -147,7 +147,9 @@ static int split_tokens(dsq_tokenizer *t, const char *data, size_t n, const char
         if (prev >= 0) {
             long l1 = t->kind == DSQ_TOK_WORD ? (long)k - 3 : (long)k + 1;
             if (t->kind == DSQ_TOK_WORD && prev < 4)
-                rc = dsq_err_set(e, DSQ_EDATA, "%s:%ld: token '%s' is reserved (ids 0-3)", name, l1, t->tok[k]);
+                rc = dsq_err_set(e, DSQ_EDATA, "%s:%ld: token '%s' is reserved (ids 0-3) in a word "
+                                 "vocabulary (is this a WordPiece vocabulary? then it is read "
+                                 "with --vocab-kind wordpiece)", name, l1, t->tok[k]);
             else
                 rc = dsq_err_set(e, DSQ_EDATA, "%s:%ld: duplicate token '%s' (first at line %ld)", name, l1,
                                  t->tok[k], t->kind == DSQ_TOK_WORD ? (long)prev - 3 : (long)prev + 1);

@@ -24,7 +24,9 @@ int dsq_wp_setup(dsq_tokenizer *t, const char *name, dsq_err *e) {
     for (int i = 0; i < 5; i++) {
         id[i] = dsq_strmap_get(t->map, names[i], strlen(names[i]));
         if (id[i] < 0 && i < 4)
-            return dsq_err_set(e, DSQ_EDATA, "%s: WordPiece vocabulary lacks the token %s", name, names[i]);
+            return dsq_err_set(e, DSQ_EDATA, "%s: WordPiece vocabulary lacks the token %s (is this "
+                               "a word vocabulary? then it is read with --vocab-kind word)",
+                               name, names[i]);
         if (id[i] >= 0) t->added[t->nadded++] = (dsq_added_token){names[i], strlen(names[i]), id[i]};
     }
     t->sp = (dsq_special_ids){.pad = id[0], .unk = id[1], .start = id[2], .end = id[3], .sep = id[3]};

@@ -5,7 +5,8 @@
 # check against a device that is not there FAILs every check (the real
 # mode never passes without a GPU); with a deliberate difference on the
 # device side (DSQ_CLI_PERTURB=1) every comparison FAILs.  Short runs
-# (DSQ_CLI_STEPS=3).  Skipped parts where a GPU is present.
+# (DSQ_CLI_STEPS=3).  The NCCL stage (bench/gpu/nccl-check.sh) skips with one
+# line below 2 GPUs.  Skipped parts where a GPU is present.
 set -u
 cd "$(dirname "$0")/../.."
 export DSQ_BIN="${DSQ_BIN:-$PWD/tools}" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive DSQ_CLI_STEPS=3 \
@@ -94,3 +95,10 @@ if [ -x "$DSQ_PYTHON" ] && "$DSQ_PYTHON" -c 'import torch' 2>/dev/null; then
 else
   echo "gpu_check.sh: no torch in $DSQ_PYTHON: the ratio line is not checked" >&2
 fi
+
+# the NCCL stage's script: fewer than 2 GPUs (none here) is one SKIP line
+# and exit 0, before it builds or runs anything
+bench/gpu/nccl-check.sh "$tmp/nccl" >"$tmp/nccl.out" 2>"$tmp/nccl.err"
+r=$?
+[ $r = 0 ] && [ "$(cat "$tmp/nccl.out")" = "SKIP nccl: 0 GPU here, the NCCL stage needs 2" ] && [ ! -e "$tmp/nccl" ]
+check nccl_stage_skips_below_2_gpus $? "exit $r: $(head -c 300 "$tmp/nccl.out")"

@@ -44,7 +44,7 @@ setup() {
   run dsq-sample -m "$CKPT" --sampler ddim "$T/in.dsq"; assert_failure 2
   assert_output --partial "ddim needs --steps"
   run dsq-sample -m "$CKPT" --steps 21 "$T/in.dsq"; assert_failure 2
-  run dsq-sample -m "$CKPT" --top-p -1 "$T/in.dsq"; assert_failure 2
+  run dsq-sample -m "$CKPT" --top-p 0.01 "$T/in.dsq"; assert_failure 2
   run dsq-sample -m "$CKPT" --order 3 -s 'dpm++' "$T/in.dsq"; assert_failure 2
   run dsq-sample -m "$CKPT" a.dsq b.dsq; assert_failure 2
 }
@@ -179,6 +179,10 @@ PY
     "$T/big.jsonl" > "$T/big.dsq"
   dsq-sample -q -m "$CKPT" -b 1 -j 1 -o "$T/x.jsonl" "$T/big.dsq" 2> "$T/err" &
   pid=$!
+  # the output's temporary exists once the handlers are in place (a
+  # background job starts with SIGINT ignored until then): a busy machine
+  # can take longer than any fixed sleep
+  for _ in $(seq 400); do compgen -G "$T/.x.jsonl.tmp.*" > /dev/null && break; sleep 0.05; done
   sleep 0.3
   kill -INT $pid
   rc=0; wait $pid || rc=$?
@@ -192,13 +196,15 @@ PY
   fi
 }
 
-@test "a progress line on a terminal, nothing but the summary otherwise, nothing with -q" {
+@test "a progress line on a terminal, lines per tenth and the summary otherwise, nothing with -q" {
   command -v script > /dev/null || skip "script(1) not installed"
   run -0 script -qec "dsq-sample -m '$CKPT' -j 1 -b 4 '$T/in.dsq' > '$T/tty.jsonl'" /dev/null
-  assert_output --partial "10 examples done"
+  assert_output --partial "10/10 examples (100%)"
   assert_output --partial "10 examples decoded (ddpm) to <stdout>"
   run -0 --separate-stderr dsq-sample -m "$CKPT" -j 1 "$T/in.dsq"
-  assert_equal "$stderr" "dsq-sample: 10 examples decoded (ddpm) to <stdout>"
+  [ "${#stderr_lines[@]}" -eq 2 ]   # one wave of 10: one progress line, the summary
+  [[ ${stderr_lines[0]} == "dsq-sample: 10/10 examples (100%); "* ]]
+  assert_equal "${stderr_lines[1]}" "dsq-sample: 10 examples decoded (ddpm) to <stdout>"
   run -0 --separate-stderr dsq-sample -q -m "$CKPT" -j 1 "$T/in.dsq"
   assert_equal "$stderr" ""
 }

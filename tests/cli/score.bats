@@ -254,7 +254,7 @@ check() { jq -e --slurpfile e "$E" "$1" "$2" >/dev/null; }
   : > "$T/empty.jsonl"
   run dsq-score "$T/empty.jsonl"
   assert_failure 65
-  assert_output --partial "no lines to score"
+  assert_output --partial "empty.jsonl: no lines (an empty decode file"
 }
 
 @test "an unreadable file exits 74" {

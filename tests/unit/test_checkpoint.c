@@ -43,7 +43,7 @@ static void test_model_roundtrip(void) {
     EXPECT(dsq_ckpt_read(p, &m2, dst, NULL, &e) == 0, "%s", e.msg);
     EXPECT(!memcmp(dst, m.params, m.n_params * 4), "parameters round trip bit for bit");
     char *cfg = NULL;
-    EXPECT(dsq_ckpt_read_config(p, &cfg, &e) == 0 && cfg && !strcmp(cfg, "{\"hidden\":16}"),
+    EXPECT(dsq_ckpt_read_config(p, &cfg, NULL, &e) == 0 && cfg && !strcmp(cfg, "{\"hidden\":16}"),
            "config metadata");
     free(cfg);
 

@@ -204,10 +204,41 @@ static void test_oracle_parity(void) {
 /* A row decoded alone (Philox draws keyed by its index) equals the same
  * row decoded inside a batch, for every sampler; and top-p bounds the
  * noise. */
-static int n_redraws;
+static int n_redraws, max_redraw;
 static void counting_draw(void *ctx, const dsq_draw *d, float *out, size_t n) {
     if (d->redraw) n_redraws++;
+    if (d->redraw > max_redraw) max_redraw = d->redraw;
     dsq_sample_philox_draw(ctx, d, out, n);
+}
+
+/* A top-p far below dsq-sample's range ends: the redraws stop at
+ * DSQ_TOP_P_ROUNDS and the run finishes. */
+static void test_top_p_bound(void) {
+    fixture f;
+    if (fixture_load(&f)) return;
+    const dsq_tensor *ids = need(&f, "ids"), *mask = need(&f, "mask");
+    int64_t index[8] = {7, 1000000007LL, 3};
+    int32_t *out = xmalloc((size_t)f.B * f.L * sizeof *out);
+    dsq_sample_opts o;
+    dsq_sample_opts_default(&o);
+    o.steps = 2;
+    o.kind = DSQ_SAMPLER_DDPM;
+    o.top_p = 1e-9f;
+    dsq_sampler *s;
+    dsq_err e = {0};
+    if (dsq_sampler_create(&s, &f.m, &f.sch, &o, f.B, f.L, &e)) {
+        EXPECT(0, "%s", e.msg);
+    } else {
+        uint64_t seed = 42;
+        max_redraw = 0;
+        dsq_sampler_set_draw(s, counting_draw, &seed);
+        EXPECT(dsq_sampler_run(s, ids->data, mask->data, index, f.B, out, &e) == 0, "%s", e.msg);
+        EXPECT(max_redraw == DSQ_TOP_P_ROUNDS, "top-p 1e-9: %d redraw rounds, want the bound %d",
+               max_redraw, DSQ_TOP_P_ROUNDS);
+        dsq_sampler_free(s);
+    }
+    free(out);
+    fixture_free(&f);
 }
 
 static void test_batch_invariance(void) {
@@ -447,6 +478,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_philox_draws);
     RUN_TEST(test_oracle_parity);
     RUN_TEST(test_batch_invariance);
+    RUN_TEST(test_top_p_bound);
     be->destroy(be);
     TEST_MAIN_END();
 }

@@ -271,6 +271,13 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
+void emu_device_open() {
+    if (!device_open++) set_access(PROT_READ | PROT_WRITE);
+}
+void emu_device_close() {
+    if (!--device_open) set_access(PROT_NONE);
+}
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
     static int token;
     *s = &token;

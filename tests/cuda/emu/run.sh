@@ -15,10 +15,13 @@
 #                                            (their --device cuda runs here)
 # Needs the normal build first (make): it links the library's C objects
 # (build/obj/lib/ and build/obj/kernels/cpu/).  Needs no nvcc: the .cu
-# files are compiled by g++.
+# files are compiled by g++.  With MPI (mpicc; not NO_MPI=1 or
+# DSQ_EMU_NCCL=0) the backend is built with NCCL, emulated over MPI by
+# nccl_emu.cpp: `mpirun -np 2 build/emu/tools/dsq-train --device cuda`
+# sums its gradients through the NCCL calls.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-out=build/emu
+out=${DSQ_EMU_OUT:-build/emu}  # DSQ_EMU_OUT: another folder (checks that run side by side)
 mkdir -p "$out"
 CXX=${CXX:-g++}
 CC=${CC:-cc}
@@ -26,6 +29,11 @@ incs=()  # the Makefile's include path: include/dsq, kernels and every source fo
 for d in include/dsq kernels lib/*/ kernels/*/; do [ -d "$d" ] && incs+=("-I${d%/}"); done
 flags=(-O1 -g -std=c++17 -Wall -Wno-unused-function -D_GNU_SOURCE
        -Itests/cuda/emu/include -Itests/cuda/emu "${incs[@]}")
+mpi=()  # MPI's compile flags when the emulation has NCCL
+if command -v mpicc >/dev/null && [ "${NO_MPI:-}" != 1 ] && [ "${DSQ_EMU_NCCL:-1}" != 0 ]; then
+  read -r -a mpi <<<"$(mpicc --showme:compile)"
+  flags+=(-DDSQ_HAVE_NCCL)
+fi
 rewrite() {
   perl -0pe 's/(\b\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/emu_launch($1, $2, /gs;
              s/extern __shared__ (\w+) (\w+)\[\];/$1 *$2 = ($1 *)emu_dynamic_smem;/g' "$1"
@@ -39,6 +47,10 @@ for f in kernels/cuda/*.cu; do
   objs+=("$out/$b.o")
 done
 "$CXX" "${flags[@]}" -c -o "$out/cuda_emu.o" tests/cuda/emu/cuda_emu.cpp
+if [ ${#mpi[@]} -gt 0 ]; then
+  "$CXX" "${flags[@]}" "${mpi[@]}" -c -o "$out/nccl_emu.o" tests/cuda/emu/nccl_emu.cpp
+  objs+=("$out/nccl_emu.o")
+fi
 # the library's C objects, less kernels/cuda/none.o (the stand-in of a
 # build without the backend)
 libobjs=()
