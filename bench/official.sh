@@ -29,18 +29,18 @@ if [ -z "$OFFICIAL" ] || [ ! -f "$OFFICIAL/diffuseq/gaussian_diffusion.py" ]; th
   echo '{"bench": "official", "skipped": "no official DiffuSeq checkout: bench/official.sh DIR (git clone https://github.com/Shark-NLP/DiffuSeq)"}'
   exit 0
 fi
-: "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON:=$PWD/build/venv-bertscore/bin/python}"
+: "${DSQ_BIN:=$PWD/tools}" "${DSQ_PYTHON_OFFICIAL:=$PWD/build/venv-bertscore/bin/python}"
 TB=${DSQ_TESTBIN:-$PWD/build/tests}/test_official
 SHAPES=${BENCH_SHAPES:-tiny bert-base}
 SEEDS=${BENCH_SEEDS:-102 103 104}
 STEPS=${BENCH_STEPS:-30}
 INITS=${BENCH_INITS:-shared own}
 N0=${BENCH_STEP0_SEEDS:-12}
-TH=${BENCH_THREADS:-$("$DSQ_PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
+TH=${BENCH_THREADS:-$("$DSQ_PYTHON_OFFICIAL" -c 'import os; print(len(os.sched_getaffinity(0)))')}
 export OMP_NUM_THREADS=$TH
 VOCAB=data/vocab/bert-base-uncased.txt
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-py() { "$DSQ_PYTHON" "$@" 2> >(grep -v -i warn >&2); }
+py() { "$DSQ_PYTHON_OFFICIAL" "$@" 2> >(grep -v -i warn >&2); }
 
 # 1. parity fixtures from this checkout
 [ "${BENCH_PARITY:-1}" = 0 ] || {
