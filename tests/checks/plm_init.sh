@@ -16,7 +16,11 @@
 #   - --resume reads only DIR/config.json (weights removed from a copy of
 #     DIR: the resumed run still equals an uninterrupted one);
 #   - refusals: --hidden-dim not the width, another vocabulary, a shape
-#     option beside it, --use_plm_init bert without --config_name.
+#     option beside it, --use_plm_init bert without --config_name;
+#   - with DSQ_OFFICIAL=CHECKOUT (a DiffuSeq checkout; not needed otherwise):
+#     the official TransformerNetModel built with init_pretrained='bert'
+#     from the same directory has the checkpoint's names and shapes and its
+#     pretrained tensors (gen_plm.py --official).
 set -u
 cd "$(dirname "$0")/../.."
 bin="${DSQ_BIN:-$PWD/tools}"
@@ -55,6 +59,10 @@ zero=("${tiny[@]}" --hidden-dim 32 --learning-steps 1 --lr 0)
 "$bin/dsq-train" "${zero[@]}" --use_plm_init bert --config_name "$plm" --out "$tmp/plm2" 2>"$tmp/err" &&
   cmp -s "$tmp/plm1/model_000001.safetensors" "$tmp/plm2/model_000001.safetensors" &&
   pass plm_init_reference_spelling || fail plm_init_reference_spelling "$(cat "$tmp/err")"
+if [ -n "${DSQ_OFFICIAL:-}" ]; then
+  "$py" tests/oracles/gen_plm.py "$plm" --official "$DSQ_OFFICIAL" "$tmp/plm1/model_000001.safetensors" \
+    2>"$tmp/err" | grep -E '^(PASS|FAIL)' || fail plm_init_official "$(tail -n 3 "$tmp/err")"
+fi
 grep -q '"use_plm_init": "bert"' "$tmp/plm1/config.json" && pass plm_init_config_json \
   || fail plm_init_config_json "no use_plm_init in config.json"
 

@@ -7,6 +7,7 @@ uncased WordPiece vocab.txt.  The same directory every run for a seed.
 
 usage: gen_plm.py DIR [--seed S] [--hidden H] [--layers N]
        gen_plm.py DIR --check RUN_PLM.safetensors RUN_SCRATCH.safetensors
+       gen_plm.py DIR --official CHECKOUT RUN_PLM.safetensors
   --check: the first checkpoint (dsq-train --init-plm DIR, lr 0) holds
   exactly BertModel.from_pretrained(DIR)'s word embedding, position
   embeddings, embedding LayerNorm and encoder (and lm_head.weight tied to
@@ -14,6 +15,10 @@ usage: gen_plm.py DIR [--seed S] [--hidden H] [--layers N]
   every other tensor (time embedding, lm_head.bias) is exactly the second
   checkpoint's (the same shape and seed from scratch): initialised as
   usual.  Prints PASS/FAIL lines; exit 1 on a failure.
+  --official: the official TransformerNetModel of a DiffuSeq checkout
+  (official_env.py; not needed by make check), built with
+  init_pretrained='bert' and config_name DIR, has the checkpoint's tensor
+  names and shapes, and its pretrained tensors are the checkpoint's.
 """
 import argparse
 import json
@@ -89,6 +94,30 @@ def check(d, plm_ckpt, scratch_ckpt):
     return ok
 
 
+def official(d, checkout, ckpt):
+    import official_env
+    off = official_env.load(checkout)
+    from diffuseq.transformer_model import TransformerNetModel
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    m = TransformerNetModel(input_dims=cfg["hidden_size"], output_dims=cfg["hidden_size"],
+                            hidden_t_dim=8, dropout=0.1, config_name=d,
+                            vocab_size=cfg["vocab_size"], init_pretrained="bert")
+    del off
+    sd, a = m.state_dict(), load_file(ckpt)
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    mine = {k: tuple(v.shape) for k, v in a.items()}
+    ok = shapes == mine
+    print("%s plm_init_official_names_shapes%s" % ("PASS" if ok else "FAIL", "" if ok else
+          ": only official %s, only dsq %s" % (sorted(set(shapes) - set(mine))[:4],
+                                               sorted(set(mine) - set(shapes))[:4])))
+    want = plm_tensors(d)
+    bad = [k for k in want if k not in sd or not torch.equal(sd[k], a.get(k, torch.empty(0)))]
+    print("%s plm_init_official_pretrained_tensors%s" % ("FAIL" if bad else "PASS",
+          ": differ %s" % bad[:4] if bad else ""))
+    return ok and not bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -96,10 +125,13 @@ def main():
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--check", nargs=2, metavar=("PLM_CKPT", "SCRATCH_CKPT"))
+    ap.add_argument("--official", nargs=2, metavar=("CHECKOUT", "PLM_CKPT"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.check:
         return 0 if check(a.dir, *a.check) else 1
+    if a.official:
+        return 0 if official(a.dir, *a.official) else 1
     write(a.dir, a.seed, a.hidden, a.layers)
     return 0
 
