@@ -4,7 +4,7 @@
 # sample, for a fixed wall-clock budget each: train (SIGTERM at the end of
 # the budget: dsq-train saves the step it is at), decode QQP dev with
 # dpm++ and three seeds, MBR, score.  One JSON line per arm (updates done,
-# first and last logged loss, BLEU, ROUGE-L, dist-1 of the MBR output and
+# first and last logged loss and rounding term decoder_nll, BLEU, ROUGE-L, dist-1 of the MBR output and
 # their ratios to copy-the-source), and one for copy-the-source, scored on
 # the same decoded strings.  Timings depend on the machine's load: the
 # lines carry nproc and the 1-minute load average at the start.
@@ -76,8 +76,9 @@ for arm in $ARMS; do
   fi
   read -r b r d <<<"$(scores "$run/dec/scores.json")"
   l0=$(head -n 1 "$run/run/log.jsonl" | jq .loss) l1=$(tail -n 1 "$run/run/log.jsonl" | jq .loss)
-  printf '{"bench":"plm","arm":"%s","shape":"%dx%d","nproc":%d,"load1":%s,"train_s":%d,"updates":%d,"bsz":%d,"lr":"%s","loss_first":%s,"loss_last":%s,"sampler":"dpm++","steps":%d,"seeds":"%s","n":%d,"bleu":%s,"rougeL":%s,"dist1":%s,"bleu_vs_copy":%s,"rougeL_vs_copy":%s,"dist1_vs_copy":%s}\n' \
-    "$arm" "$nl" "$H" "$cores" "$load" "$secs" "$upd" "$BSZ" "$LR" "$l0" "$l1" "$STEPS" "$SEEDS" "$N" \
+  n0=$(head -n 1 "$run/run/log.jsonl" | jq .decoder_nll) n1=$(tail -n 1 "$run/run/log.jsonl" | jq .decoder_nll)
+  printf '{"bench":"plm","arm":"%s","shape":"%dx%d","nproc":%d,"load1":%s,"train_s":%d,"updates":%d,"bsz":%d,"lr":"%s","loss_first":%s,"loss_last":%s,"decoder_nll_first":%s,"decoder_nll_last":%s,"sampler":"dpm++","steps":%d,"seeds":"%s","n":%d,"bleu":%s,"rougeL":%s,"dist1":%s,"bleu_vs_copy":%s,"rougeL_vs_copy":%s,"dist1_vs_copy":%s}\n' \
+    "$arm" "$nl" "$H" "$cores" "$load" "$secs" "$upd" "$BSZ" "$LR" "$l0" "$l1" "$n0" "$n1" "$STEPS" "$SEEDS" "$N" \
     "$b" "$r" "$d" "$(awk -v a="$b" -v c="$cb" 'BEGIN{printf "%.4f", a/c}')" \
     "$(awk -v a="$r" -v c="$cr" 'BEGIN{printf "%.4f", a/c}')" \
     "$(awk -v a="$d" -v c="$cd" 'BEGIN{printf "%.4f", a/c}')"
