@@ -34,6 +34,13 @@ static const char usage[] =
     "      --config NAME          encoder preset: bert-base (default), bert-large,\n"
     "                             bert-medium, bert-small, bert-mini, bert-tiny\n"
     "      --layers N --hidden N --heads N --intermediate N   override the preset\n"
+    "      --init-plm DIR         start from a pretrained BERT: a HuggingFace directory\n"
+    "                             (config.json, model.safetensors, vocab.txt) gives\n"
+    "                             the encoder's shape and, at step 0, the word and\n"
+    "                             position embeddings, embedding LayerNorm and encoder\n"
+    "                             (reference: --use_plm_init bert --config_name DIR);\n"
+    "                             its vocab.txt must be --vocab's and --hidden-dim its\n"
+    "                             hidden_size.  With --resume only its config.json is read\n"
     "      --hidden-dim N         word-embedding width d (128)\n"
     "      --hidden-t-dim N       time-embedding width (128)\n"
     "      --dropout P            hidden dropout (0.1; attention dropout stays 0.1)\n"
@@ -85,8 +92,8 @@ enum {
     O_VALID = 256, O_VKIND, O_SEQLEN, O_CONFIG, O_LAYERS, O_HIDDEN, O_HEADS, O_INTER, O_HDIM,
     O_HTDIM, O_DROPOUT, O_LME, O_DENOISE, O_DRATE, O_REG, O_DIFF,
     O_SCHED, O_TSAMPLER, O_LR, O_STEPS, O_BSZ, O_MICRO, O_WD, O_CLIP, O_EMA, O_SEED, O_SAVE,
-    O_LOG, O_EVAL, O_RESUME, O_INIT, O_OVERWRITE, O_STOP, O_DEVICE, O_PREC, O_FP16,
-    O_IGNORED,
+    O_LOG, O_EVAL, O_RESUME, O_INIT, O_PLM, O_USE_PLM, O_OVERWRITE, O_STOP, O_DEVICE,
+    O_PREC, O_FP16, O_IGNORED,
 };
 
 #define OPT(name, has, val) {name, has, 0, val}
@@ -117,7 +124,8 @@ static const struct option long_opts[] = {
     OPT("save-interval", 1, O_SAVE), OPT("save_interval", 1, O_SAVE),
     OPT("log-interval", 1, O_LOG), OPT("log_interval", 1, O_LOG),
     OPT("eval-interval", 1, O_EVAL), OPT("eval_interval", 1, O_EVAL),
-    OPT("init", 1, O_INIT), OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
+    OPT("init", 1, O_INIT), OPT("init-plm", 1, O_PLM), OPT("init_plm", 1, O_PLM),
+    OPT("use_plm_init", 1, O_USE_PLM), OPT("resume", 1, O_RESUME), OPT("resume_checkpoint", 1, O_RESUME),
     OPT("overwrite", 0, O_OVERWRITE),
     OPT("stop-at", 1, O_STOP), OPT("device", 1, O_DEVICE), OPT("precision", 1, O_PREC),
     OPT("quiet", 0, O_QUIET), OPT("help", 0, O_HELP),
@@ -156,7 +164,12 @@ static void join_bool_words(int *argc, char **argv) {
 }
 
 /* Encoder sizes given one by one: they override the preset in any order. */
-typedef struct { int layers, hidden, heads, inter, quiet, micro; } overrides;
+/* --config (preset or, with --use_plm_init bert, the PLM directory) is
+ * applied once all options are read. */
+typedef struct {
+    int layers, hidden, heads, inter, quiet, micro, use_plm;
+    const char *config;
+} overrides;
 
 /* --ema-rate R[,R...]: the rates and their spellings (for file names). */
 static void parse_ema(dsq_train_run_opts *o, const char *list) {
@@ -186,11 +199,7 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
         break;
     case O_OUT: o->out = a; break;
     case O_SEQLEN: o->seq_len = (int)dsq_limit_opt(DSQ_LIM_SEQ_LEN, a); break;
-    case O_CONFIG:
-        if (!(o->config_name = dsq_model_preset(a, &o->model)))
-            dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, "
-                            "bert-medium, bert-small, bert-mini, bert-tiny)", a);
-        break;
+    case O_CONFIG: x->config = a; break;
     case O_LAYERS: x->layers = (int)dsq_limit_opt(DSQ_LIM_LAYERS, a); break;
     case O_HIDDEN: x->hidden = (int)dsq_limit_opt(DSQ_LIM_HIDDEN, a); break;
     case O_HEADS: x->heads = (int)dsq_limit_opt(DSQ_LIM_HEADS, a); break;
@@ -224,6 +233,12 @@ static int apply_option(int c, const char *a, dsq_train_run_opts *o, overrides *
     case O_RESUME: o->resume = a; break;
     case O_INIT: o->init = a; break;
     case O_OVERWRITE: o->overwrite = 1; break;
+    case O_PLM: o->init_plm = a; break;
+    case O_USE_PLM:
+        if (strcmp(a, "bert") && strcmp(a, "no"))
+            dsq_usage_error("--use_plm_init: '%s' is not bert or no", a);
+        x->use_plm = !strcmp(a, "bert");
+        break;
     case O_STOP: o->stop_at = dsq_opt_long(a, "--stop-at", 1, (long)dsq_limit_get(DSQ_LIM_COUNTER)->hi); break;
     case O_DEVICE:
         if (dsq_device_parse(a, &o->device))
@@ -253,15 +268,31 @@ static const char *out_from_resume(const char *resume) {
     return d;
 }
 
-/* The required options, and the encoder sizes given over the preset's. */
-static void finish_options(dsq_train_run_opts *o, const overrides *x) {
-    if (!o->data) dsq_usage_error("%s", "--data FILE is required");
-    if (!o->vocab) dsq_usage_error("%s", "--vocab FILE is required");
-    if (o->init && o->resume)
-        dsq_usage_error("%s", "--init and --resume exclude each other (--resume restores the "
-                        "weights with the optimiser state)");
-    if (!o->out && o->resume) o->out = out_from_resume(o->resume);
-    if (!o->out) dsq_usage_error("%s", "--out DIR is required");
+/* The encoder: a preset, or (--init-plm, --use_plm_init bert --config_name
+ * DIR) a pretrained directory whose config.json gives every size. */
+static void finish_encoder(dsq_train_run_opts *o, const overrides *x) {
+    if (x->use_plm) {
+        if (!x->config)
+            dsq_usage_error("%s", "--use_plm_init bert needs --config_name DIR, a local "
+                            "HuggingFace BERT directory (dsq downloads nothing)");
+        if (o->init_plm && strcmp(o->init_plm, x->config))
+            dsq_usage_error("--init-plm %s and --config_name %s name different directories",
+                            o->init_plm, x->config);
+        o->init_plm = x->config;
+    } else if (x->config && !(o->config_name = dsq_model_preset(x->config, &o->model))) {
+        dsq_usage_error("--config: unknown preset '%s' (bert-base, bert-large, bert-medium, "
+                        "bert-small, bert-mini, bert-tiny; a pretrained directory is "
+                        "--init-plm DIR)", x->config);
+    }
+    if (o->init_plm) {
+        if ((x->config && !x->use_plm) || x->layers || x->hidden || x->heads || x->inter)
+            dsq_usage_error("--init-plm %s: the encoder's shape is its config.json's; leave "
+                            "out --config, --layers, --hidden, --heads and --intermediate",
+                            o->init_plm);
+        if (o->init)
+            dsq_usage_error("%s", "--init and --init-plm exclude each other (both give the "
+                            "starting weights)");
+    }
     dsq_model_config preset = o->model;
     if (x->layers) o->model.n_layers = x->layers;
     if (x->hidden) o->model.H = x->hidden;
@@ -271,6 +302,18 @@ static void finish_options(dsq_train_run_opts *o, const overrides *x) {
     if (o->model.n_layers != preset.n_layers || o->model.H != preset.H ||
         o->model.nh != preset.nh || o->model.I != preset.I)
         o->config_name = "custom";
+}
+
+/* The required options, and the encoder. */
+static void finish_options(dsq_train_run_opts *o, const overrides *x) {
+    if (!o->data) dsq_usage_error("%s", "--data FILE is required");
+    if (!o->vocab) dsq_usage_error("%s", "--vocab FILE is required");
+    if (o->init && o->resume)
+        dsq_usage_error("%s", "--init and --resume exclude each other (--resume restores the "
+                        "weights with the optimiser state)");
+    if (!o->out && o->resume) o->out = out_from_resume(o->resume);
+    if (!o->out) dsq_usage_error("%s", "--out DIR is required");
+    finish_encoder(o, x);
     /* the default microbatch (64) takes the whole of a smaller batch; a
      * given one must fit in it */
     if (x->micro && o->topts.microbatch > o->bsz)

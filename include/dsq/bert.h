@@ -92,6 +92,11 @@ typedef struct {
     dsq_bert_ws ws;               /* dsq_bert_forward's workspace */
 } dsq_bert;
 
+/* dir's config.json alone into c (architecture, sizes, max_len = the
+ * longest encoding the positions allow); DSQ_EIO / DSQ_EDATA naming the
+ * file and key.  dsq-train --init-plm reads the shape with it. */
+int dsq_bert_read_config(dsq_bert_config *c, const char *dir, dsq_err *e);
+
 /* Loads dir (see above).  Errors: DSQ_EIO for a missing or unreadable
  * file (named), DSQ_EDATA for an unsupported architecture, tokenizer or
  * tensor layout (the message says which key or tensor). */

@@ -20,10 +20,12 @@ typedef struct {
     const char *data, *valid, *vocab, *out, *resume;
     const char *init;          /* --init: weights only, from a checkpoint (.safetensors or .pt) */
     int overwrite;             /* --overwrite: empty an existing run in out first */
+    const char *init_plm;      /* --init-plm: a HuggingFace BERT directory (lib/run/plm.h):
+                                  its shape always, its weights at step 0 (not on --resume) */
     int vocab_kind_set;
     dsq_tok_kind vocab_kind;
     dsq_model_config model;    /* vocab is filled from the vocabulary */
-    const char *config_name;   /* preset name, for config.json */
+    const char *config_name;   /* preset name (or init_plm), for config.json */
     int T;
     const char *schedule, *schedule_sampler;
     dsq_diffusion_opts dopts;

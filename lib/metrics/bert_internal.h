@@ -5,9 +5,6 @@
 
 #include "bert.h"
 
-/* config.json into c (architecture, sizes, max_len = the longest encoding
- * the positions allow); DSQ_EIO / DSQ_EDATA naming the file and key. */
-int dsq_bert_read_config(dsq_bert_config *c, const char *dir, dsq_err *e);
 /* The tokenizer bert_score would load from dir for c's architecture;
  * lowers c->max_len to tokenizer_config.json's model_max_length. */
 int dsq_bert_load_tokenizer(dsq_bert_config *c, const char *dir, dsq_tokenizer **tok,

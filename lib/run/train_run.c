@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "diffusion_schedule.h"
 #include "outfile.h"
+#include "plm.h"
 #include "schedule_sampler.h"
 #include "train_data.h"
 #include "util.h"
@@ -49,8 +50,8 @@ void dsq_train_run_opts_default(dsq_train_run_opts *o) {
     o->progress = DSQ_PROGRESS_NONE;
 }
 
-static json_t *make_config(const dsq_train_run_opts *o, const dsq_tokenizer *tok, int L) {
-    const dsq_model_config *c = &o->model;
+static json_t *make_config(const dsq_train_run_opts *o, const dsq_model_config *c,
+                           const dsq_tokenizer *tok, int L) {
     char ema[DSQ_MAX_EMA * 33] = "";
     for (int i = 0; i < o->topts.n_ema; i++) {
         if (i) strcat(ema, ",");
@@ -63,7 +64,8 @@ static json_t *make_config(const dsq_train_run_opts *o, const dsq_tokenizer *tok
     json_object_set_new(j, "vocab_size", json_integer(dsq_tokenizer_vocab_size(tok)));
     json_object_set_new(j, "vocab_digest", json_string(dsq_tokenizer_digest(tok)));
     json_object_set_new(j, "seq_len", json_integer(L));
-    json_object_set_new(j, "config_name", json_string(o->config_name));
+    json_object_set_new(j, "config_name", json_string(o->init_plm ? o->init_plm : o->config_name));
+    if (o->init_plm) json_object_set_new(j, "use_plm_init", json_string("bert"));
     json_object_set_new(j, "hidden_dim", json_integer(c->d));
     json_object_set_new(j, "hidden_t_dim", json_integer(c->dt));
     json_object_set_new(j, "hidden_size", json_integer(c->H));
@@ -482,6 +484,7 @@ static int load_vocab(run_ctx *x, dsq_err *e) {
     }
     x->mc = o->model;
     x->mc.vocab = dsq_tokenizer_vocab_size(x->tok);
+    if (o->init_plm && (rc = dsq_plm_shape(o->init_plm, &x->mc, e))) return rc;
     return dsq_model_config_check(&x->mc, e);
 }
 
@@ -502,10 +505,10 @@ static int load_data(run_ctx *x, dsq_err *e) {
     if (o->valid && x->valid.L != L)
         return dsq_err_set(e, DSQ_EDATA, "%s: seq_len %d, the training data's is %d", o->valid,
                            x->valid.L, L);
-    if (L > o->model.max_pos)
+    if (L > x->mc.max_pos)
         return dsq_err_set(e, DSQ_EUSAGE, "%s: seq_len %d exceeds the %d position embeddings "
-                           "(tokenize with --seq-len %d or less)", o->data, L, o->model.max_pos,
-                           o->model.max_pos);
+                           "(tokenize with --seq-len %d or less)", o->data, L, x->mc.max_pos,
+                           x->mc.max_pos);
     if (o->bsz > x->data.n) {
         int64_t mb = o->topts.microbatch, fit = x->data.n >= mb ? x->data.n / mb * mb : x->data.n;
         return dsq_err_set(e, DSQ_EDATA, "%s: %" PRId64 " examples, fewer than one batch "
@@ -531,8 +534,8 @@ static int init_weights(run_ctx *x, dsq_err *e) {
     return 0;
 }
 
-/* Backend, model (initialised from the seed, or --init), diffusion and
- * trainer. */
+/* Backend, model (initialised from the seed, then --init's weights or
+ * --init-plm's pretrained tensors at step 0), diffusion and trainer. */
 static int build_trainer(run_ctx *x, dsq_err *e) {
     const dsq_train_run_opts *o = x->o;
     int rc;
@@ -540,6 +543,8 @@ static int build_trainer(run_ctx *x, dsq_err *e) {
     if ((rc = dsq_model_create(&x->m, &x->mc, x->be, e))) return rc;
     dsq_model_init_params(&x->m, o->topts.seed);
     if (o->init && (rc = init_weights(x, e))) return rc;
+    if (o->init_plm && !o->resume && (rc = dsq_plm_load(o->init_plm, &x->m, x->tok, e)))
+        return rc;
     if ((rc = dsq_diffusion_init(&x->df, &x->m, &x->sch, &o->dopts, e))) return rc;
     int per = o->bsz / x->W;
     x->mb = o->topts.microbatch < per ? o->topts.microbatch : per;
@@ -604,8 +609,9 @@ static int resume(run_ctx *x, const char *log_path, dsq_err *e) {
         snprintf(x->last_saved, sizeof x->last_saved, "%s", state_path);
     if (x->rank0 && (rc = trim_log(log_path, s.step, e))) return rc;
     if (o->progress != DSQ_PROGRESS_NONE)
-        fprintf(stderr, "%s: resuming from %s at step %" PRId64 "\n", dsq_progname, state_path,
-                s.step);
+        fprintf(stderr, "%s: resuming from %s at step %" PRId64 "%s\n", dsq_progname, state_path,
+                s.step, o->init_plm ? " (--init-plm: only its config.json read, for the shape; "
+                "the weights are the state's)" : "");
     return 0;
 }
 
@@ -628,7 +634,7 @@ static int open_run_dir(run_ctx *x, dsq_err *e) {
     const dsq_train_run_opts *o = x->o;
     char log_path[1024];
     int rc = 0;
-    x->cfg = make_config(o, x->tok, x->L);
+    x->cfg = make_config(o, &x->mc, x->tok, x->L);
     /* how this run was spread: not a shape setting, resume may change it */
     json_object_set_new(x->cfg, "ranks", json_integer(x->W));
     json_object_set_new(x->cfg, "gradient_sum", json_string(dsq_trainer_grad_sum(&x->tr)));

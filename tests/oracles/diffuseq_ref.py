@@ -25,7 +25,7 @@ for every schedule at T = 200 and T = 2000 (sqrt, linear only) and, for
 sqrt at T = 200, every derived array "sqrt.200.<name>" of
 GaussianDiffusion.__init__.
 
-Training-loss fixtures (--config loss|loss-v2|loss-medium|loss-bertvocab,
+Training-loss fixtures (--config loss|loss-v2|loss-medium|loss-bertvocab|loss-plm,
 read by tests/unit/test_diffusion.c) hold the batch (ids, mask, t, weights,
 noises, denoise mask), the per-sequence terms, every parameter gradient of
 the summed microbatch losses, and the parameters / Adam moments / EMA copies
@@ -315,7 +315,32 @@ LOSS_CONFIGS = {
                            max_pos=64, T=2000, B=2, L=16, microbatch=2, seed=14,
                            schedule="sqrt", lr=1e-4, learning_steps=100, weight_decay=0.0,
                            clip=0.0, ema=[0.9999], steps=1),
+    # Generated at test time (tests/checks/plm_init.sh, needs transformers):
+    # the reference's --use_plm_init bert, d == H, word and position
+    # embeddings, embedding LayerNorm and encoder from gen_plm.py's tiny
+    # random BertModel (seed plm_seed); three steps.
+    "loss-plm": dict(vocab=92, d=32, dt=8, H=32, nh=4, I=64, n_layers=2, max_pos=64,
+                     T=100, B=4, L=16, microbatch=2, seed=15, schedule="sqrt", lr=1e-3,
+                     learning_steps=4, weight_decay=0.0, clip=0.0, ema=[0.9], steps=3,
+                     plm_seed=20),
 }
+
+
+def load_plm(m, c):
+    """Overwrites m's pretrained tensors with those of gen_plm.py's tiny
+    BERT for c (built in a temporary directory, read back with
+    BertModel.from_pretrained as the reference does)."""
+    import tempfile
+    import gen_plm
+    with tempfile.TemporaryDirectory() as d:
+        gen_plm.write(d, c["plm_seed"], c["H"], c["n_layers"])
+        assert len(gen_plm.vocab()) == c["vocab"] and c["d"] == c["H"]
+        want = gen_plm.plm_tensors(d)
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n in want:
+                p.copy_(want[n])
+        assert m.lm_head.weight is m.word_embedding.weight
 
 
 def seq_losses(md, c, sch, ids, mask, t, eps0, eps, dmask, want_nll=True):
@@ -371,6 +396,8 @@ def loss_fixture(c):
         for name, p in m32.named_parameters():
             if "LayerNorm" in name:
                 p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.2 * torch.randn_like(p))
+    if "plm_seed" in c:
+        load_plm(m32, c)
     B, L, d, T = c["B"], c["L"], c["d"], c["T"]
     g = torch.Generator().manual_seed(c["seed"] + 100)
     ids = torch.randint(0, c["vocab"], (B, L), generator=g)
