@@ -13,6 +13,13 @@
 
 PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
+# --- a pretrained encoder (optional) ----------------------------------------
+# INIT_PLM=DIR: start from a HuggingFace BERT directory (dsq-train --init-plm,
+# the reference's --use_plm_init bert).  Its config.json then gives the
+# encoder's shape and HIDDEN_DIM (CONFIG is not passed), its vocab.txt is the
+# default VOCAB, and the run is retrained when DIR's files change.
+INIT_PLM   ?=
+
 # --- data and tokenizer -----------------------------------------------------
 DATA       ?= data/qqp
 TRAIN_JSONL ?= $(DATA)/train.jsonl
@@ -22,13 +29,13 @@ OUT        ?= out
 # wordpiece: VOCAB is a BERT vocab.txt.  word: a word list built from the
 # training pairs (words seen at least MIN_COUNT times) unless VOCAB names one.
 VOCAB_KIND ?= wordpiece
-VOCAB      ?= $(if $(filter word,$(VOCAB_KIND)),,$(PIPELINES)/../data/vocab/bert-base-uncased.txt)
+VOCAB      ?= $(if $(filter word,$(VOCAB_KIND)),,$(if $(INIT_PLM),$(INIT_PLM)/vocab.txt,$(PIPELINES)/../data/vocab/bert-base-uncased.txt))
 MIN_COUNT  ?= 1
 SEQ_LEN    ?= 128
 
 # --- model and training (dsq-train; the reference's defaults) ---------------
 CONFIG          ?= bert-base
-HIDDEN_DIM      ?= 128
+HIDDEN_DIM      ?= $(if $(INIT_PLM),$(shell jq -r .hidden_size $(INIT_PLM)/config.json),128)
 DIFF_STEPS      ?= 2000
 NOISE_SCHEDULE  ?= sqrt
 SCHEDULE_SAMPLER ?= lossaware
@@ -112,11 +119,12 @@ $(OUT)/test.dsq: $(TEST_JSONL) $(VOCAB_TXT)
 # Training starts afresh in an empty run directory (RESUME=1: continue from
 # its newest state instead, e.g. after a time-limited job).  The checkpoint
 # of the last update is the target; it is written only when complete.
-$(MODEL): $(OUT)/train.dsq $(if $(VALID_JSONL),$(OUT)/valid.dsq) $(VOCAB_TXT)
+PLM_FILES := $(if $(INIT_PLM),$(INIT_PLM)/config.json $(wildcard $(INIT_PLM)/model.safetensors))
+$(MODEL): $(OUT)/train.dsq $(if $(VALID_JSONL),$(OUT)/valid.dsq) $(VOCAB_TXT) $(PLM_FILES)
 	$(if $(RESUME),,rm -rf $(RUN))
 	$(OMP) $(MPI) $(TRAIN) --data $(OUT)/train.dsq $(if $(VALID_JSONL),--valid $(OUT)/valid.dsq) \
 	  --vocab $(VOCAB_TXT) --vocab-kind $(VOCAB_KIND) --out $(RUN) $(if $(RESUME),--resume $(RUN)) \
-	  --seq-len $(SEQ_LEN) --config $(CONFIG) --hidden-dim $(HIDDEN_DIM) \
+	  --seq-len $(SEQ_LEN) $(if $(INIT_PLM),--init-plm $(INIT_PLM),--config $(CONFIG)) --hidden-dim $(HIDDEN_DIM) \
 	  --diff-steps $(DIFF_STEPS) --noise-schedule $(NOISE_SCHEDULE) \
 	  --schedule-sampler $(SCHEDULE_SAMPLER) --lr $(LR) --learning-steps $(LEARNING_STEPS) \
 	  --bsz $(BSZ) --microbatch $(MICROBATCH) --save-interval $(SAVE_INTERVAL) \

@@ -6,7 +6,8 @@
 #     lm_head.weight), position embeddings, embedding LayerNorm and encoder
 #     are exactly BertModel.from_pretrained(DIR)'s, and every other tensor
 #     exactly a from-scratch run's of the same seed (gen_plm.py --check);
-#     --use_plm_init bert --config_name DIR writes the same file;
+#     --use_plm_init bert --config_name DIR writes the same file, and so
+#     does pipelines/diffuseq.mk INIT_PLM=DIR;
 #   - the first three training steps from such weights match the PyTorch
 #     re-statement (diffuseq_ref.py --config loss-plm, whose weights come
 #     from the same generator; build/tests/test_diffusion: loss terms,
@@ -59,6 +60,17 @@ zero=("${tiny[@]}" --hidden-dim 32 --learning-steps 1 --lr 0)
 "$bin/dsq-train" "${zero[@]}" --use_plm_init bert --config_name "$plm" --out "$tmp/plm2" 2>"$tmp/err" &&
   cmp -s "$tmp/plm1/model_000001.safetensors" "$tmp/plm2/model_000001.safetensors" &&
   pass plm_init_reference_spelling || fail plm_init_reference_spelling "$(cat "$tmp/err")"
+# pipelines/diffuseq.mk INIT_PLM=DIR: the same run (shape, width and
+# vocabulary from DIR)
+if make -s -f pipelines/diffuseq.mk DSQ_BIN="$bin" INIT_PLM="$plm" TRAIN_JSONL="$tmp/in.jsonl" \
+     TEST_JSONL="$tmp/in.jsonl" VALID_JSONL= OUT="$tmp/pipe" SEQ_LEN=16 DIFF_STEPS=20 \
+     LEARNING_STEPS=1 LR=0 BSZ=2 MICROBATCH=2 TRAIN_SEED=7 TRAIN_OPTS="--hidden-t-dim 8 -q" \
+     train >"$tmp/err" 2>&1 &&
+   cmp -s "$tmp/plm1/model_000001.safetensors" "$tmp/pipe/run/model_000001.safetensors"; then
+  pass plm_init_pipeline
+else
+  fail plm_init_pipeline "$(tail -n 5 "$tmp/err")"
+fi
 if [ -n "${DSQ_OFFICIAL:-}" ]; then
   "$py" tests/oracles/gen_plm.py "$plm" --official "$DSQ_OFFICIAL" "$tmp/plm1/model_000001.safetensors" \
     2>"$tmp/err" | grep -E '^(PASS|FAIL)' || fail plm_init_official "$(tail -n 3 "$tmp/err")"
